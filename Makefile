@@ -1,0 +1,30 @@
+# bayes_scaling: `make report` fits every analysis in models/ and writes reports/; `make test` runs the suite.
+# Both create .venv (Python >= 3.12) and install the project with its test dependencies when needed.
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PYTHON_FOR_VENV ?= $(shell for p in python3.12 python3.13 python3.14 python3; do \
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null \
+	&& { echo $$p; break; }; done)
+
+.PHONY: report test lint benchmark clean
+
+$(STAMP): pyproject.toml
+	@test -n "$(PYTHON_FOR_VENV)" || { echo "error: no Python >= 3.12 found (pyenv: 'pyenv install 3.12')" >&2; exit 1; }
+	@test -x $(PY) || $(PYTHON_FOR_VENV) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+report: $(STAMP)
+	$(VENV)/bin/bayes-scaling report models --out reports
+
+test: $(STAMP)
+	$(VENV)/bin/ruff check bayes_scaling tests benchmarks
+	$(PY) -m pytest
+
+benchmark: $(STAMP)
+	$(PY) benchmarks/bench_chinchilla_geometry.py
+
+clean:
+	rm -rf $(VENV) reports .pytest_cache .ruff_cache

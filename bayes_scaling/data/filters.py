@@ -1,0 +1,46 @@
+"""Run filters named in analysis specs (e.g. Epoch's "drop the 5 highest-loss runs"), recorded on the table."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from bayes_scaling.data.errors import DataError
+from bayes_scaling.data.runs import RunTable
+
+#: Filter name -> what it does. Each value in a spec is a number.
+FILTERS = {
+    "drop_highest_loss": "drop the k runs with the highest loss (Epoch AI drops 5 on the Chinchilla data)",
+    "min_compute": "keep runs with compute >= this many FLOP",
+    "max_compute": "keep runs with compute <= this many FLOP",
+    "min_params": "keep runs with n_params >= this",
+    "max_params": "keep runs with n_params <= this",
+}
+
+
+def apply_filters(runs: RunTable, filters: Mapping[str, Any]) -> RunTable:
+    """Apply the named filters in a fixed order; each applied filter is recorded in ``runs.filters``."""
+    unknown = set(filters) - set(FILTERS)
+    if unknown:
+        raise DataError(
+            str(runs.source.get("dataset") or runs.source.get("file")),
+            f"unknown filter(s) {sorted(unknown)}",
+            f"use any of {', '.join(FILTERS)}",
+        )
+    for name in FILTERS:
+        if name not in filters:
+            continue
+        value = filters[name]
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise DataError("spec [data]", f"filter {name} = {value!r} is not a non-negative number", FILTERS[name])
+        frame = runs.frame
+        if name == "drop_highest_loss":
+            kept = frame.sort_values("loss", kind="stable").iloc[: len(frame) - int(value)].sort_index()
+        else:
+            column = "compute" if name.endswith("compute") else "n_params"
+            kept = frame[frame[column] >= value] if name.startswith("min") else frame[frame[column] <= value]
+        note = f"{name}={value:g}: {len(frame) - len(kept)} of {len(frame)} runs removed"
+        runs = runs.with_frame(kept, note)
+    if len(runs) == 0:
+        raise DataError(str(runs.source), "the filters removed every run", "loosen the [data] filters")
+    return runs

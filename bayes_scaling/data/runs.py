@@ -1,0 +1,187 @@
+"""Training-run tables: reading, unit conversion and validation into canonical columns.
+
+Every dataset, published or a user's, becomes a :class:`RunTable` whose frame has the columns ``n_params``
+(parameters), ``n_tokens`` (tokens), ``compute`` (FLOP), ``loss`` (nats per token) and ``row`` (the 1-based data row of
+the source, so that later messages can point back to it). Validation rejects bad input with a :class:`DataError`
+naming the file, column and row, before any model is built.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bayes_scaling.data.errors import DataError
+
+CANONICAL = ("n_params", "n_tokens", "compute", "loss")
+PF_DAY = 1e15 * 86_400  # FLOP in one petaflop/s-day
+COMPUTE_UNITS = {"FLOP": 1.0, "PF-days": PF_DAY}
+LOSS_UNITS = {"nats": 1.0, "bits": math.log(2.0)}
+#: Plausible loss range in nats per token: below it the loss is not a cross-entropy of text, above it (log of a
+#: 50k vocabulary is 10.8) it is most likely a perplexity or a loss in another unit.
+LOSS_RANGE = (0.05, 15.0)
+#: Default relative tolerance of |C / (6 N D) - 1| when a table gives all three of N, D and C.
+COMPUTE_TOLERANCE = 0.25
+FLAGS = {"n_params": "--n-params-col", "n_tokens": "--n-tokens-col", "compute": "--compute-col", "loss": "--loss-col"}
+
+
+@dataclass(frozen=True)
+class RunTable:
+    """Validated runs in canonical units, with where they came from and what was filtered out."""
+
+    frame: pd.DataFrame
+    source: dict[str, Any]
+    n_counts_embeddings: bool | None = None
+    filters: tuple[str, ...] = field(default=())
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    def column(self, name: str) -> np.ndarray:
+        """A canonical column as a float array."""
+        return self.frame[name].to_numpy(dtype=float)
+
+    def with_frame(self, frame: pd.DataFrame, note: str) -> RunTable:
+        """A copy holding ``frame`` with ``note`` appended to the filters applied."""
+        return replace(self, frame=frame.reset_index(drop=True), filters=(*self.filters, note))
+
+
+def _bad_rows(mask: np.ndarray) -> tuple[int, str]:
+    rows = np.flatnonzero(mask) + 1
+    more = f" ({len(rows) - 1} more rows like it)" if len(rows) > 1 else ""
+    return int(rows[0]), more
+
+
+def _numeric(raw: pd.DataFrame, source: str, name: str, column: str) -> np.ndarray:
+    values = pd.to_numeric(raw[column], errors="coerce").to_numpy(dtype=float)
+    missing = raw[column].isna().to_numpy()
+    not_numbers = np.isnan(values) & ~missing
+    if not_numbers.any():
+        row, more = _bad_rows(not_numbers)
+        raise DataError(
+            source, f"{raw[column].iloc[row - 1]!r} is not a number{more}",
+            f"write {name} as a plain number such as 7e10", column=column, row=row,
+        )
+    bad = ~np.isfinite(values)
+    if bad.any():
+        row, more = _bad_rows(bad)
+        raise DataError(
+            source, f"value is {'missing (NaN)' if missing[row - 1] else values[row - 1]}{more}",
+            f"remove the row or give a finite {name}", column=column, row=row,
+        )
+    if (values <= 0).any():
+        row, more = _bad_rows(values <= 0)
+        raise DataError(
+            source, f"{name} must be positive, got {values[row - 1]:g}{more}",
+            f"remove the row or correct the {name}", column=column, row=row,
+        )
+    return values
+
+
+def validate_table(
+    raw: pd.DataFrame,
+    source: str,
+    columns: Mapping[str, str],
+    *,
+    compute_unit: str = "FLOP",
+    loss_unit: str = "nats",
+    compute_tolerance: float = COMPUTE_TOLERANCE,
+) -> pd.DataFrame:
+    """Canonical, validated frame from a raw table.
+
+    Parameters
+    ----------
+    raw : DataFrame
+        The table as read, one row per training run.
+    source : str
+        File path or dataset name for messages.
+    columns : mapping
+        Canonical name -> column name in ``raw`` for the columns present. ``loss`` and at least two of
+        ``n_params``, ``n_tokens``, ``compute`` are needed; the third is derived from C = 6 N D.
+    compute_unit, loss_unit : str
+        Units of the raw compute (``FLOP`` or ``PF-days``) and loss (``nats`` or ``bits``) columns.
+    compute_tolerance : float
+        Largest accepted |C / (6 N D) - 1| when all three are given.
+    """
+    if compute_unit not in COMPUTE_UNITS:
+        raise DataError(source, f"unknown compute unit {compute_unit!r}", f"use one of {list(COMPUTE_UNITS)}")
+    if loss_unit not in LOSS_UNITS:
+        raise DataError(source, f"unknown loss unit {loss_unit!r}", f"use one of {list(LOSS_UNITS)}")
+    unknown = set(columns) - set(CANONICAL)
+    if unknown:
+        raise DataError(source, f"unknown canonical column(s) {sorted(unknown)}", f"map only {list(CANONICAL)}")
+    if len(raw) == 0:
+        raise DataError(source, "the table has no data rows", "give one row per training run, with a header line")
+    found = ", ".join(map(repr, raw.columns))
+    for name, column in columns.items():
+        if column not in raw.columns:
+            raise DataError(
+                source, f"column {column!r} (for {name}) is missing; the columns are {found}",
+                f"rename the column, or name the right one with {FLAGS[name]} or in the spec's [data.columns]",
+                column=column,
+            )
+    given = [name for name in ("n_params", "n_tokens", "compute") if name in columns]
+    if "loss" not in columns or len(given) < 2:
+        need = [n for n in ("n_params", "n_tokens", "compute") if n not in columns]
+        raise DataError(
+            source, f"needs a loss column and two of n_params, n_tokens, compute; has {given}",
+            f"map {'loss and ' if 'loss' not in columns else ''}one of {need} "
+            f"(flags {', '.join(FLAGS[n] for n in need)} or the spec's [data.columns])",
+        )
+    values = {name: _numeric(raw, source, name, columns[name]) for name in (*given, "loss")}
+    if "compute" in values:
+        values["compute"] = values["compute"] * COMPUTE_UNITS[compute_unit]
+    values["loss"] = values["loss"] * LOSS_UNITS[loss_unit]
+
+    low, high = LOSS_RANGE
+    implausible = (values["loss"] < low) | (values["loss"] > high)
+    if implausible.any():
+        row, more = _bad_rows(implausible)
+        raise DataError(
+            source, f"loss {values['loss'][row - 1]:g} nats is outside the plausible range {low}..{high}{more}",
+            "give the cross-entropy in nats per token (not a perplexity; for bits use --loss-unit bits)",
+            column=columns["loss"], row=row,
+        )
+
+    if len(given) == 3:
+        ratio = values["compute"] / (6.0 * values["n_params"] * values["n_tokens"])
+        off = np.abs(ratio - 1.0) > compute_tolerance
+        if off.any():
+            row, more = _bad_rows(off)
+            raise DataError(
+                source,
+                f"compute is {ratio[row - 1]:.3g} x 6*N*D, beyond the tolerance of {compute_tolerance:.0%}{more}",
+                "check the units (FLOP, not PF-days: --compute-unit PF-days), drop the compute column to derive it "
+                "from 6ND, or widen compute_tolerance in the spec",
+                column=columns["compute"], row=row,
+            )
+    elif "compute" not in values:
+        values["compute"] = 6.0 * values["n_params"] * values["n_tokens"]
+    elif "n_tokens" not in values:
+        values["n_tokens"] = values["compute"] / (6.0 * values["n_params"])
+    else:
+        values["n_params"] = values["compute"] / (6.0 * values["n_tokens"])
+
+    frame = pd.DataFrame({name: values[name] for name in CANONICAL})
+    frame["row"] = np.arange(1, len(frame) + 1)
+    return frame
+
+
+def read_csv_table(path: str | Path, source: str | None = None) -> pd.DataFrame:
+    """Read a CSV as strings-or-numbers, with a :class:`DataError` for a missing, empty or unreadable file."""
+    path = Path(path)
+    label = source or str(path)
+    if not path.is_file():
+        raise DataError(label, "file not found", "check the path")
+    try:
+        return pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        raise DataError(label, "the file is empty", "give a header line and one row per training run") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as err:
+        raise DataError(label, f"not a readable CSV ({err})", "save the table as comma-separated UTF-8") from None

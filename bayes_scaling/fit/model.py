@@ -1,0 +1,111 @@
+"""Law + runs + priors + likelihood -> a PyMC model of log loss.
+
+Two geometries target the same posterior:
+
+- ``naive``: every parameter is a random variable with its prior (PyMC samples positive ones on the log scale).
+- ``centred`` (default): for each :class:`~bayes_scaling.laws.PowerTerm` ``A * x**-alpha`` the sampler sees
+  ``A_centred = log A - alpha * mean(log x)``, the log of the term at the data's geometric-mean ``x``; the prior on
+  ``A`` is added as a potential on ``log A = A_centred + alpha * mean(log x)`` with its log-Jacobian. The map
+  ``(A_centred, alpha) -> (log A, alpha)`` is a shear with unit determinant, so the posterior is the same, but the
+  ridge between an amplitude and its exponent is gone and NUTS needs several times fewer leapfrog steps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from bayes_scaling.data.runs import RunTable
+from bayes_scaling.laws import Law
+from bayes_scaling.likelihoods import Likelihood
+from bayes_scaling.priors import Prior, PriorError, merge_priors
+
+OBSERVED = "log_loss"
+RUN_DIM = "run"
+GEOMETRIES = ("centred", "naive")
+
+
+def all_priors(law: Law, likelihood: Likelihood, overrides: Mapping[str, Prior] | None = None) -> dict[str, Prior]:
+    """The law's and the likelihood's default priors with ``overrides`` on top (unknown names refused)."""
+    defaults = {**law.default_priors, **likelihood.default_priors}
+    merged = merge_priors(defaults, overrides, owner=f"law {law.name!r} with likelihood {likelihood.name!r}")
+    for term in law.power_terms:
+        if not merged[term.amplitude].is_positive:
+            raise PriorError(
+                f"{term.amplitude} is a positive amplitude; its prior must be positive "
+                f"(LogNormal, Gamma, HalfNormal, ...), got {merged[term.amplitude].describe()}"
+            )
+    return merged
+
+
+def centre_of(runs: RunTable, name: str) -> float:
+    """Mean of log(input) over the runs: the geometric-mean point the centred geometry expands around."""
+    return float(np.mean(np.log(runs.column(name))))
+
+
+@dataclass(frozen=True)
+class BuiltModel:
+    """A PyMC model plus what is needed to map its draws back to the law's natural parameters."""
+
+    model: object
+    law: Law
+    likelihood: Likelihood
+    priors: dict[str, Prior]
+    geometry: str
+    centres: dict[str, float]
+
+    @property
+    def sampled_names(self) -> list[str]:
+        """Names of the free variables the sampler moves."""
+        return [rv.name for rv in self.model.free_RVs]
+
+
+def build_model(
+    law: Law,
+    runs: RunTable,
+    likelihood: Likelihood,
+    priors: Mapping[str, Prior],
+    geometry: str = "centred",
+) -> BuiltModel:
+    """PyMC model of ``log loss_i ~ likelihood(log law(inputs_i; theta), noise)`` over the runs.
+
+    Inputs and observations enter as ``pm.Data`` (dims ``run``) so that a compiled model can be reused on new data.
+    """
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    if geometry not in GEOMETRIES:
+        raise ValueError(f"unknown geometry {geometry!r}; valid: {', '.join(GEOMETRIES)}")
+    centred_terms = {t.amplitude: t for t in law.power_terms} if geometry == "centred" else {}
+    centres = {t.input: centre_of(runs, t.input) for t in centred_terms.values()}
+    with pm.Model(coords={RUN_DIM: runs.frame["row"].to_numpy()}) as model:
+        inputs = {name: pm.Data(name, runs.column(name), dims=RUN_DIM) for name in law.inputs}
+        observed = pm.Data(f"{OBSERVED}_observed", np.log(runs.column("loss")), dims=RUN_DIM)
+        values = {name: priors[name].create(name) for name in law.parameters if name not in centred_terms}
+        for name, term in centred_terms.items():
+            centre = centres[term.input]
+            start = np.log(priors[name].typical()) - priors[term.exponent].typical() * centre
+            coordinate = pm.Flat(f"{name}_centred", initval=float(start))
+            log_value = coordinate + values[term.exponent] * centre
+            values[name] = pt.exp(log_value)
+            pm.Potential(f"{name}_prior", pm.logp(priors[name].dist_object(), values[name]) + log_value)
+        noise = {name: priors[name].create(name) for name in likelihood.parameters}
+        mu = pt.log(law.loss(**inputs, **values))
+        likelihood.observe(OBSERVED, mu, observed, noise)
+    return BuiltModel(model, law, likelihood, dict(priors), geometry, centres)
+
+
+def natural_parameters(built: BuiltModel, draws: Mapping[str, object]) -> dict[str, object]:
+    """The law's parameters on the natural scale from sampler draws (numpy or xarray), inverting the centring."""
+    out = {}
+    for name in built.law.parameters:
+        if name in draws:
+            out[name] = draws[name]
+    for term in built.law.power_terms:
+        if term.amplitude not in out:
+            out[term.amplitude] = np.exp(
+                draws[f"{term.amplitude}_centred"] + draws[term.exponent] * built.centres[term.input]
+            )
+    return out

@@ -1,0 +1,105 @@
+"""Assemble a fit's DataTree: posterior (natural-scale parameters), sample_stats, observed_data, constant_data,
+log_likelihood and posterior_predictive, with attrs recording how it was made.
+
+Log-likelihood and posterior predictive draws come from the likelihood's numpy density and sampler applied to the
+law's pure function, so nothing is compiled after sampling.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import metadata
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from bayes_scaling.data.runs import RunTable
+from bayes_scaling.diagnostics import Diagnostics
+from bayes_scaling.fit.model import OBSERVED, RUN_DIM, BuiltModel, natural_parameters
+from bayes_scaling.fit.sampler import SamplingResult
+
+VERSIONED = ("bayes_scaling", "pymc", "pytensor", "nutpie", "arviz-base", "arviz-stats", "xarray", "numpy")
+
+
+def package_versions() -> dict[str, str]:
+    """Installed versions of the packages a fit depends on."""
+    out = {}
+    for name in VERSIONED:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def run_inputs(runs: RunTable) -> xr.Dataset:
+    """The runs' canonical columns as a Dataset over ``run`` (the source's 1-based row numbers)."""
+    coords = {RUN_DIM: runs.frame["row"].to_numpy()}
+    return xr.Dataset(
+        {name: (RUN_DIM, runs.column(name)) for name in ("n_params", "n_tokens", "compute", "loss")}, coords=coords
+    )
+
+
+def posterior_parameters(built: BuiltModel, draws: xr.Dataset) -> xr.Dataset:
+    """Law parameters on the natural scale (declaration order), then noise parameters, then sampler coordinates."""
+    natural = natural_parameters(built, draws)
+    ordered = {name: natural[name] for name in built.law.parameters}
+    ordered.update({name: draws[name] for name in built.likelihood.parameters})
+    ordered.update({name: draws[name] for name in draws.data_vars if name not in ordered})
+    return xr.Dataset(ordered)
+
+
+def build_tree(
+    built: BuiltModel,
+    sampled: SamplingResult,
+    runs: RunTable,
+    *,
+    seed: int,
+    diagnostics: Diagnostics,
+    attrs: dict[str, Any],
+) -> xr.DataTree:
+    """The complete fit as an ``xarray.DataTree`` with ArviZ group names."""
+    posterior = posterior_parameters(built, sampled.posterior)
+    inputs = run_inputs(runs)
+    params = {name: posterior[name] for name in (*built.law.parameters, *built.likelihood.parameters)}
+    law_inputs = {name: inputs[name] for name in built.law.inputs}
+    mu = np.log(built.law.loss(**law_inputs, **{k: params[k] for k in built.law.parameters}))
+    mu = mu.transpose("chain", "draw", RUN_DIM)
+    noise = {name: params[name] for name in built.likelihood.parameters}
+    observed = np.log(inputs["loss"])
+    log_lik = built.likelihood.logpdf(observed, mu, **noise).transpose("chain", "draw", RUN_DIM)
+    rng = np.random.default_rng([seed, 1])
+    noise_arrays = {name: value.to_numpy()[..., None] for name, value in noise.items()}
+    predictive = built.likelihood.sample(rng, mu.to_numpy(), **noise_arrays)
+    groups = {
+        "posterior": posterior,
+        "sample_stats": sampled.sample_stats,
+        "observed_data": xr.Dataset({OBSERVED: observed}),
+        "constant_data": inputs,
+        "log_likelihood": xr.Dataset({OBSERVED: log_lik}),
+        "posterior_predictive": xr.Dataset({OBSERVED: (mu.dims, predictive)}, coords=mu.coords),
+    }
+    tree = xr.DataTree.from_dict({f"/{name}": ds for name, ds in groups.items()})
+    tree.attrs.update(
+        {
+            "bayes_scaling_format": 1,
+            "law": built.law.name,
+            "law_equation": built.law.equation,
+            "likelihood": built.likelihood.name,
+            "geometry": built.geometry,
+            "priors": json.dumps({name: prior.to_mapping() for name, prior in built.priors.items()}),
+            "data_source": json.dumps(runs.source),
+            "n_counts_embeddings": json.dumps(runs.n_counts_embeddings),
+            "filters": json.dumps(list(runs.filters)),
+            "n_runs": len(runs),
+            "seed": seed,
+            "versions": json.dumps(package_versions()),
+            "diagnostics": diagnostics.to_json(),
+            "converged": int(diagnostics.converged),
+            "compile_seconds": round(sampled.compile_seconds, 3),
+            "sampling_seconds": round(sampled.sampling_seconds, 3),
+            **attrs,
+        }
+    )
+    return tree

@@ -1,0 +1,139 @@
+"""Plain prior objects: a PyMC distribution name and its keyword arguments.
+
+A law declares its default priors with :class:`Prior`; analysis specs override them with TOML tables such as
+``alpha = { dist = "Gamma", mu = 0.4, sigma = 0.3 }``. Laws never import PyMC: only :meth:`Prior.dist` and
+:meth:`Prior.create` touch it, and they are called by the model builder.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+#: Distributions a prior may name, with the keyword arguments each accepts. Kept explicit so that a typo in a spec
+#: is caught with the list of valid names before any model is built.
+DISTRIBUTIONS: dict[str, frozenset[str]] = {
+    "Normal": frozenset({"mu", "sigma"}),
+    "TruncatedNormal": frozenset({"mu", "sigma", "lower", "upper"}),
+    "HalfNormal": frozenset({"sigma"}),
+    "LogNormal": frozenset({"mu", "sigma"}),
+    "Gamma": frozenset({"alpha", "beta", "mu", "sigma"}),
+    "InverseGamma": frozenset({"alpha", "beta", "mu", "sigma"}),
+    "Exponential": frozenset({"lam"}),
+    "HalfStudentT": frozenset({"nu", "sigma"}),
+    "StudentT": frozenset({"nu", "mu", "sigma"}),
+    "Uniform": frozenset({"lower", "upper"}),
+    "Beta": frozenset({"alpha", "beta", "mu", "sigma"}),
+}
+
+#: Distributions whose support is the positive half-line (usable for scale parameters such as E, A, B).
+POSITIVE = frozenset({"HalfNormal", "LogNormal", "Gamma", "InverseGamma", "Exponential", "HalfStudentT"})
+
+
+class PriorError(ValueError):
+    """A prior specification that cannot be used; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class Prior:
+    """A prior distribution named after its PyMC class.
+
+    Parameters
+    ----------
+    dist : str
+        PyMC distribution name, one of :data:`DISTRIBUTIONS`.
+    params : dict
+        Keyword arguments of the distribution, e.g. ``{"mu": 0.0, "sigma": 1.0}``.
+    """
+
+    dist: str
+    params: Mapping[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.dist not in DISTRIBUTIONS:
+            raise PriorError(
+                f"unknown prior distribution {self.dist!r}; valid: {', '.join(sorted(DISTRIBUTIONS))}"
+            )
+        unknown = set(self.params) - DISTRIBUTIONS[self.dist]
+        if unknown:
+            raise PriorError(
+                f"{self.dist} prior does not take {sorted(unknown)}; "
+                f"it takes {sorted(DISTRIBUTIONS[self.dist])}"
+            )
+        for key, value in self.params.items():
+            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+                raise PriorError(f"{self.dist} prior: {key} must be a finite number, got {value!r}")
+        object.__setattr__(self, "params", dict(self.params))
+
+    @classmethod
+    def from_mapping(cls, spec: Mapping[str, Any]) -> Prior:
+        """Build from ``{"dist": "Normal", "mu": 0, "sigma": 1}`` (the TOML form)."""
+        if "dist" not in spec:
+            raise PriorError(f"a prior table needs a 'dist' key naming a distribution, got {dict(spec)}")
+        params = {k: v for k, v in spec.items() if k != "dist"}
+        return cls(str(spec["dist"]), params)
+
+    def to_mapping(self) -> dict[str, Any]:
+        """The TOML/JSON form, inverse of :meth:`from_mapping`."""
+        return {"dist": self.dist, **self.params}
+
+    @property
+    def is_positive(self) -> bool:
+        """Whether the support is the positive half-line."""
+        return self.dist in POSITIVE
+
+    def describe(self) -> str:
+        """Short human form, e.g. ``LogNormal(mu=6, sigma=3)``."""
+        args = ", ".join(f"{k}={v:g}" for k, v in self.params.items())
+        return f"{self.dist}({args})"
+
+    def typical(self) -> float:
+        """A central value of the prior (median or mean where closed-form), used to start the sampler."""
+        p = self.params
+        if self.dist == "LogNormal":
+            return math.exp(p["mu"])
+        if self.dist in ("Normal", "TruncatedNormal", "StudentT"):
+            return float(p.get("mu", 0.0))
+        if self.dist in ("Gamma", "InverseGamma", "Beta") and "mu" in p:
+            return float(p["mu"])
+        if self.dist == "Gamma":
+            return p["alpha"] / p["beta"]
+        if self.dist == "InverseGamma":
+            return p["beta"] / max(p["alpha"] - 1.0, 1.0)
+        if self.dist == "Beta":
+            return p["alpha"] / (p["alpha"] + p["beta"])
+        if self.dist in ("HalfNormal", "HalfStudentT"):
+            return 0.67 * p["sigma"]
+        if self.dist == "Exponential":
+            return math.log(2.0) / p["lam"]
+        if self.dist == "Uniform":
+            return 0.5 * (p["lower"] + p["upper"])
+        return 1.0
+
+    def dist_object(self):
+        """An unnamed PyMC distribution (``pm.X.dist``), for densities and prior draws."""
+        import pymc as pm
+
+        return getattr(pm, self.dist).dist(**self.params)
+
+    def create(self, name: str):
+        """A named random variable in the PyMC model on the context stack."""
+        import pymc as pm
+
+        return getattr(pm, self.dist)(name, **self.params)
+
+
+def merge_priors(
+    defaults: Mapping[str, Prior], overrides: Mapping[str, Prior | Mapping[str, Any]] | None, *, owner: str
+) -> dict[str, Prior]:
+    """Overrides on top of defaults, without mutating either; unknown names are rejected with the valid list."""
+    merged = dict(defaults)
+    for name, prior in (overrides or {}).items():
+        if name not in defaults:
+            raise PriorError(
+                f"{owner} has no parameter {name!r} to put a prior on; valid: {', '.join(defaults)}"
+            )
+        merged[name] = prior if isinstance(prior, Prior) else Prior.from_mapping(prior)
+    return merged

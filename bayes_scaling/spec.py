@@ -1,0 +1,157 @@
+"""Analysis specs: which law, which data (and filters), which likelihood and priors, which sampler settings.
+
+A spec is a TOML file in ``models/``::
+
+    [analysis]
+    name = "chinchilla"
+    law = "chinchilla"
+
+    [data]
+    dataset = "epoch-chinchilla"     # or: csv = "my_runs.csv" with [data.columns]
+    drop_highest_loss = 5
+
+    [likelihood]
+    family = "student_t"
+
+    [priors]
+    alpha = { dist = "Gamma", mu = 0.4, sigma = 0.3 }
+
+    [sampler]
+    draws = 1000
+    seed = 1
+
+Unknown sections or keys are refused with the valid list, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bayes_scaling.data.filters import FILTERS
+from bayes_scaling.data.runs import COMPUTE_TOLERANCE
+from bayes_scaling.priors import Prior
+
+
+class SpecError(ValueError):
+    """An analysis spec that cannot be used; the message names the file, the key and the fix."""
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """Where the runs come from and which of them are used."""
+
+    dataset: str | None = None
+    csv: str | None = None
+    columns: dict[str, str] = field(default_factory=dict)
+    units: dict[str, str] = field(default_factory=dict)
+    filters: dict[str, float] = field(default_factory=dict)
+    compute_tolerance: float = COMPUTE_TOLERANCE
+    n_counts_embeddings: bool | None = None
+
+
+@dataclass(frozen=True)
+class SamplerSpec:
+    """NUTS settings. ``geometry`` is ``centred`` (default) or ``naive`` (for benchmarks and checks)."""
+
+    draws: int = 1000
+    tune: int = 1000
+    chains: int = 4
+    seed: int = 20220329
+    target_accept: float = 0.9
+    geometry: str = "centred"
+
+
+@dataclass(frozen=True)
+class AnalysisSpec:
+    """Everything a fit needs; ``to_dict`` is what a fit records in its attrs."""
+
+    name: str
+    law: str
+    data: DataSpec
+    title: str = ""
+    likelihood: str = "student_t"
+    priors: dict[str, Prior] = field(default_factory=dict)
+    sampler: SamplerSpec = field(default_factory=SamplerSpec)
+    path: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["priors"] = {name: prior.to_mapping() for name, prior in self.priors.items()}
+        return out
+
+
+SECTIONS = {"analysis": {"name", "title", "law"}, "data": None, "likelihood": {"family"}, "priors": None,
+            "sampler": set(SamplerSpec.__dataclass_fields__)}
+DATA_KEYS = {"dataset", "csv", "columns", "units", "compute_tolerance", "n_counts_embeddings", *FILTERS}
+
+
+def _check_keys(where: str, table: Mapping[str, Any], valid: set[str]) -> None:
+    unknown = set(table) - valid
+    if unknown:
+        raise SpecError(f"{where}: unknown key(s) {sorted(unknown)}; valid: {', '.join(sorted(valid))}")
+
+
+def data_spec_from_table(table: Mapping[str, Any], where: str, base: Path | None = None) -> DataSpec:
+    """A :class:`DataSpec` from a ``[data]`` table; a relative ``csv`` is taken relative to ``base``."""
+    _check_keys(where, table, DATA_KEYS)
+    if ("dataset" in table) == ("csv" in table):
+        raise SpecError(f"{where}: give exactly one of 'dataset' (a registered name) or 'csv' (a file path)")
+    csv = table.get("csv")
+    if csv is not None and base is not None and not Path(csv).is_absolute():
+        csv = str(base / csv)
+    return DataSpec(
+        dataset=table.get("dataset"),
+        csv=csv,
+        columns=dict(table.get("columns", {})),
+        units=dict(table.get("units", {})),
+        filters={k: v for k, v in table.items() if k in FILTERS},
+        compute_tolerance=float(table.get("compute_tolerance", COMPUTE_TOLERANCE)),
+        n_counts_embeddings=table.get("n_counts_embeddings"),
+    )
+
+
+def spec_from_dict(raw: Mapping[str, Any], where: str = "spec", base: Path | None = None) -> AnalysisSpec:
+    """Build and check a spec from its parsed TOML form."""
+    _check_keys(where, raw, set(SECTIONS))
+    for section, valid in SECTIONS.items():
+        if valid is not None and section in raw:
+            _check_keys(f"{where} [{section}]", raw[section], valid)
+    analysis = raw.get("analysis", {})
+    for key in ("name", "law"):
+        if key not in analysis:
+            raise SpecError(f"{where} [analysis]: '{key}' is required")
+    if "data" not in raw:
+        raise SpecError(f"{where}: a [data] section is required")
+    try:
+        priors = {name: Prior.from_mapping(table) for name, table in raw.get("priors", {}).items()}
+        sampler = SamplerSpec(**raw.get("sampler", {}))
+    except (ValueError, TypeError) as err:
+        raise SpecError(f"{where}: {err}") from None
+    if sampler.geometry not in ("centred", "naive"):
+        raise SpecError(f"{where} [sampler]: geometry must be 'centred' or 'naive', got {sampler.geometry!r}")
+    return AnalysisSpec(
+        name=str(analysis["name"]),
+        law=str(analysis["law"]),
+        title=str(analysis.get("title", "")),
+        data=data_spec_from_table(raw["data"], f"{where} [data]", base),
+        likelihood=str(raw.get("likelihood", {}).get("family", "student_t")),
+        priors=priors,
+        sampler=sampler,
+        path=None if base is None else where,
+    )
+
+
+def load_spec(path: str | Path) -> AnalysisSpec:
+    """Read a spec TOML file."""
+    path = Path(path)
+    if not path.is_file():
+        raise SpecError(f"{path}: spec file not found")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as err:
+        raise SpecError(f"{path}: not valid TOML ({err})") from None
+    return spec_from_dict(raw, where=str(path), base=path.parent)
