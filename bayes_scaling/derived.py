@@ -71,27 +71,33 @@ def optimal_allocation(law: Law, params: Mapping[str, Any], compute: float | Ite
 def _bisect_log_compute(law: Law, params: Mapping[str, Any], target: xr.DataArray, key: str) -> xr.DataArray:
     """log C where ``optimal_allocation(C)[key]`` (or the optimal loss) crosses ``target``; NaN if out of range.
 
-    ``key`` is ``n_params`` (increasing in C) or ``loss`` (decreasing in C). Vectorised over all draws and
-    targets: 80 halvings of a 30-decade bracket.
+    ``key`` is ``n_params`` (increasing in C) or ``loss`` (decreasing in C). Vectorised in numpy over all draws
+    and targets (the law's functions run on plain arrays): 80 halvings of a 30-decade bracket.
     """
     sign = 1.0 if key == "n_params" else -1.0
-    template = (params[next(iter(params))] * 0.0 + target * 0.0).astype(float)
-    low, high = (template + bound for bound in LOG_COMPUTE_BRACKET)
+    names = list(params)
+    grid = xr.broadcast(*(params[name] for name in names), target)
+    dims, coords = grid[-1].dims, grid[-1].coords
+    arrays = {name: g.values for name, g in zip(names, grid, strict=False)}
+    goal = grid[-1].values
+    low = np.full(goal.shape, LOG_COMPUTE_BRACKET[0])
+    high = np.full(goal.shape, LOG_COMPUTE_BRACKET[1])
 
-    def value(log_c: xr.DataArray) -> xr.DataArray:
-        alloc = law.optimal_allocation(np.exp(log_c), **params)
+    def value(log_c: np.ndarray) -> np.ndarray:
+        alloc = law.optimal_allocation(np.exp(log_c), **arrays)
         if key == "n_params":
             return alloc["n_params"]
-        return law.loss(n_params=alloc["n_params"], n_tokens=alloc["n_tokens"], **params)
+        return law.loss(n_params=alloc["n_params"], n_tokens=alloc["n_tokens"], **arrays)
 
-    for _ in range(BISECTION_STEPS):
-        mid = 0.5 * (low + high)
-        above = sign * (value(mid) - target) > 0
-        high = xr.where(above, mid, high)
-        low = xr.where(above, low, mid)
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        for _ in range(BISECTION_STEPS):
+            mid = 0.5 * (low + high)
+            above = sign * (value(mid) - goal) > 0
+            high = np.where(above, mid, high)
+            low = np.where(above, low, mid)
     root = 0.5 * (low + high)
-    hit_edge = (np.abs(root - LOG_COMPUTE_BRACKET[0]) < 1e-6) | (np.abs(root - LOG_COMPUTE_BRACKET[1]) < 1e-6)
-    return root.where(~hit_edge)
+    hit_edge = (root - LOG_COMPUTE_BRACKET[0] < 1e-6) | (LOG_COMPUTE_BRACKET[1] - root < 1e-6)
+    return xr.DataArray(np.where(hit_edge, np.nan, root), dims=dims, coords=coords)
 
 
 def optimal_for_params(law: Law, params: Mapping[str, Any], n_params: float | Iterable[float]) -> xr.Dataset:

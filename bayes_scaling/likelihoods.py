@@ -51,7 +51,7 @@ class StudentT(Likelihood):
 
     name = "student_t"
     description = "Student-t on log loss (robust; degrees of freedom learned)"
-    default_priors = {
+    default_priors: ClassVar[dict[str, Prior]] = {
         "sigma": Prior("HalfNormal", {"sigma": 0.05}),
         "nu": Prior("Gamma", {"alpha": 2.0, "beta": 0.1}),
     }
@@ -78,7 +78,7 @@ class Normal(Likelihood):
 
     name = "normal"
     description = "Normal on log loss"
-    default_priors = {"sigma": Prior("HalfNormal", {"sigma": 0.05})}
+    default_priors: ClassVar[dict[str, Prior]] = {"sigma": Prior("HalfNormal", {"sigma": 0.05})}
 
     def observe(self, name, mu, observed, params):
         import pymc as pm

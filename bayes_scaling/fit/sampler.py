@@ -53,6 +53,7 @@ def run_nuts(built: BuiltModel, settings: SamplerSpec, *, compiled=None, progres
         save_warmup=False,
         progress_bar=progress,
         target_accept=settings.target_accept,
+        adaptation=settings.adaptation,
     )
     done = time.perf_counter()
     log.info("sampled %d chains x %d draws in %.1f s", settings.chains, settings.draws, done - compiled_at)

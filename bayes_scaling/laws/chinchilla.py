@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -33,7 +33,7 @@ class ChinchillaLaw(Law):
     equation = "L(N, D) = E + A / N^α + B / D^β"
     reference = "Hoffmann et al. 2022, arXiv 2203.15556, eq. (2) and appendix D.2"
     inputs = ("n_params", "n_tokens")
-    default_priors = {
+    default_priors: ClassVar[dict[str, Prior]] = {
         "E": Prior("LogNormal", {"mu": 0.5, "sigma": 0.5}),
         "A": Prior("LogNormal", {"mu": 6.0, "sigma": 3.0}),
         "B": Prior("LogNormal", {"mu": 6.0, "sigma": 3.0}),

@@ -1,0 +1,121 @@
+"""Command line: ``bayes-scaling fit | plan | report | data``.
+
+Exit codes: 0 success; 1 a fit that failed its convergence diagnostics (unless ``--allow-unconverged``);
+2 bad input (spec, data, priors), reported before any sampling and without writing anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from bayes_scaling.data.errors import DataError
+from bayes_scaling.priors import PriorError
+from bayes_scaling.spec import SpecError
+
+log = logging.getLogger("bayes_scaling")
+
+EXIT_UNCONVERGED = 1
+EXIT_BAD_INPUT = 2
+
+
+def _setup_logging(quiet: bool) -> None:
+    logging.basicConfig(
+        level=logging.WARNING if quiet else logging.INFO,
+        format="%(asctime)s %(levelname)s %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    for noisy in ("pymc", "pytensor", "numba", "h5py", "matplotlib", "arviz", "arviz_base", "arviz_stats",
+                  "arviz_plots", "root"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+
+
+def _positive_floats(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a positive finite number")
+    return value
+
+
+def _add_fit_parser(sub) -> None:
+    p = sub.add_parser("fit", help="fit a law by NUTS and write posterior.nc and an HTML page")
+    p.add_argument("spec", nargs="?", help="analysis spec (TOML), e.g. models/chinchilla.toml")
+    p.add_argument("--out", required=True, help="output folder (created only once the fit has run)")
+    p.add_argument("--law", help="law name, for an ad-hoc fit of --data without a spec")
+    p.add_argument("--data", help="CSV of your runs (one row per run), for an ad-hoc fit")
+    p.add_argument("--n-params-col", help="column holding N (parameters)")
+    p.add_argument("--n-tokens-col", help="column holding D (training tokens)")
+    p.add_argument("--compute-col", help="column holding C (training FLOP)")
+    p.add_argument("--loss-col", help="column holding the final loss")
+    p.add_argument("--compute-unit", choices=["FLOP", "PF-days"], help="unit of the compute column")
+    p.add_argument("--loss-unit", choices=["nats", "bits"], help="unit of the loss column")
+    p.add_argument("--likelihood", choices=["student_t", "normal"], help="observation model on log loss")
+    p.add_argument("--drop-highest-loss", type=int, help="drop the k highest-loss runs before fitting")
+    p.add_argument("--seed", type=int, help="override the spec's sampler seed")
+    p.add_argument("--draws", type=int, help="override draws per chain")
+    p.add_argument("--tune", type=int, help="override tuning steps per chain")
+    p.add_argument("--chains", type=int, help="override the number of chains")
+    p.add_argument("--allow-unconverged", action="store_true",
+                   help="exit 0 even if diagnostics fail (the fit is still marked NOT CONVERGED everywhere)")
+    p.add_argument("--no-page", action="store_true", help="write posterior.nc only, no HTML page")
+
+
+def _add_plan_parser(sub) -> None:
+    p = sub.add_parser("plan", help="compute-optimal N, D and loss for a budget, with credible intervals")
+    p.add_argument("fit", help="a fit folder (holding posterior.nc) or the file itself")
+    p.add_argument("--compute", type=_positive_floats, nargs="+", default=[], help="FLOP budget(s)")
+    p.add_argument("--params", type=_positive_floats, nargs="+", default=[],
+                   help="model size(s): the budget and tokens that make it compute-optimal")
+    p.add_argument("--target-loss", type=_positive_floats, nargs="+", default=[],
+                   help="loss(es) to reach: the compute, N and D needed")
+    p.add_argument("--level", type=float, default=0.9, help="credible interval level (default 0.9)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def _add_report_parser(sub) -> None:
+    p = sub.add_parser("report", help="fit every spec in a folder and write the HTML report")
+    p.add_argument("specs", nargs="+", help="spec files or folders of specs (models/)")
+    p.add_argument("--out", default="reports", help="report folder (default reports/)")
+    p.add_argument("--refit", action="store_true", help="refit even when nothing changed")
+
+
+def _add_data_parser(sub) -> None:
+    p = sub.add_parser("data", help="list or verify the registered datasets")
+    p.add_argument("action", choices=["list", "verify"])
+    p.add_argument("names", nargs="*", help="datasets to verify (default: all)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bayes-scaling", description=__doc__.splitlines()[0])
+    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and results")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_fit_parser(sub)
+    _add_plan_parser(sub)
+    _add_report_parser(sub)
+    _add_data_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _setup_logging(args.quiet)
+    from bayes_scaling import commands
+
+    handler = {"fit": commands.fit, "plan": commands.plan, "report": commands.report, "data": commands.data}
+    try:
+        return handler[args.command](args)
+    except (DataError, SpecError, PriorError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except (FileNotFoundError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

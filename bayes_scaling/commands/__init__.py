@@ -1,0 +1,8 @@
+"""The CLI's sub-commands, one module each; :mod:`bayes_scaling.cli` parses arguments and dispatches here."""
+
+from bayes_scaling.commands.data import data
+from bayes_scaling.commands.fit import fit
+from bayes_scaling.commands.plan import plan
+from bayes_scaling.commands.report import report
+
+__all__ = ["data", "fit", "plan", "report"]

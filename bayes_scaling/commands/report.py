@@ -1,0 +1,91 @@
+"""``bayes-scaling report``: fit every spec (refitting only what changed) and write the pages and the index."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import sys
+from pathlib import Path
+
+from bayes_scaling.fit.io import POSTERIOR_FILE, atomic_write_text, load_tree
+from bayes_scaling.fit.run import fit_prepared, prepare
+from bayes_scaling.output import write_fit, write_page
+from bayes_scaling.result import ScalingFit
+from bayes_scaling.spec import SpecError, load_spec
+
+log = logging.getLogger(__name__)
+
+
+def spec_files(paths: list[str]) -> list[Path]:
+    """Spec files named directly or found (``*.toml``) in named folders, in a stable order."""
+    found: list[Path] = []
+    for name in paths:
+        path = Path(name)
+        if path.is_dir():
+            found += sorted(path.glob("*.toml"))
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise SpecError(f"{path}: no such spec file or folder")
+    if not found:
+        raise SpecError(f"no *.toml analysis specs in {', '.join(paths)}")
+    return found
+
+
+def fingerprint(prepared) -> str:
+    """What a fit depends on: the spec, the data's checksum and the package version."""
+    from bayes_scaling import __version__
+
+    content = {"spec": prepared.spec.to_dict() | {"path": None}, "data": prepared.runs.source.get("sha256"),
+               "rows": prepared.runs.frame["row"].tolist(), "version": __version__}
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+
+
+def _cached(path: Path, key: str) -> ScalingFit | None:
+    if not path.is_file():
+        return None
+    try:
+        tree = load_tree(path)
+    except (OSError, ValueError) as err:
+        log.warning("cannot read %s (%s); refitting", path, err)
+        return None
+    return ScalingFit(tree, path.parent) if tree.attrs.get("fingerprint") == key else None
+
+
+def report(args: argparse.Namespace) -> int:
+    """Fit (or reuse) each analysis, write its page, then the index; exit 1 if any fit failed its diagnostics."""
+    out = Path(args.out)
+    specs = [load_spec(path) for path in spec_files(args.specs)]
+    names = [spec.name for spec in specs]
+    if len(set(names)) != len(names):
+        raise SpecError(f"analysis names must be unique, got {names}")
+    prepared = [prepare(spec) for spec in specs]  # all inputs checked before the first fit starts
+    fits: dict[str, ScalingFit] = {}
+    for i, item in enumerate(prepared, 1):
+        folder = out / item.spec.name
+        key = fingerprint(item)
+        fit = None if args.refit else _cached(folder / POSTERIOR_FILE, key)
+        if fit is not None:
+            print(f"[{i}/{len(prepared)}] {item.spec.name}: unchanged, reusing {folder / POSTERIOR_FILE}",
+                  file=sys.stderr)
+            write_page(fit, folder)
+        else:
+            print(f"[{i}/{len(prepared)}] {item.spec.name}: fitting {item.law.name} to {len(item.runs)} runs",
+                  file=sys.stderr)
+            tree = fit_prepared(item, progress=sys.stderr.isatty())
+            tree.attrs["fingerprint"] = key
+            fit = ScalingFit(tree, folder)
+            write_fit(fit, folder)
+        print(f"    {fit.diagnostics.verdict()}", file=sys.stderr)
+        fits[item.spec.name] = fit
+    from bayes_scaling.report.index_page import render_index
+
+    index = atomic_write_text(out / "index.html", render_index(fits))
+    print(f"wrote {index}")
+    bad = [name for name, fit in fits.items() if not fit.converged]
+    if bad:
+        print(f"*** NOT CONVERGED: {', '.join(bad)} ***", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,29 @@
+"""Write a fit's outputs into its folder: ``posterior.nc`` and ``index.html``, each written atomically."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from bayes_scaling.fit.io import POSTERIOR_FILE, atomic_write_text, save_tree
+from bayes_scaling.result import ScalingFit
+
+log = logging.getLogger(__name__)
+PAGE_FILE = "index.html"
+
+
+def write_fit(result: ScalingFit, out: Path, *, page: bool = True) -> list[Path]:
+    """Save the posterior and (optionally) the fit's HTML page; returns the paths written."""
+    written = [save_tree(result.tree, out / POSTERIOR_FILE)]
+    if page:
+        written.append(write_page(result, out))
+    return written
+
+
+def write_page(result: ScalingFit, out: Path) -> Path:
+    """Render and write the fit's self-contained HTML page."""
+    from bayes_scaling.report.fit_page import render_fit_page
+
+    path = atomic_write_text(out / PAGE_FILE, render_fit_page(result))
+    log.info("wrote %s", path)
+    return path

@@ -1,0 +1,78 @@
+"""Planning answers from a fit: for budgets, model sizes and target losses, each quantity's median and interval.
+
+The numbers are computed per posterior draw by :mod:`bayes_scaling.derived`, then summarised; the result is a plain
+dict (what ``bayes-scaling plan --json`` prints).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from bayes_scaling.derived import interval
+from bayes_scaling.laws import LawNotApplicable
+from bayes_scaling.result import ScalingFit
+
+
+def summary(values: xr.DataArray, level: float) -> dict[str, float | None]:
+    """``{"median", "lower", "upper"}`` of a scalar-per-draw quantity (None where every draw is NaN)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        stats = interval(values, level)
+    return {key: (None if np.isnan(v) else float(v)) for key, v in
+            ((k, float(stats[k])) for k in ("median", "lower", "upper"))}
+
+
+def _rows(dataset: xr.Dataset, dim: str, names: Sequence[str], level: float) -> list[dict[str, Any]]:
+    rows = []
+    for value in dataset[dim].values:
+        point = dataset.sel({dim: value})
+        row: dict[str, Any] = {dim: float(value)}
+        row.update({name: summary(point[name], level) for name in names})
+        rows.append(row)
+    return rows
+
+
+def plan(
+    fit: ScalingFit,
+    *,
+    compute: Sequence[float] = (),
+    n_params: Sequence[float] = (),
+    target_loss: Sequence[float] = (),
+    level: float = 0.9,
+) -> dict[str, Any]:
+    """Compute-optimal allocations for ``compute`` budgets, budgets for ``n_params`` sizes and the compute needed
+    for ``target_loss``, each quantity as median and central ``level`` credible interval."""
+    if not 0 < level < 1:
+        raise ValueError(f"--level must be between 0 and 1, got {level}")
+    out: dict[str, Any] = {
+        "fit": str(fit.path) if fit.path else fit.name,
+        "analysis": fit.name,
+        "law": fit.law.name,
+        "equation": fit.law.equation,
+        "converged": fit.converged,
+        "diagnostics": fit.diagnostics.verdict(),
+        "level": level,
+    }
+    try:
+        exps = fit.exponents()
+        out["exponents"] = {name: summary(exps[name], level) for name in ("a", "b")}
+    except LawNotApplicable:
+        out["exponents"] = None
+    if compute:
+        alloc = fit.optimal_allocation(compute)
+        out["compute"] = _rows(alloc, "compute", ("n_params", "n_tokens", "tokens_per_param", "loss"), level)
+    if n_params:
+        budgets = fit.optimal_for_params(n_params)
+        out["params"] = _rows(budgets, "n_params", ("compute", "n_tokens", "tokens_per_param", "loss"), level)
+    if target_loss:
+        needed = fit.compute_for_loss(target_loss)
+        rows = _rows(needed, "target_loss", ("compute", "n_params", "n_tokens"), level)
+        for row, value in zip(rows, needed["target_loss"].values, strict=True):
+            row["probability_reachable"] = float(needed["reachable"].sel(target_loss=value).mean())
+        out["target_loss"] = rows
+    return out

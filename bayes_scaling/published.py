@@ -1,0 +1,52 @@
+"""Figures transcribed from the papers and replications that bayes_scaling is compared against.
+
+Sources: Hoffmann et al. 2022 (arXiv 2203.15556), Besiroglu et al. 2024 (Epoch AI, arXiv 2404.10102). Units: N
+parameters (all, embeddings included), D tokens, C FLOP with C = 6 N D, loss in nats per token.
+"""
+
+from __future__ import annotations
+
+#: Hoffmann et al. 2022, approach 3 (Huber fit of L = E + A/N^alpha + B/D^beta).
+HOFFMANN_APPROACH3 = {"E": 1.69, "A": 406.4, "B": 410.7, "alpha": 0.34, "beta": 0.28}
+
+#: Epoch AI's refit of approach 3 on the digitised data: estimate and 95% bootstrap interval.
+EPOCH_ESTIMATE = {"E": 1.817, "A": 482.01, "B": 2085.43, "alpha": 0.348, "beta": 0.366}
+EPOCH_CI95 = {
+    "E": (1.769, 1.871),
+    "A": (285.2, 743.6),
+    "B": (1042.4, 5810.3),
+    "alpha": (0.317, 0.373),
+    "beta": (0.331, 0.415),
+}
+EPOCH_A_EXPONENT = (0.513, 0.020)  # a = beta/(alpha+beta): estimate and standard error
+
+#: Hoffmann et al. 2022, Table 2: exponents a (N_opt ∝ C^a) and b (D_opt ∝ C^b) with the paper's intervals.
+HOFFMANN_TABLE2 = {
+    "Approach 1 (training-curve envelope)": {"a": (0.50, 0.488, 0.502), "b": (0.50, 0.501, 0.512)},
+    "Approach 2 (IsoFLOP profiles)": {"a": (0.49, 0.462, 0.534), "b": (0.51, 0.483, 0.529)},
+    "Approach 3 (parametric loss)": {"a": (0.46, 0.454, 0.455), "b": (0.54, 0.542, 0.543)},
+    "Kaplan et al. 2020": {"a": (0.73, None, None), "b": (0.27, None, None)},
+}
+
+#: Hoffmann et al. 2022, Table 3 (approach 1): model size -> (compute-optimal FLOP, tokens).
+HOFFMANN_TABLE3 = {
+    400e6: (1.92e19, 8.0e9),
+    1e9: (1.21e20, 20.2e9),
+    10e9: (1.23e22, 205.1e9),
+    67e9: (5.76e23, 1.5e12),
+    175e9: (3.85e24, 3.7e12),
+    280e9: (9.90e24, 5.9e12),
+    520e9: (3.43e25, 11.0e12),
+    1e12: (1.27e26, 21.2e12),
+    10e12: (1.30e28, 216.2e12),
+}
+
+#: Named models: (parameters, training tokens).
+NAMED_MODELS = {
+    "Chinchilla": (70e9, 1.4e12),
+    "Gopher": (280e9, 300e9),
+    "GPT-3": (175e9, 300e9),
+}
+
+#: Gopher's compute budget, the budget Chinchilla was sized for (FLOP).
+GOPHER_BUDGET = 5.76e23

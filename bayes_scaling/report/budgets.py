@@ -1,0 +1,44 @@
+"""Find IsoFLOP-like groups of runs (runs sharing one compute budget) for slice plots."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class BudgetGroup:
+    """Runs whose compute lies near one budget; ``compute`` is the group's median budget in FLOP."""
+
+    compute: float
+    index: np.ndarray
+
+
+def budget_groups(
+    compute: np.ndarray, *, half_width_dex: float = 0.06, min_runs: int = 5, most: int = 9
+) -> list[BudgetGroup]:
+    """Groups of runs around the peaks of the distribution of log10 compute.
+
+    A histogram of log10 C in bins of ``half_width_dex`` is scanned from its fullest bin down; each peak takes the
+    unassigned runs within ``half_width_dex`` of its centre, if there are at least ``min_runs``. At most ``most``
+    groups are returned, in increasing compute. Digitised or jittered budgets (as in Epoch AI's data) still group.
+    """
+    log_c = np.log10(np.asarray(compute, dtype=float))
+    free = np.ones(log_c.size, dtype=bool)
+    edges = np.arange(log_c.min(), log_c.max() + half_width_dex, half_width_dex)
+    counts, edges = np.histogram(log_c, bins=edges if edges.size > 1 else 1)
+    groups = []
+    for b in np.argsort(counts, kind="stable")[::-1]:
+        if counts[b] == 0 or len(groups) == most:
+            break
+        window = free & (np.abs(log_c - 0.5 * (edges[b] + edges[b + 1])) <= half_width_dex)
+        if window.sum() < min_runs:
+            continue
+        members = np.flatnonzero(window)
+        centre = np.median(log_c[members])
+        members = np.flatnonzero(free & (np.abs(log_c - centre) <= half_width_dex))
+        if members.size >= min_runs:
+            free[members] = False
+            groups.append(BudgetGroup(float(10 ** np.median(log_c[members])), members))
+    return sorted(groups, key=lambda g: g.compute)

@@ -1,0 +1,194 @@
+"""Figures of a fit, each a function returning a matplotlib Figure (Agg backend, no display needed)."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import xarray as xr
+from matplotlib.figure import Figure
+
+from bayes_scaling import published
+from bayes_scaling.fit.model import OBSERVED
+from bayes_scaling.likelihoods import get_likelihood
+from bayes_scaling.report.budgets import budget_groups
+from bayes_scaling.result import ScalingFit
+
+BAND = (0.05, 0.95)
+COLOURS = {"posterior": "#1f5fa8", "hoffmann": "#d1495b", "epoch": "#2a9d8f", "approach1": "#e09f3e"}
+MAX_CURVE_DRAWS = 1000
+
+
+def _style(ax, xlabel: str, ylabel: str, title: str) -> None:
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=11, loc="left")
+    ax.grid(True, which="major", alpha=0.3)
+
+
+def _thin(params: dict[str, xr.DataArray], most: int = MAX_CURVE_DRAWS) -> dict[str, xr.DataArray]:
+    """Every k-th draw so curves use at most ``most`` draws (deterministic, no randomness)."""
+    stacked = {k: v.stack(sample=("chain", "draw")) for k, v in params.items()}
+    n = next(iter(stacked.values())).sizes["sample"]
+    step = max(1, n // most)
+    return {k: v.isel(sample=slice(None, None, step)) for k, v in stacked.items()}
+
+
+def _band(values: xr.DataArray, dim: str = "sample") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    q = values.quantile([BAND[0], 0.5, BAND[1]], dim=dim)
+    return q.isel(quantile=0).values, q.isel(quantile=1).values, q.isel(quantile=2).values
+
+
+def _noise_params(fit: ScalingFit) -> dict[str, np.ndarray]:
+    """Noise parameters of the thinned draws, shaped (sample, 1) to broadcast over a grid."""
+    likelihood = get_likelihood(fit.tree.attrs["likelihood"])
+    post = _thin({name: fit.posterior[name] for name in likelihood.parameters})
+    return {name: value.values[:, None] for name, value in post.items()}
+
+
+def isoflop_slices(fit: ScalingFit, seed: int = 0) -> Figure | None:
+    """Loss against N for each group of runs sharing a budget, with the law's 90% credible band (dark) and
+    90% posterior predictive band (light) along the IsoFLOP curve D = C / (6N)."""
+    runs = fit.runs
+    groups = budget_groups(runs["compute"].values)
+    if not groups or "n_tokens" not in fit.law.inputs:
+        return None
+    params = _thin(fit.params)
+    likelihood = get_likelihood(fit.tree.attrs["likelihood"])
+    noise = _noise_params(fit)
+    rng = np.random.default_rng(seed)
+    fig, ax = plt.subplots(figsize=(8, 5), dpi=110)
+    cmap = plt.get_cmap("viridis")
+    n_all = runs["n_params"].values
+    for i, group in enumerate(groups):
+        colour = cmap(i / max(1, len(groups) - 1))
+        members = runs.isel(run=group.index)
+        lo, hi = members["n_params"].min().item() / 1.6, members["n_params"].max().item() * 1.6
+        grid = xr.DataArray(np.geomspace(max(lo, n_all.min() / 3), hi, 60), dims="n")
+        loss = fit.law.loss(n_params=grid, n_tokens=group.compute / (6.0 * grid), **params)
+        loss = loss.transpose("sample", "n")
+        low, mid, high = _band(loss)
+        sampled = np.exp(likelihood.sample(rng, np.log(loss.values), **noise))
+        p_low, p_high = np.quantile(sampled, BAND, axis=0)
+        ax.fill_between(grid.values, p_low, p_high, color=colour, alpha=0.12, lw=0)
+        ax.fill_between(grid.values, low, high, color=colour, alpha=0.35, lw=0)
+        ax.plot(grid.values, mid, color=colour, lw=1.5, label=f"C ≈ {group.compute:.1e}")
+        ax.scatter(members["n_params"], members["loss"], color=colour, s=16, edgecolor="k", linewidth=0.3, zorder=3)
+    ax.set_xscale("log")
+    _style(ax, "parameters N", "final loss (nats/token)",
+           "IsoFLOP slices: runs at one budget, law median with 90% credible (dark) and predictive (light) bands")
+    ax.legend(fontsize=8, ncol=2, title="FLOP budget", title_fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def predictive_check(fit: ScalingFit) -> tuple[Figure, float]:
+    """Observed loss of each run against its posterior predictive median with the 90% interval; returns the
+    figure and the fraction of runs inside their 90% interval."""
+    pp = np.exp(fit.tree["posterior_predictive"][OBSERVED])
+    low, mid, high = (pp.quantile(q, dim=["chain", "draw"]).values for q in (BAND[0], 0.5, BAND[1]))
+    observed = fit.runs["loss"].values
+    inside = float(np.mean((observed >= low) & (observed <= high)))
+    fig, ax = plt.subplots(figsize=(6.5, 5), dpi=110)
+    colour = np.log10(fit.runs["compute"].values)
+    ax.vlines(mid, low, high, color="0.6", lw=0.8, zorder=1)
+    points = ax.scatter(mid, observed, c=colour, cmap="viridis", s=14, edgecolor="k", linewidth=0.2, zorder=2)
+    edges = [min(low.min(), observed.min()), max(high.max(), observed.max())]
+    ax.plot(edges, edges, color="k", lw=0.8, ls="--")
+    fig.colorbar(points, ax=ax, label="log10 compute (FLOP)")
+    _style(ax, "posterior predictive median loss", "observed loss",
+           f"Posterior predictive check: {inside:.0%} of runs inside their 90% interval")
+    fig.tight_layout()
+    return fig, inside
+
+
+def allocation(fit: ScalingFit, compute_range: tuple[float, float] = (1e18, 1e26)) -> Figure | None:
+    """N_opt(C) and D_opt(C) with 90% bands, against Hoffmann's approach 3, approach 1 (Table 3) and Epoch's fit."""
+    try:
+        alloc = fit.optimal_allocation(np.geomspace(*compute_range, 41))
+    except NotImplementedError:
+        return None
+    budgets = alloc["compute"].values
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.3), dpi=110)
+    references = {}
+    if fit.law.name == "chinchilla":
+        references = {
+            "Hoffmann approach 3 (published fit)": (published.HOFFMANN_APPROACH3, COLOURS["hoffmann"]),
+            "Epoch AI refit (point estimate)": (published.EPOCH_ESTIMATE, COLOURS["epoch"]),
+        }
+    for ax, key, label in zip(axes, ("n_params", "n_tokens"), ("N_opt (parameters)", "D_opt (tokens)"), strict=True):
+        low, mid, high = (alloc[key].quantile(q, dim=["chain", "draw"]).values for q in (BAND[0], 0.5, BAND[1]))
+        ax.fill_between(budgets, low, high, color=COLOURS["posterior"], alpha=0.3, lw=0, label="this fit, 90% band")
+        ax.plot(budgets, mid, color=COLOURS["posterior"], lw=2, label="this fit, median")
+        for name, (values, colour) in references.items():
+            point = fit.law.optimal_allocation(budgets, **values)[key]
+            ax.plot(budgets, point, color=colour, lw=1.3, ls="--", label=name)
+        if fit.law.name == "chinchilla":
+            table = published.HOFFMANN_TABLE3
+            xs = [c for c, _ in table.values()]
+            ys = list(table) if key == "n_params" else [d for _, d in table.values()]
+            keep = [(x, y) for x, y in zip(xs, ys, strict=True) if compute_range[0] <= x <= compute_range[1]]
+            ax.scatter(*zip(*keep, strict=True), color=COLOURS["approach1"], marker="s", s=22, zorder=3,
+                       label="Hoffmann approach 1 (Table 3)")
+        observed_c = fit.runs["compute"].values
+        ax.axvspan(observed_c.min(), observed_c.max(), color="0.85", alpha=0.5, lw=0, label="compute range of runs")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        _style(ax, "compute C (FLOP)", label, f"Compute-optimal {label.split()[0]}")
+    axes[0].legend(fontsize=7.5, loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def parameter_posteriors(fit: ScalingFit) -> Figure:
+    """Histogram of each law parameter's posterior, with Hoffmann's and Epoch's values where they apply."""
+    names = list(fit.law.parameters)
+    fig, axes = plt.subplots(1, len(names), figsize=(2.4 * len(names), 2.8), dpi=110)
+    for ax, name in zip(np.atleast_1d(axes), names, strict=True):
+        values = fit.posterior[name].values.ravel()
+        ax.hist(values, bins=50, color=COLOURS["posterior"], alpha=0.7, density=True)
+        if fit.law.name == "chinchilla":
+            lo, hi = published.EPOCH_CI95[name]
+            ax.axvspan(lo, hi, color=COLOURS["epoch"], alpha=0.15, lw=0, label="Epoch 95% bootstrap CI")
+            ax.axvline(published.EPOCH_ESTIMATE[name], color=COLOURS["epoch"], lw=1.5, label="Epoch estimate")
+            ax.axvline(published.HOFFMANN_APPROACH3[name], color=COLOURS["hoffmann"], lw=1.5, ls="--",
+                       label="Hoffmann approach 3")
+        ax.set_title(name, fontsize=11)
+        ax.set_yticks([])
+        ax.tick_params(axis="x", labelsize=8)
+    if fit.law.name == "chinchilla":
+        np.atleast_1d(axes)[0].legend(fontsize=6.5, loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def exponent_posterior(fit: ScalingFit) -> Figure | None:
+    """Forest plot of the allocation exponent a = beta/(alpha+beta): this fit's 50% and 90% intervals against
+    Hoffmann's Table 2 intervals, Epoch AI's estimate (±1.96 SE) and Kaplan's 0.73."""
+    try:
+        a = fit.exponents()["a"].values.ravel()
+    except NotImplementedError:
+        return None
+    rows = [("this fit (posterior)", float(np.median(a)), *np.quantile(a, [0.05, 0.95]), COLOURS["posterior"])]
+    if fit.law.name == "chinchilla":
+        palette = [COLOURS["approach1"], "#7b2cbf", COLOURS["hoffmann"], "0.3"]
+        for (label, values), colour in zip(published.HOFFMANN_TABLE2.items(), palette, strict=True):
+            centre, low, high = values["a"]
+            rows.append((f"Hoffmann: {label}", centre, low, high, colour))
+        est, se = published.EPOCH_A_EXPONENT
+        rows.append(("Epoch AI refit (±1.96 SE)", est, est - 1.96 * se, est + 1.96 * se, COLOURS["epoch"]))
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(rows) + 1.2), dpi=110)
+    for y, (_, centre, low, high, colour) in enumerate(reversed(rows)):
+        if low is not None:
+            ax.plot([low, high], [y, y], color=colour, lw=2.5, solid_capstyle="butt")
+        ax.plot([centre], [y], "o", color=colour, ms=6)
+    q25, q75 = np.quantile(a, [0.25, 0.75])
+    ax.plot([q25, q75], [len(rows) - 1] * 2, color=COLOURS["posterior"], lw=6, solid_capstyle="butt")
+    ax.set_yticks(range(len(rows)), [r[0] for r in reversed(rows)], fontsize=8)
+    _style(ax, "a in N_opt ∝ C^a", "", "Allocation exponent a = β / (α + β): medians with intervals")
+    ax.grid(True, axis="y", alpha=0.0)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,242 @@
+"""One self-contained HTML page per fit: summary, parameters, allocation, data with predictive bands, diagnostics,
+provenance. A fit that failed its diagnostics is flagged at the top and beside every section of numbers."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+
+from bayes_scaling import published
+from bayes_scaling.diagnostics import MAX_RHAT, MIN_ESS, loo_summary
+from bayes_scaling.laws import LawNotApplicable
+from bayes_scaling.planning import plan, summary
+from bayes_scaling.report import figures
+from bayes_scaling.report.html import (
+    Markup,
+    count,
+    esc,
+    figure_html,
+    fmt,
+    interval_text,
+    page_html,
+    table_html,
+)
+from bayes_scaling.result import ScalingFit
+
+LEVEL = 0.9
+PLANNING_BUDGETS = (1e21, 1e22, published.GOPHER_BUDGET, 1e24, 1e25, 1e26)
+
+
+def _flag(fit: ScalingFit) -> str:
+    return "" if fit.converged else ' <span class="bad">(NOT CONVERGED)</span>'
+
+
+def _banner(fit: ScalingFit) -> str:
+    if fit.converged:
+        return f'<p class="ok">Sampler diagnostics passed: {esc(fit.diagnostics.verdict())}.</p>'
+    return ('<div class="banner-bad" role="alert">NOT CONVERGED: this fit failed its sampler diagnostics '
+            f"({esc('; '.join(fit.diagnostics.problems))}). Its numbers are shown for inspection only; do not quote "
+            "them.</div>")
+
+
+def _summary_section(fit: ScalingFit) -> str:
+    result = plan(fit, compute=[published.GOPHER_BUDGET], level=LEVEL)
+    parts = [f"<p>{len(fit.runs['run'])} runs, law <code>{esc(fit.law.equation)}</code>, "
+             f"{esc(fit.tree.attrs['likelihood'])} likelihood on log loss. Every number is a posterior median "
+             f"with its {LEVEL:.0%} credible interval in brackets.</p>"]
+    if result.get("compute"):
+        row = result["compute"][0]
+        parts.append(
+            f"<p>At Gopher's budget of {published.GOPHER_BUDGET:.3g} FLOP the compute-optimal model has "
+            f"<strong>{interval_text(row['n_params'], style=count)}</strong> parameters trained on "
+            f"<strong>{interval_text(row['n_tokens'], style=count)}</strong> tokens, "
+            f"<strong>{interval_text(row['tokens_per_param'])}</strong> tokens per parameter, reaching a loss of "
+            f"{interval_text(row['loss'])} nats/token.</p>"
+        )
+    if result.get("exponents"):
+        a = fit.exponents()["a"].values.ravel()
+        low, high = published.HOFFMANN_TABLE2["Approach 3 (parametric loss)"]["a"][1:]
+        p_hoffmann = float(np.mean((a > low) & (a < high)))
+        parts.append(
+            f"<p>Parameters should grow as C<sup>a</sup> with a = <strong>{interval_text(result['exponents']['a'])}"
+            f"</strong> (tokens as C<sup>b</sup>, b = {interval_text(result['exponents']['b'])}). "
+            f"The posterior probability that a lies in Hoffmann et al.'s approach-3 interval ({low}, {high}) is "
+            f"{p_hoffmann:.2%}.</p>"
+        )
+    return f'<section id="summary"><h2>Summary{_flag(fit)}</h2><div class="summary">{"".join(parts)}</div></section>'
+
+
+def _parameter_section(fit: ScalingFit) -> str:
+    header = ["parameter", "median", "90% interval", "95% interval"]
+    chinchilla = fit.law.name == "chinchilla"
+    if chinchilla:
+        header += ["Hoffmann (approach 3)", "Epoch AI estimate", "Epoch 95% bootstrap CI"]
+    rows = []
+    for name in fit.law.parameters:
+        values = fit.posterior[name]
+        s90, s95 = summary(values, 0.9), summary(values, 0.95)
+        row = [name, fmt(s90["median"]), f"[{fmt(s90['lower'])}, {fmt(s90['upper'])}]",
+               f"[{fmt(s95['lower'])}, {fmt(s95['upper'])}]"]
+        if chinchilla:
+            lo, hi = published.EPOCH_CI95[name]
+            row += [fmt(published.HOFFMANN_APPROACH3[name]), fmt(published.EPOCH_ESTIMATE[name]),
+                    f"[{fmt(lo)}, {fmt(hi)}]"]
+        rows.append(row)
+    body = table_html(header, rows)
+    body += figure_html(
+        figures.parameter_posteriors(fit),
+        "Posterior of each parameter (histogram) against Hoffmann et al.'s published fit (dashed) and Epoch AI's "
+        "refit with its 95% bootstrap interval (shaded) where the law is Chinchilla's.",
+        "posterior histograms of the law parameters",
+    )
+    return f'<section id="parameters"><h2>Parameters{_flag(fit)}</h2>{body}</section>'
+
+
+def _allocation_section(fit: ScalingFit) -> str:
+    try:
+        exps = fit.exponents()
+    except LawNotApplicable:
+        return ""
+    s_a, s_b = summary(exps["a"], LEVEL), summary(exps["b"], LEVEL)
+    rows = [["this fit (posterior, 90% interval)", interval_text(s_a), interval_text(s_b)]]
+    if fit.law.name == "chinchilla":
+        for label, values in published.HOFFMANN_TABLE2.items():
+            a, b = values["a"], values["b"]
+            cell = lambda v: fmt(v[0], 3) + ("" if v[1] is None else f" ({fmt(v[1], 3)}, {fmt(v[2], 3)})")  # noqa: E731
+            rows.append([f"Hoffmann Table 2: {label}", cell(a), cell(b)])
+        est, se = published.EPOCH_A_EXPONENT
+        rows.append(["Epoch AI refit (estimate ± SE)", f"{est} ± {se}", f"{1 - est:.3f} ± {se}"])
+    body = table_html(["source", "a (N_opt ∝ C^a)", "b (D_opt ∝ C^b)"], rows)
+    exponent_fig = figures.exponent_posterior(fit)
+    if exponent_fig is not None:
+        body += figure_html(exponent_fig, "Allocation exponent a: this fit's median with its 50% (thick) and 90% "
+                            "(thin) credible intervals, against the intervals in Hoffmann et al.'s Table 2 and "
+                            "Epoch AI's estimate.",
+                            "posterior of the allocation exponent a")
+    alloc_fig = figures.allocation(fit)
+    if alloc_fig is not None:
+        body += figure_html(
+            alloc_fig,
+            "Compute-optimal parameters and tokens with 90% credible bands, against Hoffmann's approach-3 fit, "
+            "Epoch AI's refit and Hoffmann's approach-1 budgets (Table 3). The grey band is the compute range of "
+            "the runs: beyond it the curves are extrapolations.",
+            "compute-optimal N and D against compute",
+        )
+    result = plan(fit, compute=list(PLANNING_BUDGETS), level=LEVEL)
+    rows = [[f"{r['compute']:.3g}", interval_text(r["n_params"], style=count),
+             interval_text(r["n_tokens"], style=count),
+             interval_text(r["tokens_per_param"]), interval_text(r["loss"])] for r in result["compute"]]
+    body += "<h3>Budgets</h3>" + table_html(
+        ["compute (FLOP)", "N_opt", "D_opt", "tokens / parameter", "loss (nats)"], rows)
+    if fit.law.name == "chinchilla":
+        sizes = list(published.HOFFMANN_TABLE3)
+        table3 = plan(fit, n_params=sizes, level=LEVEL)["params"]
+        rows = [[count(n), interval_text(r["compute"]), fmt(published.HOFFMANN_TABLE3[n][0], 3),
+                 interval_text(r["n_tokens"], style=count), count(published.HOFFMANN_TABLE3[n][1])]
+                for n, r in zip(sizes, table3, strict=True)]
+        body += ("<h3>Hoffmann's Table 3 with intervals</h3><p>The budget and tokens that make each model size "
+                 "compute-optimal under this fit, beside Hoffmann et al.'s approach-1 values.</p>")
+        body += table_html(["parameters", "compute (FLOP), this fit", "compute, Hoffmann",
+                            "tokens, this fit", "tokens, Hoffmann"], rows)
+    return f'<section id="allocation"><h2>Compute-optimal allocation{_flag(fit)}</h2>{body}</section>'
+
+
+def _named_models_section(fit: ScalingFit) -> str:
+    if set(fit.law.inputs) != {"n_params", "n_tokens"}:
+        return ""
+    losses = fit.named_model_losses()
+    rows = [[m, count(published.NAMED_MODELS[m][0]), count(published.NAMED_MODELS[m][1]),
+             interval_text(summary(losses.sel(model=m), LEVEL))] for m in losses["model"].values]
+    body = table_html(["model", "parameters", "tokens", "predicted loss (nats), 90% interval"], rows)
+    body += ("<p>Losses on the fitted data's distribution and tokenizer; they compare models with each other, "
+             "not with losses measured on other data.</p>")
+    return f'<section id="named-models"><h2>Named models{_flag(fit)}</h2>{body}</section>'
+
+
+def _data_section(fit: ScalingFit) -> str:
+    body = ""
+    slices = figures.isoflop_slices(fit)
+    if slices is not None:
+        body += figure_html(slices, "Runs grouped by FLOP budget; the curves follow the IsoFLOP line D = C/(6N) "
+                            "with the law's 90% credible band (dark) and 90% posterior predictive band (light).",
+                            "IsoFLOP slices with posterior bands")
+    check, inside = figures.predictive_check(fit)
+    body += figure_html(check, f"Each run's observed loss against its posterior predictive median and 90% "
+                        f"interval; {inside:.0%} of runs fall inside (nominal 90%).", "posterior predictive check")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        loo = loo_summary(fit.tree)
+    body += table_html(
+        ["PSIS-LOO", "value"],
+        [["ELPD (log loss scale)", f"{loo.elpd:.1f} ± {loo.se:.1f}"],
+         ["effective parameters p_loo", f"{loo.p_loo:.1f}"],
+         ["Pareto k > 0.7 (unreliable points)", f"{loo.k_over_0_7} of {loo.n_points}"],
+         ["largest Pareto k", f"{loo.k_max:.2f}"]],
+    )
+    return f'<section id="data"><h2>Data and posterior predictive checks{_flag(fit)}</h2>{body}</section>'
+
+
+def _diagnostics_section(fit: ScalingFit) -> str:
+    diag = fit.diagnostics
+    rows = []
+    for name in diag.rhat:
+        ok = diag.rhat[name] <= MAX_RHAT and min(diag.ess_bulk[name], diag.ess_tail[name]) >= MIN_ESS
+        status = Markup('<span class="ok">ok</span>' if ok else '<span class="bad">FAIL</span>')
+        rows.append([name, f"{diag.rhat[name]:.4f}", f"{diag.ess_bulk[name]:.0f}", f"{diag.ess_tail[name]:.0f}",
+                     status])
+    attrs = fit.tree.attrs
+    body = _banner(fit) + table_html(["parameter", "R-hat", "bulk ESS", "tail ESS", "status"], rows)
+    body += (f"<p>Thresholds: R-hat ≤ {MAX_RHAT}, bulk and tail ESS ≥ {MIN_ESS:.0f}, no divergences. "
+             f"Divergent transitions: <strong>{diag.divergences}</strong> of {diag.draws} draws. "
+             f"Geometry: {esc(attrs.get('geometry'))}. Compile {attrs.get('compile_seconds', 0):.1f} s, "
+             f"sampling {attrs.get('sampling_seconds', 0):.1f} s.</p>")
+    return f'<section id="diagnostics"><h2>Sampler diagnostics</h2>{body}</section>'
+
+
+def _provenance_section(fit: ScalingFit) -> str:
+    source = fit.attr_json("data_source")
+    spec = fit.attr_json("spec") if "spec" in fit.tree.attrs else {}
+    rows = [[k, Markup(f'<span class="mono">{esc(v)}</span>')] for k, v in source.items()
+            if k != "n_counts_embeddings"]
+    rows += [["runs used", fit.tree.attrs["n_runs"]],
+             ["filters", "; ".join(fit.attr_json("filters")) or "none"],
+             ["N counts embeddings", {True: "yes", False: "no", None: "not stated"}[
+                 fit.attr_json("n_counts_embeddings")]]]
+    body = "<h3>Data</h3>" + table_html(["field", "value"], rows, css_class="kv")
+    priors = fit.attr_json("priors")
+    body += "<h3>Priors</h3>" + table_html(
+        ["parameter", "prior"],
+        [[name, f"{p['dist']}({', '.join(f'{k}={v:g}' for k, v in p.items() if k != 'dist')})"]
+         for name, p in priors.items()], css_class="kv")
+    sampler = spec.get("sampler", {})
+    body += "<h3>Sampler and software</h3>" + table_html(
+        ["setting", "value"],
+        [*([k, v] for k, v in sampler.items()), ["likelihood", fit.tree.attrs["likelihood"]],
+         *([k, v] for k, v in fit.attr_json("versions").items())], css_class="kv")
+    return f'<section id="provenance"><h2>Provenance</h2>{body}</section>'
+
+
+SECTIONS = (
+    ("summary", "Summary", _summary_section),
+    ("parameters", "Parameters", _parameter_section),
+    ("allocation", "Compute-optimal allocation", _allocation_section),
+    ("named-models", "Named models", _named_models_section),
+    ("data", "Data and predictive checks", _data_section),
+    ("diagnostics", "Sampler diagnostics", _diagnostics_section),
+    ("provenance", "Provenance", _provenance_section),
+)
+
+
+def render_fit_page(fit: ScalingFit) -> str:
+    """The fit's HTML page as a string."""
+    title = fit.tree.attrs.get("title") or fit.law.title
+    rendered = [(anchor, label, build(fit)) for anchor, label, build in SECTIONS]
+    toc = [(anchor, label) for anchor, label, html in rendered if html]
+    header = (f"<header><h1>{esc(title)}</h1><p class=\"lede\">{esc(fit.law.title)}: "
+              f"<code>{esc(fit.law.equation)}</code>. {esc(fit.law.reference)}.</p>"
+              f"{'' if fit.converged else _banner(fit)}</header><!--TOC-->")
+    footer = (f"<footer>bayes_scaling {esc(json.loads(fit.tree.attrs['versions']).get('bayes_scaling'))}; "
+              f"seed {fit.tree.attrs['seed']}.</footer>")
+    return page_html(title, header + "".join(html for _, _, html in rendered) + footer, toc)

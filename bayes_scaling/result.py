@@ -1,0 +1,100 @@
+"""The notebook API: a loaded fit and the quantities derived from its posterior draws.
+
+>>> fit = bayes_scaling.load("reports/chinchilla/posterior.nc")
+>>> fit.optimal_allocation(compute=[1e23, 1e24])["n_params"].quantile([0.05, 0.5, 0.95], dim=["chain", "draw"])
+
+Every method returns xarray objects with ``chain, draw`` dims.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Mapping
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import xarray as xr
+
+from bayes_scaling import derived
+from bayes_scaling.diagnostics import Diagnostics
+from bayes_scaling.fit.io import load_tree
+from bayes_scaling.laws import Law, get_law
+from bayes_scaling.published import NAMED_MODELS
+
+log = logging.getLogger(__name__)
+
+
+class ScalingFit:
+    """A fitted law: its DataTree plus methods for allocations, losses and budgets, each per posterior draw."""
+
+    def __init__(self, tree: xr.DataTree, path: str | Path | None = None):
+        self.tree = tree
+        self.path = None if path is None else Path(path)
+        self.law: Law = get_law(tree.attrs["law"])
+        if not self.converged:
+            log.warning("fit %s did NOT converge: %s", self.name, self.diagnostics.verdict())
+
+    @property
+    def name(self) -> str:
+        return str(self.tree.attrs.get("analysis", self.law.name))
+
+    @cached_property
+    def diagnostics(self) -> Diagnostics:
+        return Diagnostics.from_json(self.tree.attrs["diagnostics"])
+
+    @property
+    def converged(self) -> bool:
+        return self.diagnostics.converged
+
+    @property
+    def posterior(self) -> xr.Dataset:
+        return self.tree["posterior"].to_dataset()
+
+    @cached_property
+    def params(self) -> dict[str, xr.DataArray]:
+        """The law's parameters on the natural scale, each with ``chain, draw`` dims."""
+        post = self.posterior
+        return {name: post[name] for name in self.law.parameters}
+
+    @property
+    def runs(self) -> xr.Dataset:
+        """The runs the law was fitted to (n_params, n_tokens, compute, loss over ``run``)."""
+        return self.tree["constant_data"].to_dataset()
+
+    def attr_json(self, key: str) -> Any:
+        """A JSON-encoded attribute (spec, priors, data_source, filters, versions, diagnostics)."""
+        return json.loads(self.tree.attrs[key])
+
+    def predict_loss(self, **inputs: Any) -> xr.DataArray:
+        """Loss at given inputs, e.g. ``predict_loss(n_params=70e9, n_tokens=1.4e12)``."""
+        return derived.predict_loss(self.law, self.params, **inputs)
+
+    def exponents(self) -> xr.Dataset:
+        """Allocation exponents ``a`` and ``b``."""
+        return derived.allocation_exponents(self.law, self.params)
+
+    def optimal_allocation(self, compute: float | Iterable[float]) -> xr.Dataset:
+        """Compute-optimal N, D, tokens per parameter and loss for FLOP budgets (dim ``compute``)."""
+        return derived.optimal_allocation(self.law, self.params, compute)
+
+    def optimal_for_params(self, n_params: float | Iterable[float]) -> xr.Dataset:
+        """Budget, tokens and loss that make a model size compute-optimal (dim ``n_params``)."""
+        return derived.optimal_for_params(self.law, self.params, n_params)
+
+    def compute_for_loss(self, target_loss: float | Iterable[float]) -> xr.Dataset:
+        """Compute (and N, D) needed to reach a target loss on the optimal path (dim ``target_loss``)."""
+        return derived.compute_for_loss(self.law, self.params, target_loss)
+
+    def named_model_losses(self, models: Mapping[str, tuple[float, float]] | None = None) -> xr.DataArray:
+        """Predicted loss of named models (default: Chinchilla, Gopher, GPT-3)."""
+        return derived.named_model_losses(self.law, self.params, models or NAMED_MODELS)
+
+    def __repr__(self) -> str:
+        return f"<ScalingFit {self.name}: {self.law.equation}; {self.diagnostics.verdict()}>"
+
+
+def load(path: str | Path) -> ScalingFit:
+    """Load a fit from ``posterior.nc`` or the folder holding it."""
+    return ScalingFit(load_tree(path), path)
