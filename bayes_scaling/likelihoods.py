@@ -27,8 +27,8 @@ class Likelihood:
     def parameters(self) -> tuple[str, ...]:
         return tuple(self.default_priors)
 
-    def observe(self, name: str, mu, observed, params: dict[str, Any]):
-        """The observed PyMC variable (inside a model context)."""
+    def observe(self, name: str, mu, observed, params: dict[str, Any], dims: str):
+        """The observed PyMC variable over ``dims`` (inside a model context)."""
         raise NotImplementedError
 
     def logpdf(self, y, mu, **params):
@@ -56,10 +56,10 @@ class StudentT(Likelihood):
         "nu": Prior("Gamma", {"alpha": 2.0, "beta": 0.1}),
     }
 
-    def observe(self, name, mu, observed, params):
+    def observe(self, name, mu, observed, params, dims):
         import pymc as pm
 
-        return pm.StudentT(name, nu=params["nu"], mu=mu, sigma=params["sigma"], observed=observed)
+        return pm.StudentT(name, nu=params["nu"], mu=mu, sigma=params["sigma"], observed=observed, dims=dims)
 
     def logpdf(self, y, mu, *, sigma, nu, **_):
         z = (y - mu) / sigma
@@ -80,10 +80,10 @@ class Normal(Likelihood):
     description = "Normal on log loss"
     default_priors: ClassVar[dict[str, Prior]] = {"sigma": Prior("HalfNormal", {"sigma": 0.05})}
 
-    def observe(self, name, mu, observed, params):
+    def observe(self, name, mu, observed, params, dims):
         import pymc as pm
 
-        return pm.Normal(name, mu=mu, sigma=params["sigma"], observed=observed)
+        return pm.Normal(name, mu=mu, sigma=params["sigma"], observed=observed, dims=dims)
 
     def logpdf(self, y, mu, *, sigma, **_):
         z = (y - mu) / sigma

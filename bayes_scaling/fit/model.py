@@ -93,7 +93,7 @@ def build_model(
             pm.Potential(f"{name}_prior", pm.logp(priors[name].dist_object(), values[name]) + log_value)
         noise = {name: priors[name].create(name) for name in likelihood.parameters}
         mu = pt.log(law.loss(**inputs, **values))
-        likelihood.observe(OBSERVED, mu, observed, noise)
+        likelihood.observe(OBSERVED, mu, observed, noise, dims=RUN_DIM)
     return BuiltModel(model, law, likelihood, dict(priors), geometry, centres)
 
 

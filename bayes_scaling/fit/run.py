@@ -69,3 +69,15 @@ def fit_prepared(prepared: PreparedFit, *, progress: bool = False) -> xr.DataTre
 def fit_spec(spec: AnalysisSpec, *, progress: bool = False) -> xr.DataTree:
     """Prepare and fit in one call."""
     return fit_prepared(prepare(spec), progress=progress)
+
+
+def prior_predictive(prepared: PreparedFit, draws: int = 500, seed: int | None = None) -> xr.DataTree:
+    """Seeded prior and prior predictive draws (dims ``chain, draw`` and ``run``) at the runs' inputs.
+
+    Uses the naive geometry, where every parameter is a random variable with its prior, so PyMC can draw forward.
+    """
+    import pymc as pm
+
+    built = build_model(prepared.law, prepared.runs, prepared.likelihood, prepared.priors, "naive")
+    with built.model:
+        return pm.sample_prior_predictive(draws=draws, random_seed=prepared.spec.sampler.seed if seed is None else seed)

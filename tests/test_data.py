@@ -1,0 +1,159 @@
+"""Registry, checksums, downloads and validation of run tables: every refusal names file, column, row and fix."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bayes_scaling.data import ChecksumMismatch, DataError, DataNotFound, get_dataset, load_registry
+from bayes_scaling.data.fetch import resolve, sha256_of
+from bayes_scaling.data.filters import apply_filters
+from bayes_scaling.data.load import check_identifiable, load_runs
+from bayes_scaling.data.runs import PF_DAY, RunTable, read_csv_table, validate_table
+from bayes_scaling.laws import get_law
+from bayes_scaling.spec import DataSpec
+
+COLUMNS = {"n_params": "N", "n_tokens": "D", "loss": "L"}
+
+
+def frame(**overrides):
+    base = {"N": [1e8, 2e8, 4e8], "D": [2e9, 4e9, 8e9], "L": [3.1, 2.9, 2.7]}
+    base.update(overrides)
+    return pd.DataFrame(base)
+
+
+def test_registry_pins_epoch_data_to_its_commit_and_checksum():
+    entry = get_dataset("epoch-chinchilla")
+    assert entry.commit == "92258837425e1b5f2851d624287f0120583a3d0e"
+    assert entry.sha256 == "193478df4e90f040016431996c45682659306840ecdadf83cfb9cd5ca0aa1b30"
+    assert entry.commit in entry.url and entry.path in entry.url
+    assert entry.n_counts_embeddings is True
+    assert set(load_registry()) >= {"epoch-chinchilla"}
+    with pytest.raises(ValueError, match="unknown dataset 'epoch'; registered: epoch-chinchilla"):
+        get_dataset("epoch")
+
+
+def test_resolve_prefers_the_data_folder_and_verifies_it(shared_data):
+    path = resolve(get_dataset("epoch-chinchilla"), download=False)
+    assert path == shared_data / "epoch-chinchilla" / "svg_extracted_data.csv"
+
+
+def test_checksum_mismatch_is_refused(tmp_path, monkeypatch):
+    entry = get_dataset("epoch-chinchilla")
+    bad = tmp_path / entry.file
+    bad.parent.mkdir(parents=True)
+    bad.write_text("x,y\n1,2\n")
+    monkeypatch.setenv("BAYES_SCALING_DATA", str(tmp_path))
+    with pytest.raises(ChecksumMismatch, match="sha256 .* differs from the registry's 193478df"):
+        resolve(entry, download=False)
+
+
+def test_missing_dataset_names_the_dataset_url_and_variable(tmp_path, monkeypatch):
+    monkeypatch.setenv("BAYES_SCALING_DATA", str(tmp_path / "nowhere"))
+    monkeypatch.setenv("BAYES_SCALING_CACHE", str(tmp_path / "cache"))
+    with pytest.raises(DataNotFound) as err:
+        resolve(get_dataset("epoch-chinchilla"), download=False)
+    message = str(err.value)
+    assert "epoch-chinchilla" in message and "BAYES_SCALING_DATA" in message
+    assert "raw.githubusercontent.com/epoch-research/analyzing-chinchilla/92258837" in message
+
+
+def test_download_goes_to_the_cache_and_is_verified(tmp_path, monkeypatch, shared_data):
+    """Download path exercised with a file:// URL (no network at test time)."""
+    import dataclasses
+
+    entry = get_dataset("epoch-chinchilla")
+    source = shared_data / entry.file
+    local = dataclasses.replace(entry, url=source.resolve().as_uri())
+    monkeypatch.delenv("BAYES_SCALING_DATA")
+    monkeypatch.setenv("BAYES_SCALING_CACHE", str(tmp_path / "cache"))
+    path = resolve(local)
+    assert path == tmp_path / "cache" / entry.file
+    assert sha256_of(path) == entry.sha256
+    tampered = dataclasses.replace(local, sha256="0" * 64)
+    path.unlink()
+    with pytest.raises(ChecksumMismatch):
+        resolve(tampered)
+    assert not path.exists() and not list(path.parent.glob("*.part"))
+
+
+def test_epoch_data_loads_with_derived_tokens_and_filter(shared_data):
+    runs = load_runs(DataSpec(dataset="epoch-chinchilla", filters={"drop_highest_loss": 5}))
+    assert len(runs) == 240
+    np.testing.assert_allclose(runs.column("compute"), 6 * runs.column("n_params") * runs.column("n_tokens"))
+    assert runs.column("loss").max() < 3.41
+    assert runs.filters == ("drop_highest_loss=5: 5 of 245 runs removed",)
+    assert runs.source["sha256"].startswith("193478df")
+
+
+@pytest.mark.parametrize(
+    ("raw", "fragment"),
+    [
+        (frame(L=[3.1, np.nan, 2.7]), "column 'L', row 2 (line 3 of the file): value is missing (NaN)"),
+        (frame(N=[1e8, -2e8, 4e8]), "column 'N', row 2 (line 3 of the file): n_params must be positive"),
+        (frame(D=[2e9, 0.0, 8e9]), "column 'D', row 2 (line 3 of the file): n_tokens must be positive"),
+        (frame(L=[3.1, "abc", 2.7]), "column 'L', row 2 (line 3 of the file): 'abc' is not a number"),
+        (frame(N=[1e8, np.inf, 4e8]), "column 'N', row 2 (line 3 of the file): value is inf"),
+        (frame(L=[3.1, 45.0, 2.7]), "loss 45 nats is outside the plausible range"),
+        (frame().drop(columns="L"), "column 'L' (for loss) is missing; the columns are 'N', 'D'"),
+        (frame().iloc[:0], "the table has no data rows"),
+    ],
+)
+def test_validation_names_column_row_and_fix(raw, fragment):
+    with pytest.raises(DataError) as err:
+        validate_table(raw, "runs.csv", COLUMNS)
+    message = str(err.value)
+    assert message.startswith("runs.csv")
+    assert fragment in message
+    assert "Fix:" in message
+
+
+def test_compute_inconsistent_with_6nd_is_refused_and_units_convert():
+    raw = frame(C=[1.2e18, 4.8e18, 9.9e19])
+    with pytest.raises(DataError, match=r"column 'C', row 3 .*compute is 5.16 x 6\*N\*D, beyond the tolerance of 25%"):
+        validate_table(raw, "runs.csv", {**COLUMNS, "compute": "C"})
+    pf_days = frame(C=[1.2e18 / PF_DAY, 4.8e18 / PF_DAY, 1.92e19 / PF_DAY], L=[4.0, 3.6, 3.3])
+    out = validate_table(pf_days, "runs.csv", {**COLUMNS, "compute": "C"}, compute_unit="PF-days", loss_unit="bits")
+    np.testing.assert_allclose(out["compute"], [1.2e18, 4.8e18, 1.92e19])
+    np.testing.assert_allclose(out["loss"], np.array([4.0, 3.6, 3.3]) * np.log(2))
+
+
+def test_third_quantity_is_derived_from_c_equals_6nd():
+    out = validate_table(frame().drop(columns="D").assign(C=[1.2e18, 4.8e18, 1.92e19]), "x",
+                         {"n_params": "N", "compute": "C", "loss": "L"})
+    np.testing.assert_allclose(out["n_tokens"], [2e9, 4e9, 8e9])
+
+
+def test_empty_and_missing_files_are_reported(tmp_path):
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    with pytest.raises(DataError, match="empty.csv: the file is empty"):
+        read_csv_table(empty)
+    with pytest.raises(DataError, match="nope.csv: file not found"):
+        read_csv_table(tmp_path / "nope.csv")
+
+
+def test_too_few_distinct_scales_are_refused():
+    raw = pd.DataFrame({"N": [1e8, 2e8, 4e8, 8e8] * 2, "D": np.geomspace(1e9, 1e11, 8), "L": np.linspace(3, 2.5, 8)})
+    runs = RunTable(frame=validate_table(raw, "r.csv", COLUMNS), source={"file": "r.csv"})
+    with pytest.raises(DataError, match="only 4 distinct n_params values for a law with 5 parameters"):
+        check_identifiable(runs, get_law("chinchilla"), "r.csv")
+
+
+def test_filters_are_applied_recorded_and_unknown_ones_refused():
+    raw = pd.DataFrame({"N": np.geomspace(1e8, 1e10, 10), "D": np.geomspace(1e9, 1e11, 10),
+                        "L": np.linspace(3.5, 2.5, 10)})
+    runs = RunTable(frame=validate_table(raw, "r.csv", COLUMNS), source={"file": "r.csv"})
+    kept = apply_filters(runs, {"drop_highest_loss": 2, "max_compute": 1e20})
+    assert kept.column("loss").max() == pytest.approx(raw["L"].iloc[2])
+    assert len(kept.filters) == 2 and kept.filters[0].startswith("drop_highest_loss=2: 2 of 10")
+    with pytest.raises(DataError, match="unknown filter"):
+        apply_filters(runs, {"drop_top": 1})
+
+
+def test_user_csv_round_trip(tmp_path: Path):
+    path = tmp_path / "mine.csv"
+    frame().to_csv(path, index=False)
+    runs = load_runs(DataSpec(csv=str(path), columns=COLUMNS))
+    assert len(runs) == 3 and runs.source["sha256"] == sha256_of(path)

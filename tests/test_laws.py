@@ -1,0 +1,114 @@
+"""Law functions against hand-written numpy, and every registered law through the model builder."""
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from bayes_scaling.data.runs import RunTable
+from bayes_scaling.fit.model import all_priors, build_model, natural_parameters
+from bayes_scaling.laws import LAWS, get_law
+from bayes_scaling.likelihoods import LIKELIHOODS, get_likelihood
+from bayes_scaling.priors import PriorError
+
+from .conftest import TRUE_PARAMS
+
+
+def test_chinchilla_loss_matches_hand_written_numpy():
+    law = get_law("chinchilla")
+    n, d = np.array([1e8, 7e10]), np.array([2e9, 1.4e12])
+    expected = 1.69 + 406.4 / n**0.34 + 410.7 / d**0.28
+    got = law.loss(n_params=n, n_tokens=d, E=1.69, A=406.4, B=410.7, alpha=0.34, beta=0.28)
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+
+
+def test_chinchilla_loss_broadcasts_over_xarray_draws():
+    law = get_law("chinchilla")
+    params = {k: xr.DataArray(np.full((2, 3), v), dims=("chain", "draw")) for k, v in TRUE_PARAMS.items()}
+    n = xr.DataArray([1e9, 1e10], dims="point")
+    out = law.loss(n_params=n, n_tokens=20 * n, **params)
+    assert out.dims == ("chain", "draw", "point")
+
+
+def test_chinchilla_allocation_is_the_constrained_minimum():
+    law = get_law("chinchilla")
+    compute = 5.76e23
+    alloc = law.optimal_allocation(compute, **TRUE_PARAMS)
+    assert 6 * alloc["n_params"] * alloc["n_tokens"] == pytest.approx(compute, rel=1e-10)
+    grid = alloc["n_params"] * np.geomspace(0.5, 2.0, 201)
+    losses = law.loss(n_params=grid, n_tokens=compute / (6 * grid), **TRUE_PARAMS)
+    assert np.argmin(losses) == 100  # the middle of the grid is the closed-form optimum
+    exps = law.allocation_exponents(**TRUE_PARAMS)
+    assert exps["a"] + exps["b"] == pytest.approx(1.0)
+    assert exps["a"] == pytest.approx(0.36 / 0.70)
+
+
+def test_hoffmann_published_allocation_reproduces_their_exponent():
+    law = get_law("chinchilla")
+    hoffmann = {"E": 1.69, "A": 406.4, "B": 410.7, "alpha": 0.34, "beta": 0.28}
+    n1 = law.optimal_allocation(1e22, **hoffmann)["n_params"]
+    n2 = law.optimal_allocation(1e24, **hoffmann)["n_params"]
+    assert np.log(n2 / n1) / np.log(100) == pytest.approx(0.28 / 0.62)
+
+
+def test_unknown_law_lists_the_valid_ones():
+    with pytest.raises(ValueError, match="unknown law 'kaplann'; valid: chinchilla"):
+        get_law("kaplann")
+
+
+@pytest.mark.parametrize("likelihood_name", sorted(LIKELIHOODS))
+@pytest.mark.parametrize("law_name", sorted(LAWS))
+@pytest.mark.parametrize("geometry", ["centred", "naive"])
+def test_every_law_builds_with_finite_gradient(law_name, likelihood_name, geometry, simulated_runs: RunTable):
+    law, likelihood = get_law(law_name), get_likelihood(likelihood_name)
+    priors = all_priors(law, likelihood)
+    assert set(law.default_priors) == set(law.parameters)
+    assert all(t.amplitude in law.parameters and t.exponent in law.parameters for t in law.power_terms)
+    built = build_model(law, simulated_runs, likelihood, priors, geometry)
+    model = built.model
+    point = model.initial_point(0)
+    logp = model.compile_logp()(point)
+    grad = model.compile_dlogp()(point)
+    assert np.isfinite(logp)
+    assert np.all(np.isfinite(grad))
+    assert set(built.sampled_names) == {v.name for v in model.free_RVs}
+
+
+def test_centred_and_naive_geometries_share_one_posterior_density(simulated_runs):
+    """The centred coordinates are a unit-Jacobian shear of log A: both log densities agree at matching points."""
+    law, likelihood = get_law("chinchilla"), get_likelihood("student_t")
+    priors = all_priors(law, likelihood)
+    centred = build_model(law, simulated_runs, likelihood, priors, "centred")
+    naive = build_model(law, simulated_runs, likelihood, priors, "naive")
+    logp_centred, logp_naive = centred.model.compile_logp(), naive.model.compile_logp()
+    rng = np.random.default_rng(3)
+    for _ in range(5):
+        values = {"E": 1.7 + 0.2 * rng.random(), "alpha": 0.3 + 0.1 * rng.random(), "beta": 0.3 + 0.1 * rng.random(),
+                  "A": 300 + 300 * rng.random(), "B": 1000 + 1000 * rng.random(), "sigma": 0.02, "nu": 4.0}
+        naive_point = {f"{k}_log__": np.log(v) for k, v in values.items()}
+        centred_point = {k: v for k, v in naive_point.items() if k not in ("A_log__", "B_log__")}
+        centred_point["A_centred"] = np.log(values["A"]) - values["alpha"] * centred.centres["n_params"]
+        centred_point["B_centred"] = np.log(values["B"]) - values["beta"] * centred.centres["n_tokens"]
+        assert logp_centred(centred_point) == pytest.approx(logp_naive(naive_point), rel=1e-10)
+        back = natural_parameters(centred, {**values, **centred_point})
+        assert back["A"] == pytest.approx(values["A"])
+        assert back["B"] == pytest.approx(values["B"])
+
+
+def test_amplitude_priors_must_be_positive():
+    law, likelihood = get_law("chinchilla"), get_likelihood("student_t")
+    with pytest.raises(PriorError, match="A is a positive amplitude"):
+        all_priors(law, likelihood, {"A": {"dist": "Normal", "mu": 0, "sigma": 1}})
+
+
+def test_seeded_prior_predictive_has_chain_draw_run_dims(simulated_runs):
+    import pymc as pm
+
+    law, likelihood = get_law("chinchilla"), get_likelihood("student_t")
+    built = build_model(law, simulated_runs, likelihood, all_priors(law, likelihood), "naive")
+    with built.model:
+        first = pm.sample_prior_predictive(draws=50, random_seed=11)
+        second = pm.sample_prior_predictive(draws=50, random_seed=11)
+    pp = first["prior_predictive"]["log_loss"]
+    assert pp.dims == ("chain", "draw", "run")
+    assert pp.shape == (1, 50, len(simulated_runs))
+    np.testing.assert_array_equal(pp.values, second["prior_predictive"]["log_loss"].values)

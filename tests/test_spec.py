@@ -1,0 +1,56 @@
+from pathlib import Path
+
+import pytest
+
+from bayes_scaling.spec import SpecError, load_spec, spec_from_dict
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_shipped_chinchilla_spec_matches_epochs_setup():
+    spec = load_spec(REPO / "models" / "chinchilla.toml")
+    assert spec.law == "chinchilla" and spec.likelihood == "student_t"
+    assert spec.data.dataset == "epoch-chinchilla"
+    assert spec.data.filters == {"drop_highest_loss": 5}
+    assert spec.sampler.geometry == "centred" and spec.sampler.adaptation == "low_rank"
+
+
+def minimal(**extra):
+    raw = {"analysis": {"name": "x", "law": "chinchilla"}, "data": {"csv": "runs.csv"}}
+    for key, value in extra.items():
+        raw.setdefault(key, {}).update(value)
+    return raw
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (minimal(sampler={"draw": 10}), "[sampler]: unknown key(s) ['draw']; valid: adaptation, chains, draws"),
+        (minimal(data={"drop_lowest": 1}), "[data]: unknown key(s) ['drop_lowest']"),
+        (minimal(extra={"a": 1}), "unknown key(s) ['extra']"),
+        ({"analysis": {"name": "x"}, "data": {"csv": "a"}}, "[analysis]: 'law' is required"),
+        (minimal(data={"dataset": "epoch-chinchilla"}), "give exactly one of 'dataset'"),
+        (minimal(priors={"alpha": {"dist": "Nope"}}), "unknown prior distribution 'Nope'"),
+        (minimal(sampler={"geometry": "curved"}), "geometry must be 'centred' or 'naive'"),
+    ],
+)
+def test_bad_specs_are_refused_with_the_valid_keys(raw, message):
+    with pytest.raises(SpecError) as err:
+        spec_from_dict(raw, where="my.toml")
+    assert message in str(err.value)
+
+
+def test_relative_csv_is_taken_from_the_spec_folder(tmp_path):
+    path = tmp_path / "mine.toml"
+    path.write_text('[analysis]\nname = "mine"\nlaw = "chinchilla"\n[data]\ncsv = "runs.csv"\n'
+                    '[data.columns]\nn_params = "N"\n')
+    spec = load_spec(path)
+    assert spec.data.csv == str(tmp_path / "runs.csv")
+    assert spec.data.columns == {"n_params": "N"}
+
+
+def test_invalid_toml_names_the_file(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text("[analysis\n")
+    with pytest.raises(SpecError, match="bad.toml: not valid TOML"):
+        load_spec(path)
