@@ -1,0 +1,88 @@
+"""Command line: bad input refused before any work with nothing written; an ad-hoc fit of a user's CSV recovers the
+parameters that simulated it; plan prints intervals as text and JSON."""
+
+import json
+
+import numpy as np
+import pytest
+
+from bayes_scaling.cli import EXIT_BAD_INPUT, main
+from bayes_scaling.result import load
+
+from .conftest import TRUE_PARAMS
+
+
+def write_csv(path, frame):
+    frame.to_csv(path, index=False)
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "fragment"),
+    [
+        (lambda f: f.assign(loss=f["loss"].where(f.index != 3)), "column 'loss', row 4 (line 5 of the file): value is missing (NaN)"),
+        (lambda f: f.assign(n_params=f["n_params"].where(f.index != 0, -5.0)), "column 'n_params', row 1 (line 2 of the file): n_params must be positive"),
+        (lambda f: f.drop(columns=["loss"]), "column 'loss' (for loss) is missing"),
+    ],
+)
+def test_bad_csv_is_refused_and_no_output_folder_is_created(tmp_path, capsys, simulated_frame, mutate, fragment):
+    csv = write_csv(tmp_path / "runs.csv", mutate(simulated_frame.drop(columns=["compute"])))
+    out = tmp_path / "out"
+    code = main(["fit", "--law", "chinchilla", "--data", csv, "--out", str(out)])
+    assert code == EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    assert "runs.csv" in err and fragment in err and "Fix:" in err
+    assert not out.exists()
+
+
+def test_fit_needs_a_spec_or_law_and_data(tmp_path, capsys):
+    assert main(["fit", "--out", str(tmp_path / "o")]) == EXIT_BAD_INPUT
+    assert "give a spec file" in capsys.readouterr().err
+    assert main(["fit", "--law", "nope", "--data", "x.csv", "--out", str(tmp_path / "o")]) == EXIT_BAD_INPUT
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.fixture(scope="module")
+def adhoc_fit(tmp_path_factory, simulated_frame):
+    """One NUTS fit of simulated Chinchilla-law runs through the CLI (small, seeded)."""
+    folder = tmp_path_factory.mktemp("adhoc")
+    frame = simulated_frame.rename(columns={"n_params": "params", "loss": "final_loss"}).drop(columns=["compute"])
+    csv = write_csv(folder / "my_runs.csv", frame)
+    out = folder / "fit"
+    code = main(["fit", "--law", "chinchilla", "--data", csv, "--out", str(out), "--n-params-col", "params",
+                 "--loss-col", "final_loss", "--draws", "500", "--tune", "500", "--seed", "5"])
+    return code, out
+
+
+def test_adhoc_fit_recovers_simulated_parameters(adhoc_fit):
+    code, out = adhoc_fit
+    assert code == 0
+    fit = load(out)
+    assert fit.converged, fit.diagnostics.verdict()
+    for name, true in TRUE_PARAMS.items():
+        lo, hi = np.quantile(fit.posterior[name].values, [0.005, 0.995])
+        assert lo < true < hi, (name, lo, true, hi)
+    assert abs(float(fit.posterior["alpha"].median()) - TRUE_PARAMS["alpha"]) < 0.03
+    assert abs(float(fit.posterior["beta"].median()) - TRUE_PARAMS["beta"]) < 0.03
+    tree = fit.tree
+    assert set(tree.children) >= {"posterior", "sample_stats", "observed_data", "log_likelihood",
+                                  "posterior_predictive", "constant_data"}
+    assert tree["log_likelihood"]["log_loss"].dims == ("chain", "draw", "run")
+    assert json.loads(tree.attrs["data_source"])["file"].endswith("my_runs.csv")
+    assert (out / "index.html").is_file()
+    assert not list(out.glob(".*tmp"))
+
+
+def test_plan_json_and_text(adhoc_fit, capsys):
+    _, out = adhoc_fit
+    capsys.readouterr()
+    assert main(["plan", str(out), "--compute", "1e21", "--params", "1e9", "--target-loss", "2.3", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    row = result["compute"][0]
+    assert row["compute"] == 1e21
+    assert row["n_params"]["lower"] < row["n_params"]["median"] < row["n_params"]["upper"]
+    assert 0 < result["target_loss"][0]["probability_reachable"] <= 1
+    assert main(["plan", str(out), "--compute", "1e21", "--level", "0.5"]) == 0
+    text = capsys.readouterr().out
+    assert "budget C = 1e+21 FLOP" in text and "N_opt" in text and "50% credible interval" in text
+    assert main(["plan", str(out)]) == EXIT_BAD_INPUT
