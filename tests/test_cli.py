@@ -20,8 +20,10 @@ def write_csv(path, frame):
 @pytest.mark.parametrize(
     ("mutate", "fragment"),
     [
-        (lambda f: f.assign(loss=f["loss"].where(f.index != 3)), "column 'loss', row 4 (line 5 of the file): value is missing (NaN)"),
-        (lambda f: f.assign(n_params=f["n_params"].where(f.index != 0, -5.0)), "column 'n_params', row 1 (line 2 of the file): n_params must be positive"),
+        (lambda f: f.assign(loss=f["loss"].where(f.index != 3)),
+         "column 'loss', row 4 (line 5 of the file): value is missing (NaN)"),
+        (lambda f: f.assign(n_params=f["n_params"].where(f.index != 0, -5.0)),
+         "column 'n_params', row 1 (line 2 of the file): n_params must be positive"),
         (lambda f: f.drop(columns=["loss"]), "column 'loss' (for loss) is missing"),
     ],
 )

@@ -45,7 +45,7 @@ def test_checksum_mismatch_is_refused(tmp_path, monkeypatch):
     bad.parent.mkdir(parents=True)
     bad.write_text("x,y\n1,2\n")
     monkeypatch.setenv("BAYES_SCALING_DATA", str(tmp_path))
-    with pytest.raises(ChecksumMismatch, match="sha256 .* differs from the registry's 193478df"):
+    with pytest.raises(ChecksumMismatch, match=r"sha256 .* differs from the registry's 193478df"):
         resolve(entry, download=False)
 
 
@@ -128,9 +128,9 @@ def test_third_quantity_is_derived_from_c_equals_6nd():
 def test_empty_and_missing_files_are_reported(tmp_path):
     empty = tmp_path / "empty.csv"
     empty.write_text("")
-    with pytest.raises(DataError, match="empty.csv: the file is empty"):
+    with pytest.raises(DataError, match=r"empty\.csv: the file is empty"):
         read_csv_table(empty)
-    with pytest.raises(DataError, match="nope.csv: file not found"):
+    with pytest.raises(DataError, match=r"nope\.csv: file not found"):
         read_csv_table(tmp_path / "nope.csv")
 
 

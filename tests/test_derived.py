@@ -38,7 +38,7 @@ def test_outputs_keep_chain_and_draw_dims(fit):
 def test_compute_for_loss_matches_the_closed_form(fit):
     params = fit.params
     out = fit.compute_for_loss([2.0, 2.2])
-    expected, n, d = closed_form_compute_for_loss(xr.DataArray([2.0, 2.2], dims="target_loss"), **params)
+    expected, n, _ = closed_form_compute_for_loss(xr.DataArray([2.0, 2.2], dims="target_loss"), **params)
     np.testing.assert_allclose(out["compute"], expected.transpose(*out["compute"].dims), rtol=1e-6)
     np.testing.assert_allclose(out["n_params"], n.transpose(*out["n_params"].dims), rtol=1e-6)
     assert bool(out["reachable"].all())

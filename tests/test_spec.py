@@ -52,5 +52,5 @@ def test_relative_csv_is_taken_from_the_spec_folder(tmp_path):
 def test_invalid_toml_names_the_file(tmp_path):
     path = tmp_path / "bad.toml"
     path.write_text("[analysis\n")
-    with pytest.raises(SpecError, match="bad.toml: not valid TOML"):
+    with pytest.raises(SpecError, match=r"bad\.toml: not valid TOML"):
         load_spec(path)
