@@ -66,7 +66,7 @@ class SamplerSpec:
     tune: int = 1000
     chains: int = 4
     seed: int = 20220329
-    target_accept: float = 0.9
+    target_accept: float = 0.95
     geometry: str = "centred"
     adaptation: str = "low_rank"
 
