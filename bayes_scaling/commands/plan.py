@@ -34,16 +34,16 @@ def format_plan(result: dict) -> str:
         lines.append(f"exponents: N_opt ∝ C^a, a = {_fmt(a).strip()};  D_opt ∝ C^b, b = {_fmt(b).strip()}")
     for row in result.get("compute", []):
         lines.append(f"\nbudget C = {row['compute']:.4g} FLOP (compute-optimal):")
-        lines += [f"  {LABELS[k][0]:<14}{_fmt(row[k])} {LABELS[k][1]}" for k in
+        lines += [f"  {LABELS[k][0]:<14}{_fmt(row[k])} {LABELS[k][1]}".rstrip() for k in
                   ("n_params", "n_tokens", "tokens_per_param", "loss")]
     for row in result.get("params", []):
         lines.append(f"\nmodel size N = {row['n_params']:.4g} parameters (budget that makes it compute-optimal):")
-        lines += [f"  {LABELS[k][0]:<14}{_fmt(row[k])} {LABELS[k][1]}" for k in
+        lines += [f"  {LABELS[k][0]:<14}{_fmt(row[k])} {LABELS[k][1]}".rstrip() for k in
                   ("compute", "n_tokens", "tokens_per_param", "loss")]
     for row in result.get("target_loss", []):
         lines.append(f"\ntarget loss {row['target_loss']:.4g} nats/token: reachable in "
                      f"{row['probability_reachable']:.1%} of draws; among those:")
-        lines += [f"  {LABELS[k][0]:<14}{_fmt(row[k])} {LABELS[k][1]}" for k in ("compute", "n_params", "n_tokens")]
+        lines += [f"  {LABELS[k][0]:<14}{_fmt(row[k])} {LABELS[k][1]}".rstrip() for k in ("compute", "n_params", "n_tokens")]
     return "\n".join(lines)
 
 

@@ -23,7 +23,7 @@ nav.toc ol { margin: .2rem 0; padding-left: 1.2rem; columns: 2; }
 .table-wrap { overflow-x: auto; }
 table { border-collapse: collapse; margin: .6rem 0; font-size: .9rem; min-width: 50%; }
 th, td { border-bottom: 1px solid var(--line); padding: .3rem .6rem; text-align: right; white-space: nowrap; }
-th:first-child, td:first-child { text-align: left; }
+th:first-child, td:first-child { text-align: left; white-space: normal; min-width: 8rem; }
 th { background: #f5f7fa; }
 table.kv td { text-align: left; white-space: normal; overflow-wrap: anywhere; }
 figure { margin: 1rem 0; } figure img { max-width: 100%; height: auto; border: 1px solid var(--line); }

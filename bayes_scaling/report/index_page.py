@@ -5,7 +5,7 @@ from __future__ import annotations
 from bayes_scaling import published
 from bayes_scaling.laws import LawNotApplicable
 from bayes_scaling.planning import plan
-from bayes_scaling.report.html import Markup, esc, interval_text, page_html, table_html
+from bayes_scaling.report.html import Markup, count, esc, interval_text, page_html, table_html
 from bayes_scaling.result import ScalingFit
 
 LEVEL = 0.9
@@ -21,7 +21,7 @@ def _row(folder: str, fit: ScalingFit) -> list[object]:
         result = plan(fit, compute=[published.GOPHER_BUDGET], level=LEVEL)
         row = result["compute"][0]
         a = interval_text(result["exponents"]["a"])
-        n_opt, tpp = interval_text(row["n_params"]), interval_text(row["tokens_per_param"])
+        n_opt, tpp = interval_text(row["n_params"], style=count), interval_text(row["tokens_per_param"])
     except LawNotApplicable:
         a = n_opt = tpp = "–"
     return [link, fit.law.name, data, fit.tree.attrs["n_runs"], a, n_opt, tpp, verdict]
