@@ -43,7 +43,8 @@ def format_plan(result: dict) -> str:
     for row in result.get("target_loss", []):
         lines.append(f"\ntarget loss {row['target_loss']:.4g} nats/token: reachable in "
                      f"{row['probability_reachable']:.1%} of draws; among those:")
-        lines += [f"  {LABELS[k][0]:<14}{_fmt(row[k])} {LABELS[k][1]}".rstrip() for k in ("compute", "n_params", "n_tokens")]
+        lines += [f"  {LABELS[k][0]:<14}{_fmt(row[k])} {LABELS[k][1]}".rstrip()
+                  for k in ("compute", "n_params", "n_tokens")]
     return "\n".join(lines)
 
 
