@@ -17,6 +17,12 @@ def load_runs(spec: DataSpec) -> RunTable:
     """Validated, filtered runs for a data spec (registered ``dataset`` or ``csv`` path)."""
     if spec.dataset is not None:
         entry = get_dataset(spec.dataset)
+        if entry.format != "csv":
+            raise DataError(
+                entry.name, f"a {entry.format} dataset has no run table to fit directly in this version",
+                "fit a csv dataset (epoch-chinchilla) or your own CSV; the Porian configurations are read with "
+                "bayes_scaling.data.pickles.read_pickle_xz",
+            )
         path = resolve(entry)
         raw = read_csv_table(path, source=f"{entry.name} ({path})")
         columns = {**entry.columns, **spec.columns}
