@@ -109,10 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     handler = {"fit": commands.fit, "plan": commands.plan, "report": commands.report, "data": commands.data}
     try:
         return handler[args.command](args)
-    except (DataError, SpecError, PriorError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except (FileNotFoundError, ValueError) as err:
+    except (DataError, SpecError, PriorError, FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
 

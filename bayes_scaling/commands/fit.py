@@ -7,13 +7,14 @@ import dataclasses
 import sys
 from pathlib import Path
 
+from bayes_scaling.data.runs import CANONICAL, FLAGS
 from bayes_scaling.fit.run import fit_prepared, prepare
 from bayes_scaling.output import write_fit
 from bayes_scaling.result import ScalingFit
 from bayes_scaling.spec import AnalysisSpec, DataSpec, SpecError, load_spec
 
-FLAG_COLUMNS = {"n_params": "n_params_col", "n_tokens": "n_tokens_col", "compute": "compute_col", "loss": "loss_col"}
-DEFAULT_COLUMNS = {"n_params": "n_params", "n_tokens": "n_tokens", "compute": "compute", "loss": "loss"}
+#: Canonical column -> argparse destination of its flag (``--n-params-col`` -> ``n_params_col``).
+FLAG_DESTS = {name: flag.lstrip("-").replace("-", "_") for name, flag in FLAGS.items()}
 
 
 def spec_from_args(args: argparse.Namespace) -> AnalysisSpec:
@@ -42,14 +43,14 @@ def _columns_from_flags(args: argparse.Namespace) -> dict[str, str]:
     """Columns named by flags; unnamed ones default to the canonical names if the CSV has them."""
     import pandas as pd
 
-    named = {key: getattr(args, flag) for key, flag in FLAG_COLUMNS.items() if getattr(args, flag)}
+    named = {key: getattr(args, dest) for key, dest in FLAG_DESTS.items() if getattr(args, dest)}
     try:
         header = list(pd.read_csv(args.data, nrows=0).columns)
     except (OSError, pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError):
         header = []  # the loader reports the problem with the file itself
-    for key, default in DEFAULT_COLUMNS.items():
-        if key not in named and default in header:
-            named[key] = default
+    for key in CANONICAL:
+        if key not in named and key in header:
+            named[key] = key
     if "loss" not in named:
         named["loss"] = "loss"  # so that a missing loss column is reported by name
     return named

@@ -56,7 +56,7 @@ def fit_prepared(prepared: PreparedFit, *, progress: bool = False) -> xr.DataTre
     diagnostics = diagnose(natural, sampled.sample_stats, checked)
     log.info("%s: %s", spec.name, diagnostics.verdict())
     return build_tree(
-        built, sampled, prepared.runs, seed=spec.sampler.seed, diagnostics=diagnostics,
+        built, sampled, natural, prepared.runs, seed=spec.sampler.seed, diagnostics=diagnostics,
         attrs={
             "analysis": spec.name,
             "title": spec.title or prepared.law.title,

@@ -53,14 +53,15 @@ def posterior_parameters(built: BuiltModel, draws: xr.Dataset) -> xr.Dataset:
 def build_tree(
     built: BuiltModel,
     sampled: SamplingResult,
+    posterior: xr.Dataset,
     runs: RunTable,
     *,
     seed: int,
     diagnostics: Diagnostics,
     attrs: dict[str, Any],
 ) -> xr.DataTree:
-    """The complete fit as an ``xarray.DataTree`` with ArviZ group names."""
-    posterior = posterior_parameters(built, sampled.posterior)
+    """The complete fit as an ``xarray.DataTree`` with ArviZ group names; ``posterior`` is
+    :func:`posterior_parameters` of the sampled draws."""
     inputs = run_inputs(runs)
     params = {name: posterior[name] for name in (*built.law.parameters, *built.likelihood.parameters)}
     law_inputs = {name: inputs[name] for name in built.law.inputs}
