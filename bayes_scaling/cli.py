@@ -1,4 +1,4 @@
-"""Command line: ``bayes-scaling fit | plan | report | data``.
+"""Command line: ``bayes-scaling fit | plan | report | crossover | data``.
 
 Exit codes: 0 success; 1 a fit that failed its convergence diagnostics (unless ``--allow-unconverged``);
 2 bad input (spec, data, priors), reported before any sampling and without writing anything.
@@ -83,6 +83,14 @@ def _add_report_parser(sub) -> None:
     p.add_argument("--refit", action="store_true", help="refit even when nothing changed")
 
 
+def _add_crossover_parser(sub) -> None:
+    p = sub.add_parser("crossover", help="Kaplan's L* crossover (C*, N*, D*, L*) with credible intervals")
+    p.add_argument("fit", help="an IsoFLOP fit folder, or a Kaplan L(N, D) / L(D) fit folder")
+    p.add_argument("--with", dest="companion",
+                   help="the other fit (default: the fit of the complementary law to the same runs beside it)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+
 def _add_data_parser(sub) -> None:
     p = sub.add_parser("data", help="list or verify the registered datasets")
     p.add_argument("action", choices=["list", "verify"])
@@ -96,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_fit_parser(sub)
     _add_plan_parser(sub)
     _add_report_parser(sub)
+    _add_crossover_parser(sub)
     _add_data_parser(sub)
     return parser
 
@@ -106,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     _setup_logging(args.quiet)
     from bayes_scaling import commands
 
-    handler = {"fit": commands.fit, "plan": commands.plan, "report": commands.report, "data": commands.data}
+    handler = {"fit": commands.fit, "plan": commands.plan, "report": commands.report, "data": commands.data,
+               "crossover": commands.crossover}
     try:
         return handler[args.command](args)
     except (DataError, SpecError, PriorError, FileNotFoundError, ValueError) as err:

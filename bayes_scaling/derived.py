@@ -33,10 +33,8 @@ def predict_loss(law: Law, params: Mapping[str, Any], **inputs: Any) -> xr.DataA
 
     Scalars give a DataArray with only ``chain, draw``; equal-length sequences are paired along ``point``.
     """
-    missing = set(law.inputs) - set(inputs)
-    if missing:
-        raise ValueError(f"law {law.name!r} needs {sorted(missing)} to predict a loss")
-    arrays = {name: np.asarray(inputs[name], dtype=float) for name in law.inputs}
+    names = [name for name in ("n_params", "n_tokens", "compute") if inputs.get(name) is not None]
+    arrays = {name: np.asarray(inputs[name], dtype=float) for name in names}
     if all(a.ndim == 0 for a in arrays.values()):
         grid = {name: float(a) for name, a in arrays.items()}
     else:
@@ -45,7 +43,7 @@ def predict_loss(law: Law, params: Mapping[str, Any], **inputs: Any) -> xr.DataA
         if len(length) != 1:
             raise ValueError(f"inputs must have equal lengths, got { {k: len(v) for k, v in arrays.items()} }")
         grid = {name: xr.DataArray(a, dims="point") for name, a in arrays.items()}
-    return law.loss(**grid, **params).rename("loss")
+    return law.loss_at(**grid, **params).rename("loss")
 
 
 def allocation_exponents(law: Law, params: Mapping[str, Any]) -> xr.Dataset:
@@ -57,7 +55,7 @@ def optimal_allocation(law: Law, params: Mapping[str, Any], compute: float | Ite
     """Compute-optimal ``n_params``, ``n_tokens``, ``tokens_per_param`` and ``loss`` for budgets (dim ``compute``)."""
     budget = query(compute, "compute")
     alloc = law.optimal_allocation(budget, **params)
-    loss = law.loss(n_params=alloc["n_params"], n_tokens=alloc["n_tokens"], **params)
+    loss = law.loss_at(n_params=alloc["n_params"], n_tokens=alloc["n_tokens"], **params)
     return xr.Dataset(
         {
             "n_params": alloc["n_params"],
@@ -87,7 +85,7 @@ def _bisect_log_compute(law: Law, params: Mapping[str, Any], target: xr.DataArra
         alloc = law.optimal_allocation(np.exp(log_c), **arrays)
         if key == "n_params":
             return alloc["n_params"]
-        return law.loss(n_params=alloc["n_params"], n_tokens=alloc["n_tokens"], **arrays)
+        return law.loss_at(n_params=alloc["n_params"], n_tokens=alloc["n_tokens"], **arrays)
 
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         for _ in range(BISECTION_STEPS):
@@ -113,7 +111,7 @@ def optimal_for_params(law: Law, params: Mapping[str, Any], n_params: float | It
             "compute": compute,
             "n_tokens": tokens,
             "tokens_per_param": tokens / size,
-            "loss": law.loss(n_params=size, n_tokens=tokens, **params),
+            "loss": law.loss_at(n_params=size, n_tokens=tokens, **params),
         }
     )
 
@@ -142,7 +140,7 @@ def named_model_losses(law: Law, params: Mapping[str, Any], models: Mapping[str,
     names = list(models)
     n = xr.DataArray([models[m][0] for m in names], dims="model", coords={"model": names})
     d = xr.DataArray([models[m][1] for m in names], dims="model", coords={"model": names})
-    return law.loss(n_params=n, n_tokens=d, **params).rename("loss")
+    return law.loss_at(n_params=n, n_tokens=d, **params).rename("loss")
 
 
 def interval(values: xr.DataArray, level: float = 0.9, dims: tuple[str, ...] = ("chain", "draw")) -> xr.Dataset:

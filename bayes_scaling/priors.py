@@ -119,10 +119,14 @@ class Prior:
         return getattr(pm, self.dist).dist(**self.params)
 
     def create(self, name: str):
-        """A named random variable in the PyMC model on the context stack."""
+        """A named random variable in the PyMC model on the context stack, started at :meth:`typical`.
+
+        (PyMC would start a LogNormal at its mean, exp(mu + sigma^2 / 2), which overflows for the wide priors on
+        Kaplan's scales.)
+        """
         import pymc as pm
 
-        return getattr(pm, self.dist)(name, **self.params)
+        return getattr(pm, self.dist)(name, **self.params, initval=self.typical())
 
 
 def merge_priors(

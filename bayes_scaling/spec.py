@@ -9,6 +9,7 @@ A spec is a TOML file in ``models/``::
     [data]
     dataset = "epoch-chinchilla"     # or: csv = "my_runs.csv" with [data.columns]
     drop_highest_loss = 5
+    # select = { hparams = "tuned", decay = "const" }   # datasets of several configurations (Porian et al.)
 
     [likelihood]
     family = "student_t"
@@ -51,6 +52,7 @@ class DataSpec:
     filters: dict[str, float] = field(default_factory=dict)
     compute_tolerance: float = COMPUTE_TOLERANCE
     n_counts_embeddings: bool | None = None
+    select: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,7 @@ class AnalysisSpec:
 
 SECTIONS = {"analysis": {"name", "title", "law"}, "data": None, "likelihood": {"family"}, "priors": None,
             "sampler": set(SamplerSpec.__dataclass_fields__)}
-DATA_KEYS = {"dataset", "csv", "columns", "units", "compute_tolerance", "n_counts_embeddings", *FILTERS}
+DATA_KEYS = {"dataset", "csv", "columns", "units", "compute_tolerance", "n_counts_embeddings", "select", *FILTERS}
 
 
 def _check_keys(where: str, table: Mapping[str, Any], valid: set[str]) -> None:
@@ -117,6 +119,7 @@ def data_spec_from_table(table: Mapping[str, Any], where: str, base: Path | None
         filters={k: v for k, v in table.items() if k in FILTERS},
         compute_tolerance=float(table.get("compute_tolerance", COMPUTE_TOLERANCE)),
         n_counts_embeddings=table.get("n_counts_embeddings"),
+        select={str(k): str(v) for k, v in table.get("select", {}).items()},
     )
 
 

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from bayes_scaling.report.budgets import budget_groups
+from bayes_scaling.data.budgets import budget_groups
 from bayes_scaling.report.fit_page import render_fit_page
 from bayes_scaling.report.index_page import render_index
 from bayes_scaling.result import ScalingFit

@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+
+from bayes_scaling.data.budgets import budget_index
 from bayes_scaling.data.errors import DataError
 from bayes_scaling.data.runs import RunTable
 
@@ -15,6 +18,9 @@ FILTERS = {
     "max_compute": "keep runs with compute <= this many FLOP",
     "min_params": "keep runs with n_params >= this",
     "max_params": "keep runs with n_params <= this",
+    "isoflop_window": "keep runs within this many decades of N of their budget's lowest-loss run",
+    "isoflop_loss_window": "keep runs whose loss is within this fraction of their budget's lowest loss (0.1 = 10%)",
+    "compute_frontier": "keep the lowest-loss run of each budget (1 = on; Kaplan's L(C_min) is fitted to these)",
 }
 
 
@@ -36,6 +42,10 @@ def apply_filters(runs: RunTable, filters: Mapping[str, Any]) -> RunTable:
         frame = runs.frame
         if name == "drop_highest_loss":
             kept = frame.sort_values("loss", kind="stable").iloc[: len(frame) - int(value)].sort_index()
+        elif name in ("isoflop_window", "isoflop_loss_window", "compute_frontier"):
+            if name == "compute_frontier" and not value:
+                continue
+            kept = frame.iloc[_per_budget(frame, name, float(value))]
         else:
             column = "compute" if name.endswith("compute") else "n_params"
             kept = frame[frame[column] >= value] if name.startswith("min") else frame[frame[column] <= value]
@@ -44,3 +54,21 @@ def apply_filters(runs: RunTable, filters: Mapping[str, Any]) -> RunTable:
     if len(runs) == 0:
         raise DataError(str(runs.source), "the filters removed every run", "loosen the [data] filters")
     return runs
+
+
+def _per_budget(frame, name: str, value: float) -> np.ndarray:
+    """Positions of the runs a per-budget filter keeps: each budget's lowest-loss run (``compute_frontier``), the
+    runs within ``value`` decades of N of it (``isoflop_window``) or with loss below ``(1 + value)`` times its loss
+    (``isoflop_loss_window``). Runs in no budget group are dropped."""
+    keep = []
+    log_n = np.log10(frame["n_params"].to_numpy(dtype=float))
+    loss = frame["loss"].to_numpy(dtype=float)
+    for group in budget_index(frame):
+        best = group.index[np.argmin(loss[group.index])]
+        if name == "compute_frontier":
+            keep.append(np.array([best]))
+        elif name == "isoflop_window":
+            keep.append(group.index[np.abs(log_n[group.index] - log_n[best]) <= value])
+        else:
+            keep.append(group.index[loss[group.index] <= (1.0 + value) * loss[best]])
+    return np.sort(np.concatenate(keep)) if keep else np.array([], dtype=int)

@@ -7,29 +7,41 @@ from pathlib import Path
 from bayes_scaling.data.errors import DataError
 from bayes_scaling.data.fetch import resolve, sha256_of
 from bayes_scaling.data.filters import apply_filters
+from bayes_scaling.data.pickles import read_pickle_xz
+from bayes_scaling.data.porian import COUNTS_EMBEDDINGS, FIELDS, configuration_runs, select_configuration
 from bayes_scaling.data.registry import get_dataset
 from bayes_scaling.data.runs import RunTable, read_csv_table, validate_table
 from bayes_scaling.laws import Law
 from bayes_scaling.spec import DataSpec
+
+#: Dataset file formats the loader reads: plain CSV tables and Porian et al.'s summary pickles.
+FORMATS = ("csv", "porian-pickle")
 
 
 def load_runs(spec: DataSpec) -> RunTable:
     """Validated, filtered runs for a data spec (registered ``dataset`` or ``csv`` path)."""
     if spec.dataset is not None:
         entry = get_dataset(spec.dataset)
-        if entry.format != "csv":
-            raise DataError(
-                entry.name, f"a {entry.format} dataset has no run table to fit directly in this version",
-                "fit a csv dataset (epoch-chinchilla) or your own CSV; the Porian configurations are read with "
-                "bayes_scaling.data.pickles.read_pickle_xz",
-            )
+        if entry.format not in FORMATS:
+            raise DataError(entry.name, f"unknown dataset format {entry.format!r}", f"use one of {FORMATS}")
+        if entry.format == "csv" and spec.select:
+            raise DataError(entry.name, "[data.select] applies to datasets of several configurations only",
+                            "remove [data.select]")
         path = resolve(entry)
-        raw = read_csv_table(path, source=f"{entry.name} ({path})")
-        columns = {**entry.columns, **spec.columns}
-        units = {**entry.units, **spec.units}
-        source = entry.provenance()
-        embeddings = entry.n_counts_embeddings if spec.n_counts_embeddings is None else spec.n_counts_embeddings
         label = f"{entry.name} ({path})"
+        source = entry.provenance()
+        embeddings = entry.n_counts_embeddings
+        if entry.format == "csv":
+            raw = read_csv_table(path, source=label)
+            columns = {**entry.columns, **spec.columns}
+        else:
+            raw, configuration = _porian_runs(path, spec.select, label)
+            columns = {"n_params": "n_params", "n_tokens": "n_tokens", "loss": "loss", **spec.columns}
+            source["configuration"] = configuration
+            embeddings = COUNTS_EMBEDDINGS.get(configuration["param_count"], embeddings)
+        units = {**entry.units, **spec.units}
+        if spec.n_counts_embeddings is not None:
+            embeddings = spec.n_counts_embeddings
     else:
         path = Path(spec.csv)
         raw = read_csv_table(path)
@@ -41,8 +53,22 @@ def load_runs(spec: DataSpec) -> RunTable:
         compute_unit=units.get("compute", "FLOP"), loss_unit=units.get("loss", "nats"),
         compute_tolerance=spec.compute_tolerance,
     )
+    if "budget" in raw:
+        frame["budget"] = raw["budget"].to_numpy(dtype=float)
     runs = RunTable(frame=frame, source=source, n_counts_embeddings=embeddings)
     return apply_filters(runs, spec.filters)
+
+
+def _porian_runs(path: Path, select: dict[str, str], label: str):
+    """The runs of the selected Porian configuration, and the configuration's fields and published fit."""
+    summary = read_pickle_xz(path, source=label)
+    row = select_configuration(summary, select, label)
+    configuration = {name: str(row[name]) for name in FIELDS}
+    basic = (row.get("fit_results") or {}).get("basic", {})
+    if "n_exponent" in basic:
+        configuration["published_a"] = float(basic["n_exponent"])
+        configuration["published_b"] = float(basic["t_exponent"])
+    return configuration_runs(row), configuration
 
 
 def check_identifiable(runs: RunTable, law: Law, source: str) -> None:

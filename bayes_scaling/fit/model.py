@@ -3,11 +3,12 @@
 Two geometries target the same posterior:
 
 - ``naive``: every parameter is a random variable with its prior (PyMC samples positive ones on the log scale).
-- ``centred`` (default): for each :class:`~bayes_scaling.laws.PowerTerm` ``A * x**-alpha`` the sampler sees
-  ``A_centred = log A - alpha * mean(log x)``, the log of the term at the data's geometric-mean ``x``; the prior on
-  ``A`` is added as a potential on ``log A = A_centred + alpha * mean(log x)`` with its log-Jacobian. The map
-  ``(A_centred, alpha) -> (log A, alpha)`` is a shear with unit determinant, so the posterior is the same, but the
-  ridge between an amplitude and its exponent is gone and NUTS needs several times fewer leapfrog steps.
+- ``centred`` (default): for each :class:`~bayes_scaling.laws.PowerTerm` (say ``A * x**-alpha``) the sampler sees
+  ``A_centred``, the log of the term at the data's geometric-mean ``x`` (``log A - alpha * mean(log x)``); the prior
+  on ``A`` is added as a potential on the natural value with the log-Jacobians of ``A -> log A -> A_centred``. For
+  amplitudes the map is a shear with unit determinant (Kaplan's scale form adds ``-log alpha``), so the posterior is
+  the same, but the ridge between an amplitude and its exponent is gone and NUTS needs several times fewer
+  leapfrog steps.
 """
 
 from __future__ import annotations
@@ -86,11 +87,13 @@ def build_model(
         values = {name: priors[name].create(name) for name in law.parameters if name not in centred_terms}
         for name, term in centred_terms.items():
             centre = centres[term.input]
-            start = np.log(priors[name].typical()) - priors[term.exponent].typical() * centre
+            start = term.centred(np.log(priors[name].typical()), priors[term.exponent].typical(), centre)
             coordinate = pm.Flat(f"{name}_centred", initval=float(start))
-            log_value = coordinate + values[term.exponent] * centre
+            exponent = values[term.exponent]
+            log_value = term.log_amplitude(coordinate, exponent, centre)
             values[name] = pt.exp(log_value)
-            pm.Potential(f"{name}_prior", pm.logp(priors[name].dist_object(), values[name]) + log_value)
+            jacobian = log_value + term.log_jacobian(exponent, pt.log)
+            pm.Potential(f"{name}_prior", pm.logp(priors[name].dist_object(), values[name]) + jacobian)
         noise = {name: priors[name].create(name) for name in likelihood.parameters}
         mu = pt.log(law.loss(**inputs, **values))
         likelihood.observe(OBSERVED, mu, observed, noise, dims=RUN_DIM)
@@ -106,6 +109,6 @@ def natural_parameters(built: BuiltModel, draws: Mapping[str, object]) -> dict[s
     for term in built.law.power_terms:
         if term.amplitude not in out:
             out[term.amplitude] = np.exp(
-                draws[f"{term.amplitude}_centred"] + draws[term.exponent] * built.centres[term.input]
+                term.log_amplitude(draws[f"{term.amplitude}_centred"], draws[term.exponent], built.centres[term.input])
             )
     return out

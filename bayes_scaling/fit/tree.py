@@ -34,11 +34,11 @@ def package_versions() -> dict[str, str]:
 
 
 def run_inputs(runs: RunTable) -> xr.Dataset:
-    """The runs' canonical columns as a Dataset over ``run`` (the source's 1-based row numbers)."""
+    """The runs' canonical columns (and ``budget`` where the data name one) as a Dataset over ``run`` (the
+    source's 1-based row numbers)."""
     coords = {RUN_DIM: runs.frame["row"].to_numpy()}
-    return xr.Dataset(
-        {name: (RUN_DIM, runs.column(name)) for name in ("n_params", "n_tokens", "compute", "loss")}, coords=coords
-    )
+    names = ("n_params", "n_tokens", "compute", "loss", *(["budget"] if "budget" in runs.frame else []))
+    return xr.Dataset({name: (RUN_DIM, runs.column(name)) for name in names}, coords=coords)
 
 
 def posterior_parameters(built: BuiltModel, draws: xr.Dataset) -> xr.Dataset:

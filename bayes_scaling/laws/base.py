@@ -20,19 +20,54 @@ INPUT_UNITS: dict[str, str] = {
 }
 
 
+#: The three shapes of a power term, with the parameter the sampler replaces by its centred coordinate.
+TERM_FORMS = ("decay", "growth", "scale")
+
+
 @dataclass(frozen=True)
 class PowerTerm:
-    """A term ``amplitude * x**(-exponent)`` of a law, declared so that the sampler can centre it.
+    """A power term of a law, declared so that the sampler can centre it.
 
-    The sampler sees ``log(amplitude) - exponent * mean(log x)``, the log of the term at the data's geometric-mean
-    input, instead of ``log(amplitude)``; the two are a shear apart (unit Jacobian), so the prior stays on the
-    natural-scale amplitude and the posterior is unchanged, but the strong correlation between an amplitude and its
-    exponent disappears.
+    ``form`` says how ``amplitude`` (the parameter that is re-coordinated), ``exponent`` and the input ``x`` combine:
+
+    - ``decay`` (default): ``amplitude * x**-exponent`` (Chinchilla's ``A / N^alpha``);
+    - ``growth``: ``amplitude * x**exponent`` (an allocation ``N_0 C^a``);
+    - ``scale``: ``(amplitude / x)**exponent`` (Kaplan's ``(N_c / N)^alpha_N``).
+
+    The sampler sees the log of the term at the data's geometric-mean input, ``log t(exp(mean log x))``, instead of
+    ``log(amplitude)``. For ``decay`` and ``growth`` that is a shear with unit Jacobian; for ``scale`` the Jacobian
+    ``1 / exponent`` is added. The prior stays on the natural-scale amplitude and the posterior is unchanged, but the
+    strong correlation between an amplitude and its exponent, which far-away data produce, disappears.
     """
 
     amplitude: str
     exponent: str
     input: str
+    form: str = "decay"
+
+    def __post_init__(self) -> None:
+        if self.form not in TERM_FORMS:
+            raise ValueError(f"unknown power-term form {self.form!r}; valid: {', '.join(TERM_FORMS)}")
+
+    def centred(self, log_amplitude, exponent, centre: float):
+        """The centred coordinate from the natural log-amplitude and exponent."""
+        if self.form == "decay":
+            return log_amplitude - exponent * centre
+        if self.form == "growth":
+            return log_amplitude + exponent * centre
+        return exponent * (log_amplitude - centre)
+
+    def log_amplitude(self, coordinate, exponent, centre: float):
+        """The natural log-amplitude from the centred coordinate (the inverse of :meth:`centred`)."""
+        if self.form == "decay":
+            return coordinate + exponent * centre
+        if self.form == "growth":
+            return coordinate - exponent * centre
+        return coordinate / exponent + centre
+
+    def log_jacobian(self, exponent, log):
+        """log |d log(amplitude) / d coordinate| (``log`` is ``np.log`` or ``pt.log``)."""
+        return 0.0 if self.form != "scale" else -log(exponent)
 
 
 class LawNotApplicable(NotImplementedError):
@@ -62,6 +97,20 @@ class Law:
     def loss(self, **values: Any) -> Any:
         """Expected loss in nats per token given the inputs and parameters (keyword arguments)."""
         raise NotImplementedError
+
+    def loss_at(self, **values: Any) -> Any:
+        """:meth:`loss` given any two of ``n_params``, ``n_tokens``, ``compute`` (the third from C = 6 N D)."""
+        given = {name for name in INPUT_UNITS if values.get(name) is not None}
+        if "n_params" in self.inputs and "n_params" not in given and {"compute", "n_tokens"} <= given:
+            values["n_params"] = values["compute"] / (6.0 * values["n_tokens"])
+        if "n_tokens" in self.inputs and "n_tokens" not in given and {"compute", "n_params"} <= given:
+            values["n_tokens"] = values["compute"] / (6.0 * values["n_params"])
+        if "compute" in self.inputs and "compute" not in given and {"n_params", "n_tokens"} <= given:
+            values["compute"] = 6.0 * values["n_params"] * values["n_tokens"]
+        missing = [name for name in self.inputs if values.get(name) is None]
+        if missing:
+            raise ValueError(f"law {self.name!r} needs {', '.join(self.inputs)}; cannot derive {', '.join(missing)}")
+        return self.loss(**values)
 
     def optimal_allocation(self, compute: Any, **params: Any) -> dict[str, Any]:
         """Compute-optimal ``n_params`` and ``n_tokens`` for a budget ``compute`` (FLOP) under C = 6 N D."""

@@ -12,9 +12,9 @@ import xarray as xr
 from matplotlib.figure import Figure
 
 from bayes_scaling import published
+from bayes_scaling.data.budgets import budget_groups, budget_index
 from bayes_scaling.fit.model import OBSERVED
 from bayes_scaling.likelihoods import get_likelihood
-from bayes_scaling.report.budgets import budget_groups
 from bayes_scaling.result import ScalingFit
 
 BAND = (0.05, 0.95)
@@ -53,8 +53,8 @@ def isoflop_slices(fit: ScalingFit, seed: int = 0) -> Figure | None:
     """Loss against N for each group of runs sharing a budget, with the law's 90% credible band (dark) and
     90% posterior predictive band (light) along the IsoFLOP curve D = C / (6N)."""
     runs = fit.runs
-    groups = budget_groups(runs["compute"].values)
-    if not groups or "n_tokens" not in fit.law.inputs:
+    groups = budget_index(runs.to_dataframe()) if "budget" in runs else budget_groups(runs["compute"].values)
+    if not groups or "n_params" not in fit.law.inputs:
         return None
     params = _thin(fit.params)
     likelihood = get_likelihood(fit.tree.attrs["likelihood"])
@@ -68,10 +68,11 @@ def isoflop_slices(fit: ScalingFit, seed: int = 0) -> Figure | None:
         members = runs.isel(run=group.index)
         lo, hi = members["n_params"].min().item() / 1.6, members["n_params"].max().item() * 1.6
         grid = xr.DataArray(np.geomspace(max(lo, n_all.min() / 3), hi, 60), dims="n")
-        loss = fit.law.loss(n_params=grid, n_tokens=group.compute / (6.0 * grid), **params)
+        loss = fit.law.loss_at(n_params=grid, n_tokens=group.compute / (6.0 * grid), **params)
         loss = loss.transpose("sample", "n")
         low, mid, high = _band(loss)
-        sampled = np.exp(likelihood.sample(rng, np.log(loss.values), **noise))
+        with np.errstate(over="ignore"):  # heavy-tailed (small nu) predictive draws may overflow; quantiles are fine
+            sampled = np.exp(likelihood.sample(rng, np.log(loss.values), **noise))
         p_low, p_high = np.quantile(sampled, BAND, axis=0)
         ax.fill_between(grid.values, p_low, p_high, color=colour, alpha=0.12, lw=0)
         ax.fill_between(grid.values, low, high, color=colour, alpha=0.35, lw=0)

@@ -1,4 +1,4 @@
-"""Find IsoFLOP-like groups of runs (runs sharing one compute budget) for slice plots."""
+"""IsoFLOP budgets: groups of runs sharing one compute budget, given by the data or found from the compute values."""
 
 from __future__ import annotations
 
@@ -42,3 +42,15 @@ def budget_groups(
             free[members] = False
             groups.append(BudgetGroup(float(10 ** np.median(log_c[members])), members))
     return sorted(groups, key=lambda g: g.compute)
+
+
+def budget_index(frame) -> list[BudgetGroup]:
+    """The IsoFLOP groups of a canonical run frame: its ``budget`` column if it has one, else found from compute.
+
+    Given budgets keep every group (even of one run); found budgets need at least five runs, as in
+    :func:`budget_groups`.
+    """
+    if "budget" in frame:
+        labels = frame["budget"].to_numpy(dtype=float)
+        return [BudgetGroup(float(b), np.flatnonzero(labels == b)) for b in np.unique(labels)]
+    return budget_groups(frame["compute"].to_numpy(dtype=float), most=64)

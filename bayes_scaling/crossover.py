@@ -1,0 +1,135 @@
+r"""Kaplan's L* crossover (Kaplan et al. 2020, section 6.3, eq. 6.8) from posterior draws.
+
+Along the compute-efficient frontier the data grow only as D(C_min) = D_e C^{p_D}, so the data-limited loss
+L(D(C)) = (D_c / D(C))^{\alpha_D} falls as C^{-\alpha_D p_D}, more slowly than the frontier L(C) = (C_c/C)^{\alpha_C}
+when \alpha_C > \alpha_D p_D. The frontier cannot go below the data-limited loss, so the two laws meet at
+
+.. math:: \log C^* = \frac{\alpha_C \log C_c - \alpha_D(\log D_c - \log D_e)}{\alpha_C - \alpha_D p_D},
+          \quad L^* = (C_c / C^*)^{\alpha_C},\quad N^* = N_{opt}(C^*),\quad D^* = D_e C^{*\,p_D}
+
+beyond which they cannot all hold. Everything here works per draw on numpy or xarray values; C is in FLOP unless
+the inputs are in another unit (the published values use PF-days, as Kaplan did).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from bayes_scaling.data.runs import PF_DAY
+
+#: Kaplan et al. 2020, Tables 5 and 6 (C in PF-days): the frontier, the data law and the compute-efficient path.
+KAPLAN_PUBLISHED = {
+    "alpha_C": 0.050, "C_c": 3.1e8,  # L(C_min) = (C_c / C_min)^alpha_C
+    "alpha_D": 0.095, "D_c": 5.4e13,  # L(D) = (D_c / D)^alpha_D
+    "D_e": 2e10, "p_D": 0.27,  # D_opt = D_e C_min^p_D tokens
+    "N_e": 1.3e9, "a": 0.73,  # N_opt = N_e C_min^a
+}
+#: Kaplan's own rounded statement of the intersection (section 6.3), "an order of magnitude uncertainty either way".
+KAPLAN_STATED = {"compute_pf_days": 1e4, "n_params": 1e12, "n_tokens": 1e12, "loss": 1.7}
+
+
+def intersection(*, alpha_C, C_c, alpha_D, D_c, D_e, p_D, N_e, a) -> dict[str, Any]:
+    """C*, N*, D*, L* where the frontier meets the data-limited loss along the compute-efficient path.
+
+    Parameters are per draw (numpy or xarray, broadcast together); N_opt = N_e C^a and D_opt = D_e C^p_D. Also
+    returns ``kaplan_direction``: True where the frontier is the steeper line (alpha_C > alpha_D p_D), i.e. the
+    frontier would pass below the data-limited loss beyond C*, as Kaplan describes.
+    """
+    slope_gap = alpha_C - alpha_D * p_D
+    log_c = (alpha_C * np.log(C_c) - alpha_D * (np.log(D_c) - np.log(D_e))) / slope_gap
+    compute = np.exp(log_c)
+    return {
+        "compute": compute,
+        "n_params": N_e * compute**a,
+        "n_tokens": D_e * compute**p_D,
+        "loss": (C_c / compute) ** alpha_C,
+        "kaplan_direction": slope_gap > 0,
+    }
+
+
+def published_crossover() -> dict[str, float]:
+    """The intersection on Kaplan's published values (C* in PF-days and FLOP)."""
+    out = intersection(**KAPLAN_PUBLISHED)
+    return {
+        "compute_pf_days": float(out["compute"]),
+        "compute": float(out["compute"]) * PF_DAY,
+        "n_params": float(out["n_params"]),
+        "n_tokens": float(out["n_tokens"]),
+        "loss": float(out["loss"]),
+    }
+
+
+def _as_samples(values: Mapping[str, xr.DataArray], size: int, rng: np.random.Generator) -> dict[str, xr.DataArray]:
+    """Draws stacked to one ``sample`` dim and resampled (seeded, without replacement where possible) to ``size``."""
+    stacked = {name: v.stack(sample=("chain", "draw")).reset_index("sample", drop=True) for name, v in values.items()}
+    total = next(iter(stacked.values())).sizes["sample"]
+    index = rng.permutation(total)[:size] if size <= total else rng.integers(0, total, size)
+    return {name: v.isel(sample=index).drop_vars("sample", errors="ignore") for name, v in stacked.items()}
+
+
+def posterior_crossover(frontier: Mapping[str, xr.DataArray], data_limited: Mapping[str, xr.DataArray], *,
+                        seed: int, max_budget: float | None = None) -> xr.Dataset:
+    """The crossover per posterior draw, from two fits of the same runs.
+
+    Parameters
+    ----------
+    frontier : mapping
+        Draws of the IsoFLOP model (``a, N_0, alpha_C, C_c``; C in FLOP): the frontier and the compute-efficient
+        path N_opt = N_0 C^a, D_opt = C / (6 N_opt) = D_e C^(1-a) with D_e = 1 / (6 N_0).
+    data_limited : mapping
+        Draws of ``alpha_D, D_c``: Kaplan's joint law (its N -> infinity limit) or the L(D) law.
+    seed : int
+        The two posteriors are independent fits; their draws are paired after a seeded shuffle.
+    max_budget : float, optional
+        Largest budget in the data (FLOP); adds ``beyond_data``, whether C* lies beyond it.
+
+    Returns
+    -------
+    Dataset over ``sample`` with ``compute`` (FLOP), ``compute_pf_days``, ``n_params``, ``n_tokens``, ``loss`` and
+    ``kaplan_direction``.
+    """
+    rng = np.random.default_rng(seed)
+    size = max(next(iter(frontier.values())).size, next(iter(data_limited.values())).size)
+    f = _as_samples({k: frontier[k] for k in ("a", "N_0", "alpha_C", "C_c")}, size, rng)
+    d = _as_samples({k: data_limited[k] for k in ("alpha_D", "D_c")}, size, rng)
+    out = intersection(alpha_C=f["alpha_C"], C_c=f["C_c"], alpha_D=d["alpha_D"], D_c=d["D_c"],
+                       D_e=1.0 / (6.0 * f["N_0"]), p_D=1.0 - f["a"], N_e=f["N_0"], a=f["a"])
+    data = {name: value for name, value in out.items()}
+    data["compute_pf_days"] = out["compute"] / PF_DAY
+    if max_budget is not None:
+        data["beyond_data"] = out["compute"] > max_budget
+    return xr.Dataset(data)
+
+
+#: Laws whose fits give the frontier and compute-efficient path, and the data-limited loss L(D).
+FRONTIER_LAWS = ("isoflop",)
+DATA_LIMITED_LAWS = ("kaplan_joint", "kaplan_data")
+QUANTILES = (0.05, 0.5, 0.95)
+
+
+def fits_crossover(frontier_fit, data_fit) -> xr.Dataset:
+    """:func:`posterior_crossover` of two :class:`~bayes_scaling.result.ScalingFit` objects (seeded by the first)."""
+    if frontier_fit.law.name not in FRONTIER_LAWS:
+        raise ValueError(f"{frontier_fit.name}: the frontier needs a fit of {FRONTIER_LAWS}, "
+                         f"got {frontier_fit.law.name}")
+    if data_fit.law.name not in DATA_LIMITED_LAWS:
+        raise ValueError(f"{data_fit.name}: L(D) needs a fit of {DATA_LIMITED_LAWS}, got {data_fit.law.name}")
+    return posterior_crossover(frontier_fit.params, data_fit.params, seed=int(frontier_fit.tree.attrs["seed"]),
+                               max_budget=float(frontier_fit.runs["compute"].max()))
+
+
+def summarise(crossover: xr.Dataset, quantiles=QUANTILES) -> dict[str, Any]:
+    """Quantiles of C* (FLOP and PF-days), N*, D*, L* and the probabilities of Kaplan's direction and of C* lying
+    beyond the data, as plain floats."""
+    out: dict[str, Any] = {"quantiles": list(quantiles)}
+    for name in ("compute", "compute_pf_days", "n_params", "n_tokens", "loss"):
+        values = np.quantile(crossover[name].values, quantiles)
+        out[name] = {f"q{round(q * 100):02d}": float(v) for q, v in zip(quantiles, values, strict=True)}
+    out["probability_kaplan_direction"] = float(crossover["kaplan_direction"].mean())
+    if "beyond_data" in crossover:
+        out["probability_beyond_data"] = float(crossover["beyond_data"].mean())
+    return out
