@@ -38,9 +38,9 @@ def test_code_in_a_pickle_is_refused(tmp_path):
         read_pickle_xz(path)
 
 
-def test_porian_dataset_is_not_read_as_a_csv(shared_data):
+def test_porian_dataset_needs_a_configuration(shared_data):
     from bayes_scaling.data.load import load_runs
     from bayes_scaling.spec import DataSpec
 
-    with pytest.raises(DataError, match="porian2024-owt2: a porian-pickle dataset has no run table"):
+    with pytest.raises(DataError, match=r"porian2024-owt2 .*5 configurations match .*dataset=owt2, hparams=base"):
         load_runs(DataSpec(dataset="porian2024-owt2"))

@@ -70,6 +70,8 @@ def test_plan_works_on_an_isoflop_fit(porian_fits, capsys):
     assert (out / "porian-rw-tuned-isoflop" / "index.html").is_file()
 
 
+@pytest.mark.xfail(strict=True, reason="measured: median a 0.57 against a true 0.514 (90% interval excludes it); the "
+                   "IsoFLOP profile shape is biased on Chinchilla-law profiles with a floor - open in issue 3")
 def test_isoflop_model_recovers_a_from_asymmetric_profiles():
     """Runs from Chinchilla's law (asymmetric profiles with a floor, a = 0.514) on a Porian-like design (fixed model
     sizes, so small budgets reach far to the large-model side and large budgets to the small-model side): the
