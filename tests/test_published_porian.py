@@ -9,6 +9,7 @@ import pytest
 from bayes_scaling.cli import main
 from bayes_scaling.data.filters import apply_filters
 from bayes_scaling.data.runs import RunTable, validate_table
+from bayes_scaling.fit.model import all_priors
 from bayes_scaling.fit.run import PreparedFit, fit_prepared
 from bayes_scaling.laws import get_law
 from bayes_scaling.likelihoods import get_likelihood
@@ -91,8 +92,6 @@ def test_isoflop_model_recovers_a_from_asymmetric_profiles():
     spec = AnalysisSpec(name="sim", law="isoflop", data=DataSpec(csv="simulated"),
                         sampler=SamplerSpec(draws=500, tune=700, seed=5))
     likelihood = get_likelihood("student_t")
-    from bayes_scaling.fit.model import all_priors
-
     tree = fit_prepared(PreparedFit(spec, iso, likelihood, all_priors(iso, likelihood), runs))
     a = ScalingFit(tree).exponents()["a"].values.ravel()
     truth = TRUE_PARAMS["beta"] / (TRUE_PARAMS["alpha"] + TRUE_PARAMS["beta"])
