@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bayes_scaling.data.budgets import run_budgets
 from bayes_scaling.data.runs import RunTable
 from bayes_scaling.laws import Law
 from bayes_scaling.likelihoods import Likelihood
@@ -25,6 +26,9 @@ from bayes_scaling.priors import Prior, PriorError, merge_priors
 
 OBSERVED = "log_loss"
 RUN_DIM = "run"
+BUDGET_DIM = "budget"
+#: Posterior variable of a law with ``budget_offsets``: each budget's offset on log loss, tau_budget * budget_z.
+OFFSET = "budget_offset"
 GEOMETRIES = ("centred", "naive")
 
 
@@ -81,14 +85,29 @@ def build_model(
         raise ValueError(f"unknown geometry {geometry!r}; valid: {', '.join(GEOMETRIES)}")
     centred_terms = {t.amplitude: t for t in law.power_terms} if geometry == "centred" else {}
     centres = {t.input: centre_of(runs, t.input) for t in centred_terms.values()}
-    with pm.Model(coords={RUN_DIM: runs.frame["row"].to_numpy()}) as model:
+    coords = {RUN_DIM: runs.frame["row"].to_numpy()}
+    if law.budget_offsets:
+        budgets, budget_of_run = np.unique(run_budgets(runs.frame), return_inverse=True)
+        coords[BUDGET_DIM] = budgets
+    with pm.Model(coords=coords) as model:
         inputs = {name: pm.Data(name, runs.column(name), dims=RUN_DIM) for name in law.inputs}
         observed = pm.Data(f"{OBSERVED}_observed", np.log(runs.column("loss")), dims=RUN_DIM)
-        values = {name: priors[name].create(name) for name in law.parameters if name not in centred_terms}
+        floors = {t.floor for t in centred_terms.values() if t.floor}
+        values = {name: priors[name].create(name) for name in law.parameters
+                  if name not in centred_terms and name not in floors}
         for name, term in centred_terms.items():
             centre = centres[term.input]
             start = term.centred(np.log(priors[name].typical()), priors[term.exponent].typical(), centre)
-            coordinate = pm.Flat(f"{name}_centred", initval=float(start))
+            if term.floor:
+                floor_start = priors[term.floor].typical()
+                level = pm.Flat(f"{name}_level", initval=float(np.logaddexp(np.log(floor_start), start)))
+                share = pm.Flat(f"{name}_share", initval=float(start - np.log(floor_start)))
+                coordinate = level - pt.softplus(-share)  # log(term) = level + log sigmoid(share)
+                values[term.floor] = pt.exp(level - pt.softplus(share))  # E = e^level (1 - sigmoid(share))
+                pm.Potential(f"{term.floor}_prior", pm.logp(priors[term.floor].dist_object(), values[term.floor])
+                             + pt.log(values[term.floor]))
+            else:
+                coordinate = pm.Flat(f"{name}_centred", initval=float(start))
             exponent = values[term.exponent]
             log_value = term.log_amplitude(coordinate, exponent, centre)
             values[name] = pt.exp(log_value)
@@ -96,6 +115,10 @@ def build_model(
             pm.Potential(f"{name}_prior", pm.logp(priors[name].dist_object(), values[name]) + jacobian)
         noise = {name: priors[name].create(name) for name in likelihood.parameters}
         mu = pt.log(law.loss(**inputs, **values))
+        if law.budget_offsets:
+            z = pm.Normal("budget_z", 0.0, 1.0, dims=BUDGET_DIM)
+            index = pm.Data("budget_index", budget_of_run.astype("int64"), dims=RUN_DIM)
+            mu = mu + values["tau_budget"] * z[index]
         likelihood.observe(OBSERVED, mu, observed, noise, dims=RUN_DIM)
     return BuiltModel(model, law, likelihood, dict(priors), geometry, centres)
 
@@ -107,8 +130,23 @@ def natural_parameters(built: BuiltModel, draws: Mapping[str, object]) -> dict[s
         if name in draws:
             out[name] = draws[name]
     for term in built.law.power_terms:
-        if term.amplitude not in out:
-            out[term.amplitude] = np.exp(
-                term.log_amplitude(draws[f"{term.amplitude}_centred"], draws[term.exponent], built.centres[term.input])
-            )
+        if term.amplitude in out:
+            continue
+        if term.floor:
+            level, share = draws[f"{term.amplitude}_level"], draws[f"{term.amplitude}_share"]
+            coordinate = level - np.logaddexp(0.0, -share)
+            out[term.floor] = np.exp(level - np.logaddexp(0.0, share))
+        else:
+            coordinate = draws[f"{term.amplitude}_centred"]
+        out[term.amplitude] = np.exp(term.log_amplitude(coordinate, draws[term.exponent], built.centres[term.input]))
+    if built.law.budget_offsets:
+        out[OFFSET] = draws["tau_budget"] * draws["budget_z"]
     return out
+
+
+def offsets_of_runs(posterior, budgets):
+    """Each run's budget offset on log loss (xarray, dims of the draws plus ``run``), or 0 for a law without them;
+    ``budgets`` is the runs' budget labels (an xarray DataArray over ``run``)."""
+    if OFFSET not in posterior:
+        return 0.0
+    return posterior[OFFSET].sel({BUDGET_DIM: budgets}).drop_vars(BUDGET_DIM, errors="ignore")
