@@ -7,8 +7,11 @@ when \alpha_C > \alpha_D p_D. The frontier cannot go below the data-limited loss
 .. math:: \log C^* = \frac{\alpha_C \log C_c - \alpha_D(\log D_c - \log D_e)}{\alpha_C - \alpha_D p_D},
           \quad L^* = (C_c / C^*)^{\alpha_C},\quad N^* = N_{opt}(C^*),\quad D^* = D_e C^{*\,p_D}
 
-beyond which they cannot all hold. Everything here works per draw on numpy or xarray values; C is in FLOP unless
-the inputs are in another unit (the published values use PF-days, as Kaplan did).
+beyond which they cannot all hold. A frontier with a floor, L(C) = E + (C_c/C)^{\alpha_C} (the IsoFLOP law's), has
+no closed form: C* is then the first budget at which the frontier falls to the data-limited loss, found per draw
+on a log grid and refined by bisection (with E = 0 it is the formula above). It may not exist: a floored frontier
+can stay above L(D(C)) for ever. Everything here works per draw; C is in FLOP unless the inputs are in another unit
+(the published values use PF-days, as Kaplan did).
 """
 
 from __future__ import annotations
@@ -32,23 +35,64 @@ KAPLAN_PUBLISHED = {
 KAPLAN_STATED = {"compute_pf_days": 1e4, "n_params": 1e12, "n_tokens": 1e12, "loss": 1.7}
 
 
-def intersection(*, alpha_C, C_c, alpha_D, D_c, D_e, p_D, N_e, a) -> dict[str, Any]:
-    """C*, N*, D*, L* where the frontier meets the data-limited loss along the compute-efficient path.
+#: Search range of log10 C* (in the inputs' compute unit) and grid spacing in decades.
+SEARCH_LOG10 = (-30.0, 150.0)
+GRID_DEX = 0.1
+BISECTIONS = 50
 
-    Parameters are per draw (numpy or xarray, broadcast together); N_opt = N_e C^a and D_opt = D_e C^p_D. Also
-    returns ``kaplan_direction``: True where the frontier is the steeper line (alpha_C > alpha_D p_D), i.e. the
-    frontier would pass below the data-limited loss beyond C*, as Kaplan describes.
+
+def _gap(log_c, *, alpha_C, C_c, alpha_D, D_c, D_e, p_D, E):
+    """log frontier - log data-limited loss at log C (positive while the frontier lies above)."""
+    frontier = np.logaddexp(np.log(E), alpha_C * (np.log(C_c) - log_c))  # log(0) = -inf: no floor
+    return frontier - alpha_D * (np.log(D_c) - np.log(D_e) - p_D * log_c)
+
+
+def first_crossing(*, alpha_C, C_c, alpha_D, D_c, D_e, p_D, E=0.0) -> np.ndarray:
+    """log C where the frontier E + (C_c/C)^alpha_C first falls to (D_c / (D_e C^p_D))^alpha_D, per draw (1-d
+    arrays); NaN where it never does within :data:`SEARCH_LOG10`."""
+    params = {k: np.asarray(v, dtype=float)[:, None] for k, v in
+              {"alpha_C": alpha_C, "C_c": C_c, "alpha_D": alpha_D, "D_c": D_c, "D_e": D_e, "p_D": p_D,
+               "E": np.broadcast_to(E, np.shape(alpha_C))}.items()}
+    grid = np.log(10.0) * np.arange(SEARCH_LOG10[0], SEARCH_LOG10[1] + GRID_DEX, GRID_DEX)
+    with np.errstate(divide="ignore"):
+        above = _gap(grid[None, :], **params) > 0
+    falls = above[:, :-1] & ~above[:, 1:]
+    exists = falls.any(axis=1)
+    first = np.argmax(falls, axis=1)
+    low, high = grid[first], grid[first + 1]
+    flat = {k: v[:, 0] for k, v in params.items()}
+    for _ in range(BISECTIONS):
+        mid = 0.5 * (low + high)
+        with np.errstate(divide="ignore"):
+            mid_above = _gap(mid, **flat) > 0
+        low, high = np.where(mid_above, mid, low), np.where(mid_above, high, mid)
+    return np.where(exists, 0.5 * (low + high), np.nan)
+
+
+def intersection(*, alpha_C, C_c, alpha_D, D_c, D_e, p_D, N_e, a, E=0.0) -> dict[str, Any]:
+    """C*, N*, D*, L* where the frontier first falls to the data-limited loss along the compute-efficient path.
+
+    Parameters are per draw (scalars or 1-d arrays of equal length); N_opt = N_e C^a, D_opt = D_e C^p_D and the
+    frontier is E + (C_c / C)^alpha_C. ``kaplan_direction`` is True where the crossing exists: the frontier starts
+    above the data-limited loss and passes below it beyond C*, as Kaplan describes. Where it does not, C*, N*, D* and
+    L* are NaN.
     """
-    slope_gap = alpha_C - alpha_D * p_D
-    log_c = (alpha_C * np.log(C_c) - alpha_D * (np.log(D_c) - np.log(D_e))) / slope_gap
+    scalar = np.ndim(alpha_C) == 0
+    values = {k: np.atleast_1d(np.asarray(v, dtype=float)) for k, v in
+              {"alpha_C": alpha_C, "C_c": C_c, "alpha_D": alpha_D, "D_c": D_c, "D_e": D_e, "p_D": p_D,
+               "N_e": N_e, "a": a, "E": E}.items()}
+    size = max(v.size for v in values.values())
+    values = {k: np.broadcast_to(v, (size,)) for k, v in values.items()}
+    log_c = first_crossing(**{k: values[k] for k in ("alpha_C", "C_c", "alpha_D", "D_c", "D_e", "p_D", "E")})
     compute = np.exp(log_c)
-    return {
+    out = {
         "compute": compute,
-        "n_params": N_e * compute**a,
-        "n_tokens": D_e * compute**p_D,
-        "loss": (C_c / compute) ** alpha_C,
-        "kaplan_direction": slope_gap > 0,
+        "n_params": values["N_e"] * compute ** values["a"],
+        "n_tokens": values["D_e"] * compute ** values["p_D"],
+        "loss": values["E"] + (values["C_c"] / compute) ** values["alpha_C"],
+        "kaplan_direction": np.isfinite(log_c),
     }
+    return {k: v[0] for k, v in out.items()} if scalar else out
 
 
 def published_crossover() -> dict[str, float]:
@@ -85,7 +129,8 @@ def posterior_crossover(frontier: Mapping[str, xr.DataArray], data_limited: Mapp
     seed : int
         The two posteriors are independent fits; their draws are paired after a seeded shuffle.
     max_budget : float, optional
-        Largest budget in the data (FLOP); adds ``beyond_data``, whether C* lies beyond it.
+        Largest budget in the data (FLOP); adds ``beyond_data``, whether C* lies beyond it (False where there is no
+        crossing).
 
     Returns
     -------
@@ -94,15 +139,16 @@ def posterior_crossover(frontier: Mapping[str, xr.DataArray], data_limited: Mapp
     """
     rng = np.random.default_rng(seed)
     size = max(next(iter(frontier.values())).size, next(iter(data_limited.values())).size)
-    f = _as_samples({k: frontier[k] for k in ("a", "N_0", "alpha_C", "C_c")}, size, rng)
+    f = _as_samples({k: frontier[k] for k in ("a", "N_0", "alpha_C", "C_c", "E") if k in frontier}, size, rng)
     d = _as_samples({k: data_limited[k] for k in ("alpha_D", "D_c")}, size, rng)
+    f, d = ({k: v.values for k, v in group.items()} for group in (f, d))
     out = intersection(alpha_C=f["alpha_C"], C_c=f["C_c"], alpha_D=d["alpha_D"], D_c=d["D_c"],
-                       D_e=1.0 / (6.0 * f["N_0"]), p_D=1.0 - f["a"], N_e=f["N_0"], a=f["a"])
-    data = {name: value for name, value in out.items()}
+                       D_e=1.0 / (6.0 * f["N_0"]), p_D=1.0 - f["a"], N_e=f["N_0"], a=f["a"], E=f.get("E", 0.0))
+    data = dict(out)
     data["compute_pf_days"] = out["compute"] / PF_DAY
     if max_budget is not None:
         data["beyond_data"] = out["compute"] > max_budget
-    return xr.Dataset(data)
+    return xr.Dataset({name: ("sample", value) for name, value in data.items()})
 
 
 #: Laws whose fits give the frontier and compute-efficient path, and the data-limited loss L(D).
@@ -123,13 +169,17 @@ def fits_crossover(frontier_fit, data_fit) -> xr.Dataset:
 
 
 def summarise(crossover: xr.Dataset, quantiles=QUANTILES) -> dict[str, Any]:
-    """Quantiles of C* (FLOP and PF-days), N*, D*, L* and the probabilities of Kaplan's direction and of C* lying
-    beyond the data, as plain floats."""
+    """Quantiles of C* (FLOP and PF-days), N*, D*, L* over the draws in which the crossing exists, the probability
+    that it exists (Kaplan's direction) and that C* lies beyond the data, as plain floats (NaN quantiles if no draw
+    crosses)."""
     out: dict[str, Any] = {"quantiles": list(quantiles)}
+    exists = crossover["kaplan_direction"].values
     for name in ("compute", "compute_pf_days", "n_params", "n_tokens", "loss"):
-        values = np.quantile(crossover[name].values, quantiles)
+        kept = crossover[name].values[exists]
+        values = np.quantile(kept, quantiles) if kept.size else np.full(len(quantiles), np.nan)
         out[name] = {f"q{round(q * 100):02d}": float(v) for q, v in zip(quantiles, values, strict=True)}
     out["probability_kaplan_direction"] = float(crossover["kaplan_direction"].mean())
     if "beyond_data" in crossover:
-        out["probability_beyond_data"] = float(crossover["beyond_data"].mean())
+        out["probability_beyond_data"] = float(crossover["beyond_data"].values[exists].mean()) if exists.any() \
+            else float("nan")
     return out

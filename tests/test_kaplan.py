@@ -111,3 +111,16 @@ def test_ambiguous_porian_selection_lists_the_configurations():
         load_runs(DataSpec(dataset="porian2024-summary", select={"decay": "kaplan"}))
     with pytest.raises(DataError, match="unknown configuration field"):
         load_runs(DataSpec(dataset="porian2024-summary", select={"optimiser": "adam"}))
+
+
+def test_floored_frontier_crossing_is_found_numerically():
+    p = KAPLAN_PUBLISHED
+    no_floor = intersection(**p, E=0.0)
+    floor = intersection(**p, E=0.2)
+    assert bool(floor["kaplan_direction"]) and floor["compute"] > no_floor["compute"]
+    frontier = 0.2 + (p["C_c"] / floor["compute"]) ** p["alpha_C"]
+    data_limited = (p["D_c"] / (p["D_e"] * floor["compute"] ** p["p_D"])) ** p["alpha_D"]
+    assert frontier == pytest.approx(data_limited, rel=1e-9) and floor["loss"] == pytest.approx(frontier)
+    # with E = 0.5 the gap between the lines beyond the floorless C* never exceeds 0.40 nats: no crossing
+    never = intersection(**p, E=0.5)
+    assert not bool(never["kaplan_direction"]) and np.isnan(never["compute"])

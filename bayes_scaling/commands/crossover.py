@@ -83,10 +83,11 @@ def format_crossover(result: dict) -> str:
         q = post[key]
         tail = f"{pub[key]:.3g}" + (f" | {stated_of[key]:.3g}" if stated_of[key] else "")
         lines.append(f"{label:<18}{q['q05']:>11.3g}{q['q50']:>11.3g}{q['q95']:>11.3g}   {tail}")
-    lines.append(f"P(frontier steeper than the data-limited loss, Kaplan's direction) = "
-                 f"{post['probability_kaplan_direction']:.3f}")
+    lines.append(f"P(the frontier falls to the data-limited loss: a crossing in Kaplan's direction) = "
+                 f"{post['probability_kaplan_direction']:.3f}; the quantiles are over the draws that cross")
     if "probability_beyond_data" in post:
-        lines.append(f"P(C* beyond the largest budget in the data) = {post['probability_beyond_data']:.3f}")
+        lines.append(f"P(C* beyond the largest budget in the data | crossing) = "
+                     f"{post['probability_beyond_data']:.3f}")
     lines.append(result["note"])
     return "\n".join(lines)
 

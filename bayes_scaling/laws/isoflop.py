@@ -36,8 +36,7 @@ class IsoFlopLaw(Law):
 
     Default priors: ``a ~ Beta(2, 2)`` (0..1, 95% in 0.09..0.91); ``N_0 ~ LogNormal(-7, 10)`` (N_opt = N_0 C^a, C in
     FLOP; Kaplan's line is N_0 = 3.7e-6, Chinchilla's about 0.1); ``alpha_C ~ Gamma(mu=0.06, sigma=0.05)``;
-    ``C_c ~ LogNormal(65.5, 8)`` (median 2.7e28 FLOP, Kaplan's C_c); ``u, v ~ LogNormal(log 0.5, 1)``;
-    ``u, v ~ LogNormal(log 0.5, 1.5)``.
+    ``C_c ~ LogNormal(65.5, 8)`` (median 2.7e28 FLOP, Kaplan's C_c); ``u, v ~ LogNormal(log 0.5, 1.5)``.
     """
 
     name = "isoflop"
