@@ -111,6 +111,12 @@ def _parameter_section(fit: ScalingFit) -> str:
     return f'<section id="parameters"><h2>Parameters{_flag(fit)}</h2>{body}</section>'
 
 
+def _table2_cell(value: tuple) -> str:
+    """A Table 2 entry ``(centre, low, high)`` as ``centre (low, high)``, or ``centre`` without an interval."""
+    centre, low, high = value
+    return fmt(centre, 3) + ("" if low is None else f" ({fmt(low, 3)}, {fmt(high, 3)})")
+
+
 def _allocation_section(fit: ScalingFit) -> str:
     try:
         exps = fit.exponents()
@@ -118,11 +124,10 @@ def _allocation_section(fit: ScalingFit) -> str:
         return ""
     s_a, s_b = summary(exps["a"], LEVEL), summary(exps["b"], LEVEL)
     rows = [["this fit (posterior, 90% interval)", interval_text(s_a), interval_text(s_b)]]
+    table2 = published.HOFFMANN_TABLE2
     if fit.law.name == "chinchilla":
-        for label, values in published.HOFFMANN_TABLE2.items():
-            a, b = values["a"], values["b"]
-            cell = lambda v: fmt(v[0], 3) + ("" if v[1] is None else f" ({fmt(v[1], 3)}, {fmt(v[2], 3)})")  # noqa: E731
-            rows.append([f"Hoffmann Table 2: {label}", cell(a), cell(b)])
+        rows += [[f"Hoffmann Table 2: {label}", _table2_cell(v["a"]), _table2_cell(v["b"])]
+                 for label, v in table2.items()]
         est, se = published.EPOCH_A_EXPONENT
         rows.append(["Epoch AI refit (estimate ± SE)", f"{est} ± {se}", f"{1 - est:.3f} ± {se}"])
     else:
@@ -130,8 +135,9 @@ def _allocation_section(fit: ScalingFit) -> str:
         if "published_a" in configuration:
             rows.append(["Porian et al. 2024, their fit of these runs", fmt(configuration["published_a"], 3),
                          fmt(configuration["published_b"], 3)])
-        rows.append(["Kaplan et al. 2020 (Table 6)", "0.73", "0.27"])
-        rows.append(["Hoffmann et al. 2022 (approach 2)", "0.49 (0.462, 0.534)", "0.51 (0.483, 0.529)"])
+        for label, key in (("Kaplan et al. 2020 (Table 6)", "Kaplan et al. 2020"),
+                           ("Hoffmann et al. 2022 (approach 2)", "Approach 2 (IsoFLOP profiles)")):
+            rows.append([label, _table2_cell(table2[key]["a"]), _table2_cell(table2[key]["b"])])
     body = table_html(["source", "a (N_opt ∝ C^a)", "b (D_opt ∝ C^b)"], rows)
     exponent_fig = figures.exponent_posterior(fit)
     if exponent_fig is not None:
