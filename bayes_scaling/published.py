@@ -6,6 +6,8 @@ parameters (all, embeddings included), D tokens, C FLOP with C = 6 N D, loss in 
 
 from __future__ import annotations
 
+from bayes_scaling.data.runs import PF_DAY
+
 #: Hoffmann et al. 2022, approach 3 (Huber fit of L = E + A/N^alpha + B/D^beta).
 HOFFMANN_APPROACH3 = {"E": 1.69, "A": 406.4, "B": 410.7, "alpha": 0.34, "beta": 0.28}
 
@@ -50,3 +52,26 @@ NAMED_MODELS = {
 
 #: Gopher's compute budget, the budget Chinchilla was sized for (FLOP).
 GOPHER_BUDGET = 5.76e23
+
+#: Kaplan et al. 2020 (arXiv 2001.08361), per law of this package: (where in the paper, {parameter: value}), with
+#: compute-scale parameters converted from PF-days to FLOP as the laws use them. Their N excludes embeddings; their
+#: data are WebText2 with a 50257-token BPE, so scales (N_c, D_c, C_c, N_0) compare loosely and exponents closely.
+KAPLAN_2020 = {
+    "kaplan_params": ("eq. 1.1, Table 5", {"alpha_N": 0.076, "N_c": 8.8e13}),
+    "kaplan_data": ("eq. 1.2, Table 5", {"alpha_D": 0.095, "D_c": 5.4e13}),
+    "kaplan_compute": ("eq. 1.3, Table 5", {"alpha_C": 0.050, "C_c": 3.1e8 * PF_DAY}),
+    "kaplan_joint": ("eq. 1.5, Table 2", {"alpha_N": 0.076, "alpha_D": 0.103, "N_c": 6.4e13, "D_c": 1.8e13}),
+    "isoflop": ("Tables 5 and 6", {"a": 0.73, "N_0": 1.3e9 * PF_DAY**-0.73, "alpha_C": 0.050,
+                                   "C_c": 3.1e8 * PF_DAY}),
+}
+
+
+def pf_day_views(params):
+    """Compute-scale parameters in PF-days, as Kaplan reported them: ``{label: value}`` from draws or point values
+    (``C_c`` in PF-days; ``N_0`` as N_e = N_opt(1 PF-day), Kaplan's 1.3e9)."""
+    out = {}
+    if "C_c" in params:
+        out["C_c in PF-days"] = params["C_c"] / PF_DAY
+    if "N_0" in params and "a" in params:
+        out["N_e = N_opt(1 PF-day)"] = params["N_0"] * PF_DAY ** params["a"]
+    return out

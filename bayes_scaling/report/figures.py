@@ -157,6 +157,11 @@ def parameter_posteriors(fit: ScalingFit) -> Figure:
             ax.axvline(published.EPOCH_ESTIMATE[name], color=COLOURS["epoch"], lw=1.5, label="Epoch estimate")
             ax.axvline(published.HOFFMANN_APPROACH3[name], color=COLOURS["hoffmann"], lw=1.5, ls="--",
                        label="Hoffmann approach 3")
+        kaplan = published.KAPLAN_2020.get(fit.law.name, (None, {}))[1].get(name)
+        low, high = np.quantile(values, [0.001, 0.999])
+        if kaplan is not None and low - (high - low) <= kaplan <= high + (high - low):
+            ax.axvline(kaplan, color=COLOURS["hoffmann"], lw=1.5, ls=":", label="Kaplan et al. 2020")
+            ax.legend(fontsize=6.5, loc="upper left")
         ax.set_title(name, fontsize=11)
         ax.set_yticks([])
         ax.tick_params(axis="x", labelsize=8)

@@ -71,11 +71,13 @@ def _summary_section(fit: ScalingFit) -> str:
 def _parameter_section(fit: ScalingFit) -> str:
     header = ["parameter", "median", "90% interval", "95% interval"]
     chinchilla = fit.law.name == "chinchilla"
+    kaplan = published.KAPLAN_2020.get(fit.law.name)
     if chinchilla:
         header += ["Hoffmann (approach 3)", "Epoch AI estimate", "Epoch 95% bootstrap CI"]
-    rows = []
-    for name in fit.law.parameters:
-        values = fit.posterior[name]
+    if kaplan:
+        header.append(f"Kaplan et al. 2020 ({kaplan[0]})")
+
+    def row_of(name, values, reference=None):
         s90, s95 = summary(values, 0.9), summary(values, 0.95)
         row = [name, fmt(s90["median"]), f"[{fmt(s90['lower'])}, {fmt(s90['upper'])}]",
                f"[{fmt(s95['lower'])}, {fmt(s95['upper'])}]"]
@@ -83,15 +85,36 @@ def _parameter_section(fit: ScalingFit) -> str:
             lo, hi = published.EPOCH_CI95[name]
             row += [fmt(published.HOFFMANN_APPROACH3[name]), fmt(published.EPOCH_ESTIMATE[name]),
                     f"[{fmt(lo)}, {fmt(hi)}]"]
-        rows.append(row)
+        if kaplan:
+            row.append("–" if reference is None else fmt(reference))
+        return row
+
+    reference = kaplan[1] if kaplan else {}
+    rows = [row_of(name, fit.posterior[name], reference.get(name)) for name in fit.law.parameters]
+    draws = {name: fit.posterior[name] for name in fit.law.parameters}
+    published_views = published.pf_day_views(reference)
+    rows += [row_of(label, values, published_views.get(label))
+             for label, values in published.pf_day_views(draws).items()]
     body = table_html(header, rows)
+    if kaplan:
+        body += ("<p>Kaplan et al. fitted WebText2 with a 50257-token BPE, counted non-embedding parameters and "
+                 "measured compute in PF-days (1 PF-day = 8.64e19 FLOP; this package works in FLOP and shows the "
+                 "compute scales in PF-days too). Tokenizer and dataset differ here, so scales (N_c, D_c, C_c) "
+                 "compare loosely; exponents compare closely.</p>")
     body += figure_html(
         figures.parameter_posteriors(fit),
         "Posterior of each parameter (histogram) against Hoffmann et al.'s published fit (dashed) and Epoch AI's "
-        "refit with its 95% bootstrap interval (shaded) where the law is Chinchilla's.",
+        "refit with its 95% bootstrap interval (shaded) where the law is Chinchilla's, and Kaplan et al.'s value "
+        "(dotted) where the law is one of Kaplan's and the value falls in the plotted range.",
         "posterior histograms of the law parameters",
     )
     return f'<section id="parameters"><h2>Parameters{_flag(fit)}</h2>{body}</section>'
+
+
+def _table2_cell(value: tuple) -> str:
+    """A Table 2 entry ``(centre, low, high)`` as ``centre (low, high)``, or ``centre`` without an interval."""
+    centre, low, high = value
+    return fmt(centre, 3) + ("" if low is None else f" ({fmt(low, 3)}, {fmt(high, 3)})")
 
 
 def _allocation_section(fit: ScalingFit) -> str:
@@ -101,13 +124,20 @@ def _allocation_section(fit: ScalingFit) -> str:
         return ""
     s_a, s_b = summary(exps["a"], LEVEL), summary(exps["b"], LEVEL)
     rows = [["this fit (posterior, 90% interval)", interval_text(s_a), interval_text(s_b)]]
+    table2 = published.HOFFMANN_TABLE2
     if fit.law.name == "chinchilla":
-        for label, values in published.HOFFMANN_TABLE2.items():
-            a, b = values["a"], values["b"]
-            cell = lambda v: fmt(v[0], 3) + ("" if v[1] is None else f" ({fmt(v[1], 3)}, {fmt(v[2], 3)})")  # noqa: E731
-            rows.append([f"Hoffmann Table 2: {label}", cell(a), cell(b)])
+        rows += [[f"Hoffmann Table 2: {label}", _table2_cell(v["a"]), _table2_cell(v["b"])]
+                 for label, v in table2.items()]
         est, se = published.EPOCH_A_EXPONENT
         rows.append(["Epoch AI refit (estimate ± SE)", f"{est} ± {se}", f"{1 - est:.3f} ± {se}"])
+    else:
+        configuration = fit.attr_json("data_source").get("configuration") or {}
+        if "published_a" in configuration:
+            rows.append(["Porian et al. 2024, their fit of these runs", fmt(configuration["published_a"], 3),
+                         fmt(configuration["published_b"], 3)])
+        for label, key in (("Kaplan et al. 2020 (Table 6)", "Kaplan et al. 2020"),
+                           ("Hoffmann et al. 2022 (approach 2)", "Approach 2 (IsoFLOP profiles)")):
+            rows.append([label, _table2_cell(table2[key]["a"]), _table2_cell(table2[key]["b"])])
     body = table_html(["source", "a (N_opt ∝ C^a)", "b (D_opt ∝ C^b)"], rows)
     exponent_fig = figures.exponent_posterior(fit)
     if exponent_fig is not None:
