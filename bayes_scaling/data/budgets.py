@@ -54,21 +54,3 @@ def budget_index(frame) -> list[BudgetGroup]:
         labels = frame["budget"].to_numpy(dtype=float)
         return [BudgetGroup(float(b), np.flatnonzero(labels == b)) for b in np.unique(labels)]
     return budget_groups(frame["compute"].to_numpy(dtype=float), most=64)
-
-
-def run_budgets(frame) -> np.ndarray:
-    """The IsoFLOP budget (FLOP) of every run: its group's from :func:`budget_index`, or for a run in no found
-    group, the nearest group's in log compute (its own compute if there are no groups)."""
-    compute = frame["compute"].to_numpy(dtype=float)
-    groups = budget_index(frame)
-    if not groups:
-        return compute.copy()
-    labels = np.full(compute.size, np.nan)
-    for group in groups:
-        labels[group.index] = group.compute
-    centres = np.log(np.array([g.compute for g in groups]))
-    loose = np.isnan(labels)
-    if loose.any():
-        nearest = np.abs(np.log(compute[loose])[:, None] - centres[None, :]).argmin(axis=1)
-        labels[loose] = np.exp(centres[nearest])
-    return labels

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bayes_scaling.data.budgets import run_budgets
 from bayes_scaling.data.runs import RunTable
 from bayes_scaling.laws import Law
 from bayes_scaling.likelihoods import Likelihood
@@ -26,9 +25,6 @@ from bayes_scaling.priors import Prior, PriorError, merge_priors
 
 OBSERVED = "log_loss"
 RUN_DIM = "run"
-BUDGET_DIM = "budget"
-#: Posterior variable of a law with ``budget_offsets``: each budget's offset on log loss, tau_budget * budget_z.
-OFFSET = "budget_offset"
 GEOMETRIES = ("centred", "naive")
 
 
@@ -85,11 +81,7 @@ def build_model(
         raise ValueError(f"unknown geometry {geometry!r}; valid: {', '.join(GEOMETRIES)}")
     centred_terms = {t.amplitude: t for t in law.power_terms} if geometry == "centred" else {}
     centres = {t.input: centre_of(runs, t.input) for t in centred_terms.values()}
-    coords = {RUN_DIM: runs.frame["row"].to_numpy()}
-    if law.budget_offsets:
-        budgets, budget_of_run = np.unique(run_budgets(runs.frame), return_inverse=True)
-        coords[BUDGET_DIM] = budgets
-    with pm.Model(coords=coords) as model:
+    with pm.Model(coords={RUN_DIM: runs.frame["row"].to_numpy()}) as model:
         inputs = {name: pm.Data(name, runs.column(name), dims=RUN_DIM) for name in law.inputs}
         observed = pm.Data(f"{OBSERVED}_observed", np.log(runs.column("loss")), dims=RUN_DIM)
         floors = {t.floor for t in centred_terms.values() if t.floor}
@@ -115,10 +107,6 @@ def build_model(
             pm.Potential(f"{name}_prior", pm.logp(priors[name].dist_object(), values[name]) + jacobian)
         noise = {name: priors[name].create(name) for name in likelihood.parameters}
         mu = pt.log(law.loss(**inputs, **values))
-        if law.budget_offsets:
-            z = pm.Normal("budget_z", 0.0, 1.0, dims=BUDGET_DIM)
-            index = pm.Data("budget_index", budget_of_run.astype("int64"), dims=RUN_DIM)
-            mu = mu + values["tau_budget"] * z[index]
         likelihood.observe(OBSERVED, mu, observed, noise, dims=RUN_DIM)
     return BuiltModel(model, law, likelihood, dict(priors), geometry, centres)
 
@@ -139,14 +127,5 @@ def natural_parameters(built: BuiltModel, draws: Mapping[str, object]) -> dict[s
         else:
             coordinate = draws[f"{term.amplitude}_centred"]
         out[term.amplitude] = np.exp(term.log_amplitude(coordinate, draws[term.exponent], built.centres[term.input]))
-    if built.law.budget_offsets:
-        out[OFFSET] = draws["tau_budget"] * draws["budget_z"]
     return out
 
-
-def offsets_of_runs(posterior, budgets):
-    """Each run's budget offset on log loss (xarray, dims of the draws plus ``run``), or 0 for a law without them;
-    ``budgets`` is the runs' budget labels (an xarray DataArray over ``run``)."""
-    if OFFSET not in posterior:
-        return 0.0
-    return posterior[OFFSET].sel({BUDGET_DIM: budgets}).drop_vars(BUDGET_DIM, errors="ignore")

@@ -14,10 +14,9 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from bayes_scaling.data.budgets import run_budgets
 from bayes_scaling.data.runs import RunTable
 from bayes_scaling.diagnostics import Diagnostics
-from bayes_scaling.fit.model import OFFSET, OBSERVED, RUN_DIM, BuiltModel, natural_parameters, offsets_of_runs
+from bayes_scaling.fit.model import OBSERVED, RUN_DIM, BuiltModel, natural_parameters
 from bayes_scaling.fit.sampler import SamplingResult
 
 VERSIONED = ("bayes_scaling", "pymc", "pytensor", "nutpie", "arviz-base", "arviz-stats", "xarray", "numpy")
@@ -34,14 +33,12 @@ def package_versions() -> dict[str, str]:
     return out
 
 
-def run_inputs(runs: RunTable, with_budget: bool = False) -> xr.Dataset:
-    """The runs' canonical columns as a Dataset over ``run`` (the source's 1-based row numbers), with ``budget``
-    where the data name one or ``with_budget`` asks for it (then found from compute)."""
+def run_inputs(runs: RunTable) -> xr.Dataset:
+    """The runs' canonical columns (and ``budget`` where the data name one) as a Dataset over ``run`` (the
+    source's 1-based row numbers)."""
     coords = {RUN_DIM: runs.frame["row"].to_numpy()}
-    data = {name: (RUN_DIM, runs.column(name)) for name in ("n_params", "n_tokens", "compute", "loss")}
-    if with_budget or "budget" in runs.frame:
-        data["budget"] = (RUN_DIM, run_budgets(runs.frame))
-    return xr.Dataset(data, coords=coords)
+    names = ("n_params", "n_tokens", "compute", "loss", *(["budget"] if "budget" in runs.frame else []))
+    return xr.Dataset({name: (RUN_DIM, runs.column(name)) for name in names}, coords=coords)
 
 
 def posterior_parameters(built: BuiltModel, draws: xr.Dataset) -> xr.Dataset:
@@ -49,8 +46,6 @@ def posterior_parameters(built: BuiltModel, draws: xr.Dataset) -> xr.Dataset:
     natural = natural_parameters(built, draws)
     ordered = {name: natural[name] for name in built.law.parameters}
     ordered.update({name: draws[name] for name in built.likelihood.parameters})
-    if OFFSET in natural:
-        ordered[OFFSET] = natural[OFFSET]
     ordered.update({name: draws[name] for name in draws.data_vars if name not in ordered})
     return xr.Dataset(ordered)
 
@@ -67,11 +62,10 @@ def build_tree(
 ) -> xr.DataTree:
     """The complete fit as an ``xarray.DataTree`` with ArviZ group names; ``posterior`` is
     :func:`posterior_parameters` of the sampled draws."""
-    inputs = run_inputs(runs, with_budget=built.law.budget_offsets)
+    inputs = run_inputs(runs)
     params = {name: posterior[name] for name in (*built.law.parameters, *built.likelihood.parameters)}
     law_inputs = {name: inputs[name] for name in built.law.inputs}
     mu = np.log(built.law.loss(**law_inputs, **{k: params[k] for k in built.law.parameters}))
-    mu = (mu + offsets_of_runs(posterior, inputs["budget"] if "budget" in inputs else None))
     mu = mu.transpose("chain", "draw", RUN_DIM)
     noise = {name: params[name] for name in built.likelihood.parameters}
     observed = np.log(inputs["loss"])

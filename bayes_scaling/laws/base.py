@@ -94,11 +94,6 @@ class Law:
     inputs: ClassVar[tuple[str, ...]]
     default_priors: ClassVar[dict[str, Prior]]
     power_terms: ClassVar[tuple[PowerTerm, ...]] = ()
-    #: Whether runs of one IsoFLOP budget share an offset on log loss, eps_k ~ Normal(0, tau_budget) (the law then
-    #: declares a ``tau_budget`` prior): scatter of whole budgets around the smooth law, which leaves each budget's
-    #: profile shape and minimum to the law. The model samples it non-centred (``budget_z``) and the posterior
-    #: stores ``budget_offset`` over ``budget``.
-    budget_offsets: ClassVar[bool] = False
 
     @property
     def parameters(self) -> tuple[str, ...]:
