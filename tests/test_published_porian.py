@@ -19,7 +19,7 @@ from bayes_scaling.spec import AnalysisSpec, DataSpec, SamplerSpec
 
 from .conftest import REPO, TRUE_NOISE, TRUE_PARAMS
 
-SPECS = ("porian-rw-kaplan-isoflop", "porian-rw-tuned-isoflop", "porian-rw-kaplan-joint")
+SPECS = ("porian-rw-kaplan-isoflop", "porian-rw-tuned-isoflop", "porian-rw-kaplan-frontier", "porian-rw-kaplan-joint")
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +53,7 @@ def test_allocation_exponents_match_porian(porian_fits):
 def test_crossover_json_has_finite_quantiles(porian_fits, capsys):
     _, out = porian_fits
     capsys.readouterr()
-    assert main(["crossover", str(out / "porian-rw-kaplan-isoflop"), "--json"]) == 0
+    assert main(["crossover", str(out / "porian-rw-kaplan-frontier"), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     for key in ("compute", "compute_pf_days", "n_params", "n_tokens", "loss"):
         assert all(np.isfinite(v) for v in result["posterior"][key].values())
@@ -74,8 +74,10 @@ def test_plan_works_on_an_isoflop_fit(porian_fits, capsys):
 def test_kaplan_pages_compare_with_kaplans_tables(porian_fits):
     _, out = porian_fits
     isoflop = (out / "porian-rw-kaplan-isoflop" / "index.html").read_text()
-    assert "Kaplan et al. 2020 (Tables 5 and 6)" in isoflop and "N_e = N_opt(1 PF-day)" in isoflop
-    assert "C_c in PF-days" in isoflop and "Porian et al. 2024, their fit of these runs" in isoflop
+    assert "Kaplan et al. 2020 (Table 6)" in isoflop and "N_e = N_opt(1 PF-day)" in isoflop
+    assert "Porian et al. 2024, their fit of these runs" in isoflop
+    frontier = (out / "porian-rw-kaplan-frontier" / "index.html").read_text()
+    assert "Kaplan et al. 2020 (Tables 5 and 6)" in frontier and "C_c in PF-days" in frontier
     joint = (out / "porian-rw-kaplan-joint" / "index.html").read_text()
     assert "Kaplan et al. 2020 (eq. 1.5, Table 2)" in joint
 
