@@ -107,3 +107,15 @@ def test_isoflop_model_recovers_a_from_asymmetric_profiles():
     truth = TRUE_PARAMS["beta"] / (TRUE_PARAMS["alpha"] + TRUE_PARAMS["beta"])
     assert np.quantile(a, 0.05) < truth < np.quantile(a, 0.95)
     assert abs(np.median(a) - truth) < 0.03
+
+
+def test_isoflop_page_tables_its_sensitivity_checks(porian_fits):
+    _, out = porian_fits
+    folder = out / "porian-rw-kaplan-isoflop"
+    page = (folder / "index.html").read_text()
+    assert 'id="sensitivity"' in page and "shift of median" in page
+    for slug in ("20-loss-window", "all-runs-no-window", "student-t-likelihood"):
+        assert f'href="sensitivity/{slug}/index.html"' in page
+        assert (folder / "sensitivity" / slug / "index.html").is_file()
+    robust = load(folder / "sensitivity" / "student-t-likelihood")
+    assert robust.tree.attrs["likelihood"] == "student_t"
