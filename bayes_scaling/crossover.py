@@ -152,7 +152,8 @@ def posterior_crossover(frontier: Mapping[str, xr.DataArray], data_limited: Mapp
 
 
 #: Laws whose fits give the frontier and compute-efficient path, and the data-limited loss L(D).
-FRONTIER_LAWS = ("isoflop",)
+#: The frontier is Kaplan's pure power law (eq. 1.3): a floored frontier levels off rather than crossing.
+FRONTIER_LAWS = ("isoflop_power",)
 DATA_LIMITED_LAWS = ("kaplan_joint", "kaplan_data")
 QUANTILES = (0.05, 0.5, 0.95)
 

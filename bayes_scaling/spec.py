@@ -21,14 +21,19 @@ A spec is a TOML file in ``models/``::
     draws = 1000
     seed = 1
 
+    [[sensitivity]]                  # optional checks, fitted beside the analysis and tabled on its page
+    label = "20% loss window"
+    isoflop_loss_window = 0.2        # any data filter; ``drop = ["..."]`` removes one; ``likelihood = "normal"``
+
 Unknown sections or keys are refused with the valid list, so a typo never silently falls back to a default.
 """
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +79,27 @@ class SamplerSpec:
 
 
 @dataclass(frozen=True)
+class Variant:
+    """A sensitivity check: the same analysis with some data filters set or dropped, or another likelihood."""
+
+    label: str
+    filters: dict[str, float] = field(default_factory=dict)
+    drop: tuple[str, ...] = ()
+    likelihood: str | None = None
+
+    @property
+    def slug(self) -> str:
+        return re.sub(r"[^a-z0-9]+", "-", self.label.lower()).strip("-")
+
+    def apply(self, spec: AnalysisSpec) -> AnalysisSpec:
+        """``spec`` with this variant's changes (and no variants of its own)."""
+        filters = {k: v for k, v in spec.data.filters.items() if k not in self.drop} | self.filters
+        return replace(spec, name=f"{spec.name}--{self.slug}", title=f"{spec.title or spec.name}: {self.label}",
+                       likelihood=self.likelihood or spec.likelihood, data=replace(spec.data, filters=filters),
+                       sensitivity=())
+
+
+@dataclass(frozen=True)
 class AnalysisSpec:
     """Everything a fit needs; ``to_dict`` is what a fit records in its attrs."""
 
@@ -85,6 +111,7 @@ class AnalysisSpec:
     priors: dict[str, Prior] = field(default_factory=dict)
     sampler: SamplerSpec = field(default_factory=SamplerSpec)
     path: str | None = None
+    sensitivity: tuple[Variant, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -93,7 +120,7 @@ class AnalysisSpec:
 
 
 SECTIONS = {"analysis": {"name", "title", "law"}, "data": None, "likelihood": {"family"}, "priors": None,
-            "sampler": set(SamplerSpec.__dataclass_fields__)}
+            "sampler": set(SamplerSpec.__dataclass_fields__), "sensitivity": None}
 DATA_KEYS = {"dataset", "csv", "columns", "units", "compute_tolerance", "n_counts_embeddings", "select", *FILTERS}
 
 
@@ -121,6 +148,27 @@ def data_spec_from_table(table: Mapping[str, Any], where: str, base: Path | None
         n_counts_embeddings=table.get("n_counts_embeddings"),
         select={str(k): str(v) for k, v in table.get("select", {}).items()},
     )
+
+
+def variants_from_list(tables: Any, where: str) -> tuple[Variant, ...]:
+    """The ``[[sensitivity]]`` tables as :class:`Variant` objects."""
+    if not isinstance(tables, list) or not all(isinstance(t, Mapping) for t in tables):
+        raise SpecError(f"{where}: write each check as a [[sensitivity]] table")
+    out = []
+    for i, table in enumerate(tables, 1):
+        at = f"{where} [[sensitivity]] #{i}"
+        _check_keys(at, table, {"label", "likelihood", "drop", *FILTERS})
+        if not str(table.get("label", "")).strip():
+            raise SpecError(f"{at}: 'label' is required (it names the check on the page)")
+        unknown = set(table.get("drop", [])) - set(FILTERS)
+        if unknown:
+            raise SpecError(f"{at}: drop names unknown filter(s) {sorted(unknown)}; "
+                            f"valid: {', '.join(sorted(FILTERS))}")
+        out.append(Variant(label=str(table["label"]), filters={k: v for k, v in table.items() if k in FILTERS},
+                           drop=tuple(table.get("drop", [])), likelihood=table.get("likelihood")))
+    if len({v.slug for v in out}) != len(out):
+        raise SpecError(f"{where}: [[sensitivity]] labels must differ")
+    return tuple(out)
 
 
 def spec_from_dict(raw: Mapping[str, Any], where: str = "spec", base: Path | None = None) -> AnalysisSpec:
@@ -153,6 +201,7 @@ def spec_from_dict(raw: Mapping[str, Any], where: str = "spec", base: Path | Non
         priors=priors,
         sampler=sampler,
         path=None if base is None else where,
+        sensitivity=variants_from_list(raw.get("sensitivity", []), where),
     )
 
 

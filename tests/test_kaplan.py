@@ -41,7 +41,7 @@ def test_kaplan_joint_law_limits_and_allocation():
 
 def test_isoflop_profile_has_its_minimum_at_n_opt():
     law = get_law("isoflop")
-    params = {"a": 0.7, "N_0": 1e-5, "alpha_C": 0.05, "C_c": 3e28, "u": 0.3, "v": 0.9}
+    params = {"a": 0.7, "N_0": 1e-5, "alpha_C": 0.05, "C_c": 3e28, "u": 0.3, "v": 0.9, "E": 1.5}
     compute = 1e19
     n_opt = law.optimal_allocation(compute, **params)["n_params"]
     grid = n_opt * np.exp(np.linspace(-2, 2, 401))
@@ -55,7 +55,7 @@ def test_isoflop_profile_has_its_minimum_at_n_opt():
 
 def test_loss_at_derives_the_missing_input():
     law = get_law("isoflop")
-    params = {"a": 0.5, "N_0": 0.1, "alpha_C": 0.05, "C_c": 3e28, "u": 0.3, "v": 0.3}
+    params = {"a": 0.5, "N_0": 0.1, "alpha_C": 0.05, "C_c": 3e28, "u": 0.3, "v": 0.3, "E": 1.5}
     by_tokens = law.loss_at(n_params=1e9, n_tokens=2e10, **params)
     assert by_tokens == pytest.approx(law.loss(n_params=1e9, compute=6 * 1e9 * 2e10, **params))
 

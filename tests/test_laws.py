@@ -94,6 +94,40 @@ def test_centred_and_naive_geometries_share_one_posterior_density(simulated_runs
         assert back["B"] == pytest.approx(values["B"])
 
 
+def test_floor_aware_geometry_is_the_naive_density_times_its_jacobian(simulated_runs):
+    """The IsoFLOP law samples (level, share) for E + (C_c/C)^alpha_C: its log density equals the naive one plus the
+    log |Jacobian| of the map to the naive coordinates, measured here by finite differences."""
+    law, likelihood = get_law("isoflop"), get_likelihood("normal")
+    priors = all_priors(law, likelihood)
+    centred = build_model(law, simulated_runs, likelihood, priors, "centred")
+    naive = build_model(law, simulated_runs, likelihood, priors, "naive")
+    logp_centred, logp_naive = centred.model.compile_logp(), naive.model.compile_logp()
+    n_term, c_term = law.power_terms
+    centre = centred.centres["compute"]
+    values = {"a": 0.55, "N_0": 0.05, "alpha_C": 0.2, "C_c": 1e22, "u": 0.4, "v": 0.3, "E": 1.8, "sigma": 0.02}
+    shared = {"a_logodds__": np.log(values["a"] / (1 - values["a"]))} | {
+        f"{k}_log__": np.log(values[k]) for k in ("alpha_C", "u", "v", "sigma")}
+    coordinate = c_term.centred(np.log(values["C_c"]), values["alpha_C"], centre)
+    free = {"N_0_centred": n_term.centred(np.log(values["N_0"]), values["a"], centre),
+            "C_c_level": np.logaddexp(np.log(values["E"]), coordinate),
+            "C_c_share": coordinate - np.log(values["E"])}
+
+    def naive_coordinates(point):
+        others = {k: v for k, v in values.items() if k not in ("N_0", "C_c", "E")}
+        natural = natural_parameters(centred, {**others, **point})
+        return np.log([natural["N_0"], natural["C_c"], natural["E"]])
+
+    step, names = 1e-6, list(free)
+    jacobian = np.column_stack([
+        (naive_coordinates(free | {k: free[k] + step}) - naive_coordinates(free | {k: free[k] - step})) / (2 * step)
+        for k in names])
+    back = dict(zip(("N_0", "C_c", "E"), np.exp(naive_coordinates(free)), strict=True))
+    assert back == pytest.approx({k: values[k] for k in back}, rel=1e-9)
+    naive_point = shared | {f"{k}_log__": np.log(values[k]) for k in ("N_0", "C_c", "E")}
+    expected = logp_naive(naive_point) + np.log(abs(np.linalg.det(jacobian)))
+    assert logp_centred(shared | free) == pytest.approx(expected, rel=1e-7)
+
+
 def test_amplitude_priors_must_be_positive():
     law, likelihood = get_law("chinchilla"), get_likelihood("student_t")
     with pytest.raises(PriorError, match="A is a positive amplitude"):

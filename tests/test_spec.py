@@ -54,3 +54,31 @@ def test_invalid_toml_names_the_file(tmp_path):
     path.write_text("[analysis\n")
     with pytest.raises(SpecError, match=r"bad\.toml: not valid TOML"):
         load_spec(path)
+
+
+def test_sensitivity_checks_change_one_choice_each():
+    spec = load_spec(REPO / "models" / "porian-rw-kaplan-isoflop.toml")
+    labels = [variant.label for variant in spec.sensitivity]
+    assert labels == ["20% loss window", "all runs (no window)", "Student-t likelihood"]
+    wider, everything, robust = (variant.apply(spec) for variant in spec.sensitivity)
+    assert wider.data.filters["isoflop_loss_window"] == 0.2 and wider.likelihood == spec.likelihood
+    assert "isoflop_loss_window" not in everything.data.filters
+    assert robust.likelihood == "student_t" and robust.data.filters == spec.data.filters
+    assert robust.name == "porian-rw-kaplan-isoflop--student-t-likelihood" and robust.sensitivity == ()
+
+
+@pytest.mark.parametrize(
+    ("checks", "message"),
+    [
+        ([{"isoflop_loss_window": 0.2}], "'label' is required"),
+        ([{"label": "x", "drop": ["no_such_filter"]}], "drop names unknown filter(s) ['no_such_filter']"),
+        ([{"label": "x", "priors": {}}], "[[sensitivity]] #1: unknown key(s) ['priors']"),
+        ([{"label": "A b"}, {"label": "a-b"}], "labels must differ"),
+        ({"label": "x"}, "write each check as a [[sensitivity]] table"),
+    ],
+)
+def test_bad_sensitivity_checks_are_refused(checks, message):
+    raw = minimal() | {"sensitivity": checks}
+    with pytest.raises(SpecError) as err:
+        spec_from_dict(raw, where="my.toml")
+    assert message in str(err.value)

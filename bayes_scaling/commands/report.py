@@ -12,6 +12,7 @@ from pathlib import Path
 from bayes_scaling.fit.io import POSTERIOR_FILE, atomic_write_text, load_tree
 from bayes_scaling.fit.run import fit_prepared, prepare
 from bayes_scaling.output import write_fit, write_page
+from bayes_scaling.report.sensitivity import SENSITIVITY_DIR, sensitivity_section
 from bayes_scaling.result import ScalingFit
 from bayes_scaling.spec import SpecError, load_spec
 
@@ -38,7 +39,8 @@ def fingerprint(prepared) -> str:
     """What a fit depends on: the spec, the law's form and priors, the data's checksum and the package version."""
     from bayes_scaling import __version__
 
-    content = {"spec": prepared.spec.to_dict() | {"path": None}, "data": prepared.runs.source.get("sha256"),
+    content = {"spec": prepared.spec.to_dict() | {"path": None, "sensitivity": None},
+               "data": prepared.runs.source.get("sha256"),
                "law": prepared.law.equation,
                "priors": {name: prior.to_mapping() for name, prior in prepared.priors.items()},
                "rows": prepared.runs.frame["row"].tolist(), "version": __version__}
@@ -56,6 +58,23 @@ def _cached(path: Path, key: str) -> ScalingFit | None:
     return ScalingFit(tree, path.parent) if tree.attrs.get("fingerprint") == key else None
 
 
+def _fit_or_reuse(item, folder: Path, refit: bool, step: str) -> ScalingFit:
+    """The fit of ``item`` saved in ``folder`` if its fingerprint matches (and not ``refit``), else a new fit saved
+    there; the page is left to the caller."""
+    key = fingerprint(item)
+    fit = None if refit else _cached(folder / POSTERIOR_FILE, key)
+    if fit is not None:
+        print(f"{step}: unchanged, reusing {folder / POSTERIOR_FILE}", file=sys.stderr)
+    else:
+        print(f"{step}: fitting {item.law.name} to {len(item.runs)} runs", file=sys.stderr)
+        tree = fit_prepared(item, progress=sys.stderr.isatty())
+        tree.attrs["fingerprint"] = key
+        fit = ScalingFit(tree, folder)
+        write_fit(fit, folder, page=False)
+    print(f"    {fit.diagnostics.verdict()}", file=sys.stderr)
+    return fit
+
+
 def report(args: argparse.Namespace) -> int:
     """Fit (or reuse) each analysis, write its page, then the index; exit 1 if any fit failed its diagnostics."""
     out = Path(args.out)
@@ -64,23 +83,20 @@ def report(args: argparse.Namespace) -> int:
     if len(set(names)) != len(names):
         raise SpecError(f"analysis names must be unique, got {names}")
     prepared = [prepare(spec) for spec in specs]  # all inputs checked before the first fit starts
+    checks = {item.spec.name: [(variant, prepare(variant.apply(item.spec))) for variant in item.spec.sensitivity]
+              for item in prepared}
     fits: dict[str, ScalingFit] = {}
     for i, item in enumerate(prepared, 1):
         folder = out / item.spec.name
-        key = fingerprint(item)
-        fit = None if args.refit else _cached(folder / POSTERIOR_FILE, key)
-        if fit is not None:
-            print(f"[{i}/{len(prepared)}] {item.spec.name}: unchanged, reusing {folder / POSTERIOR_FILE}",
-                  file=sys.stderr)
-            write_page(fit, folder)
-        else:
-            print(f"[{i}/{len(prepared)}] {item.spec.name}: fitting {item.law.name} to {len(item.runs)} runs",
-                  file=sys.stderr)
-            tree = fit_prepared(item, progress=sys.stderr.isatty())
-            tree.attrs["fingerprint"] = key
-            fit = ScalingFit(tree, folder)
-            write_fit(fit, folder)
-        print(f"    {fit.diagnostics.verdict()}", file=sys.stderr)
+        step = f"[{i}/{len(prepared)}] {item.spec.name}"
+        fit = _fit_or_reuse(item, folder, args.refit, step)
+        variants = []
+        for variant, check in checks[item.spec.name]:
+            where = folder / SENSITIVITY_DIR / variant.slug
+            variants.append((variant.label, _fit_or_reuse(check, where, args.refit,
+                                                          f"    sensitivity check '{variant.label}'")))
+            write_page(variants[-1][1], where)
+        write_page(fit, folder, extra_sections=[sensitivity_section(fit, variants)] if variants else ())
         fits[item.spec.name] = fit
     from bayes_scaling.report.index_page import render_index
 

@@ -84,11 +84,22 @@ def build_model(
     with pm.Model(coords={RUN_DIM: runs.frame["row"].to_numpy()}) as model:
         inputs = {name: pm.Data(name, runs.column(name), dims=RUN_DIM) for name in law.inputs}
         observed = pm.Data(f"{OBSERVED}_observed", np.log(runs.column("loss")), dims=RUN_DIM)
-        values = {name: priors[name].create(name) for name in law.parameters if name not in centred_terms}
+        floors = {t.floor for t in centred_terms.values() if t.floor}
+        values = {name: priors[name].create(name) for name in law.parameters
+                  if name not in centred_terms and name not in floors}
         for name, term in centred_terms.items():
             centre = centres[term.input]
             start = term.centred(np.log(priors[name].typical()), priors[term.exponent].typical(), centre)
-            coordinate = pm.Flat(f"{name}_centred", initval=float(start))
+            if term.floor:
+                floor_start = priors[term.floor].typical()
+                level = pm.Flat(f"{name}_level", initval=float(np.logaddexp(np.log(floor_start), start)))
+                share = pm.Flat(f"{name}_share", initval=float(start - np.log(floor_start)))
+                coordinate = level - pt.softplus(-share)  # log(term) = level + log sigmoid(share)
+                values[term.floor] = pt.exp(level - pt.softplus(share))  # E = e^level (1 - sigmoid(share))
+                pm.Potential(f"{term.floor}_prior", pm.logp(priors[term.floor].dist_object(), values[term.floor])
+                             + pt.log(values[term.floor]))
+            else:
+                coordinate = pm.Flat(f"{name}_centred", initval=float(start))
             exponent = values[term.exponent]
             log_value = term.log_amplitude(coordinate, exponent, centre)
             values[name] = pt.exp(log_value)
@@ -107,8 +118,14 @@ def natural_parameters(built: BuiltModel, draws: Mapping[str, object]) -> dict[s
         if name in draws:
             out[name] = draws[name]
     for term in built.law.power_terms:
-        if term.amplitude not in out:
-            out[term.amplitude] = np.exp(
-                term.log_amplitude(draws[f"{term.amplitude}_centred"], draws[term.exponent], built.centres[term.input])
-            )
+        if term.amplitude in out:
+            continue
+        if term.floor:
+            level, share = draws[f"{term.amplitude}_level"], draws[f"{term.amplitude}_share"]
+            coordinate = level - np.logaddexp(0.0, -share)
+            out[term.floor] = np.exp(level - np.logaddexp(0.0, share))
+        else:
+            coordinate = draws[f"{term.amplitude}_centred"]
+        out[term.amplitude] = np.exp(term.log_amplitude(coordinate, draws[term.exponent], built.centres[term.input]))
     return out
+

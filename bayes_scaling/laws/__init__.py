@@ -5,13 +5,14 @@ from __future__ import annotations
 from bayes_scaling.laws.base import INPUT_UNITS, Law, LawNotApplicable, PowerTerm
 from bayes_scaling.laws.chinchilla import ChinchillaLaw
 from bayes_scaling.laws.isoflop import IsoFlopLaw
+from bayes_scaling.laws.isoflop_power import IsoFlopPowerLaw
 from bayes_scaling.laws.kaplan_compute import KaplanComputeLaw
 from bayes_scaling.laws.kaplan_data import KaplanDataLaw
 from bayes_scaling.laws.kaplan_joint import KaplanJointLaw
 from bayes_scaling.laws.kaplan_params import KaplanParamsLaw
 
 LAWS: dict[str, type[Law]] = {law.name: law for law in (
-    ChinchillaLaw, KaplanParamsLaw, KaplanDataLaw, KaplanComputeLaw, KaplanJointLaw, IsoFlopLaw,
+    ChinchillaLaw, KaplanParamsLaw, KaplanDataLaw, KaplanComputeLaw, KaplanJointLaw, IsoFlopLaw, IsoFlopPowerLaw,
 )}
 
 

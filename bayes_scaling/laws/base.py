@@ -38,12 +38,18 @@ class PowerTerm:
     ``log(amplitude)``. For ``decay`` and ``growth`` that is a shear with unit Jacobian; for ``scale`` the Jacobian
     ``1 / exponent`` is added. The prior stays on the natural-scale amplitude and the posterior is unchanged, but the
     strong correlation between an amplitude and its exponent, which far-away data produce, disappears.
+
+    ``floor`` names a constant the term sits on (``E + term``, as in the IsoFLOP law's frontier). The data pin down
+    their sum far better than either, so the sampler then sees the log of the sum at the centre,
+    ``level = log(E + t)``, and the logit of the term's share of it, ``share``, instead of the term and ``E``; the
+    map (level, share) -> (centred coordinate, E) has Jacobian E, which is added with E's prior.
     """
 
     amplitude: str
     exponent: str
     input: str
     form: str = "decay"
+    floor: str | None = None
 
     def __post_init__(self) -> None:
         if self.form not in TERM_FORMS:

@@ -259,10 +259,13 @@ SECTIONS = (
 )
 
 
-def render_fit_page(fit: ScalingFit) -> str:
-    """The fit's HTML page as a string."""
+def render_fit_page(fit: ScalingFit, extra_sections=()) -> str:
+    """The fit's HTML page as a string; ``extra_sections`` are ``(anchor, label, html)`` built from other fits (such
+    as sensitivity checks), placed before the diagnostics."""
     title = fit.tree.attrs.get("title") or fit.law.title
     rendered = [(anchor, label, build(fit)) for anchor, label, build in SECTIONS]
+    at = next(i for i, (anchor, _, _) in enumerate(rendered) if anchor == "diagnostics")
+    rendered[at:at] = list(extra_sections)
     toc = [(anchor, label) for anchor, label, html in rendered if html]
     header = (f"<header><h1>{esc(title)}</h1><p class=\"lede\">{esc(fit.law.title)}: "
               f"<code>{esc(fit.law.equation)}</code>. {esc(fit.law.reference)}.</p>"

@@ -1,0 +1,64 @@
+"""The sensitivity section of a fit's page: the spec's ``[[sensitivity]]`` checks (the same analysis with another
+data filter or likelihood) beside the fit itself, so a reader sees how far the headline numbers move."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bayes_scaling.laws import LawNotApplicable
+from bayes_scaling.planning import summary
+from bayes_scaling.report.html import Markup, esc, fmt, interval_text, table_html
+from bayes_scaling.result import ScalingFit
+
+#: Where a fit's checks are saved, inside its report folder.
+SENSITIVITY_DIR = "sensitivity"
+LEVEL = 0.9
+
+
+def _headline(fit: ScalingFit) -> tuple[str, object]:
+    """The quantity a check is judged by: the allocation exponent a where the law has one, else its first
+    parameter."""
+    try:
+        return "a", fit.exponents()["a"]
+    except LawNotApplicable:
+        name = fit.law.parameters[0]
+        return name, fit.posterior[name]
+
+
+def _row(label: str, fit: ScalingFit, reference: float | None, link: str | None) -> list[object]:
+    _, values = _headline(fit)
+    s = summary(values, LEVEL)
+    shift = "–" if reference is None or s["median"] is None else f"{s['median'] - reference:+.3f}"
+    verdict = (Markup('<span class="ok">converged</span>') if fit.converged
+               else Markup('<span class="bad">NOT CONVERGED</span>'))
+    name = Markup(f'<a href="{esc(link)}/index.html">{esc(label)}</a>') if link else label
+    filters = "; ".join(fit.attr_json("filters")) or "none"
+    return [name, fit.tree.attrs["n_runs"], fit.tree.attrs["likelihood"], filters, interval_text(s), shift, verdict]
+
+
+def sensitivity_section(fit: ScalingFit, checks: list[tuple[str, ScalingFit]]) -> tuple[str, str, str]:
+    """``(anchor, label, html)`` of the section for ``fit`` and its ``(label, fit)`` checks (whose pages live in
+    ``sensitivity/<slug>/`` beside this one)."""
+    name, values = _headline(fit)
+    reference = float(np.median(values))
+    rows = [_row("this analysis", fit, None, None)]
+    for label, check in checks:
+        link = f"{SENSITIVITY_DIR}/{check.path.name}" if check.path is not None else None
+        rows.append(_row(label, check, reference, link))
+    table = table_html(["check", "runs", "likelihood", "filters", f"{name}: median [{LEVEL:.0%}]",
+                        "shift of median", "diagnostics"], rows)
+    spread = [summary(_headline(check)[1], LEVEL)["median"] for _, check in checks if check.converged]
+    note = ""
+    if spread:
+        widest = max(abs(m - reference) for m in spread if m is not None)
+        width = summary(values, LEVEL)
+        note = (f"<p>The largest shift of the median among converged checks is {fmt(widest, 2)}; this analysis's "
+                f"{LEVEL:.0%} interval is {fmt(width['upper'] - width['lower'], 2)} wide. A shift comparable to the "
+                "width means the choice matters as much as the data's uncertainty: quote the interval with that "
+                "caveat.</p>")
+    unconverged = [label for label, check in checks if not check.converged]
+    if unconverged:
+        note += (f'<p class="bad">Not converged, shown for inspection only: {esc(", ".join(unconverged))}.</p>')
+    body = ("<p>The same analysis with one choice changed at a time (the spec's <code>[[sensitivity]]</code> "
+            f"checks), each a full fit.</p>{table}{note}")
+    return "sensitivity", "Sensitivity checks", f'<section id="sensitivity"><h2>Sensitivity checks</h2>{body}</section>'
