@@ -95,6 +95,16 @@ def intersection(*, alpha_C, C_c, alpha_D, D_c, D_e, p_D, N_e, a, E=0.0) -> dict
     return {k: v[0] for k, v in out.items()} if scalar else out
 
 
+def frontier_loss(compute, *, alpha_C, C_c, E=0.0, **_: Any):
+    """L(C_min) = E + (C_c / C)^alpha_C."""
+    return E + (C_c / compute) ** alpha_C
+
+
+def data_limited_loss(compute, *, alpha_D, D_c, D_e, p_D, **_: Any):
+    """L(D(C)) = (D_c / (D_e C^p_D))^alpha_D: the data-limited loss along the compute-efficient path."""
+    return (D_c / (D_e * compute**p_D)) ** alpha_D
+
+
 def published_crossover() -> dict[str, float]:
     """The intersection on Kaplan's published values (C* in PF-days and FLOP)."""
     out = intersection(**KAPLAN_PUBLISHED)
@@ -135,7 +145,7 @@ def posterior_crossover(frontier: Mapping[str, xr.DataArray], data_limited: Mapp
     Returns
     -------
     Dataset over ``sample`` with ``compute`` (FLOP), ``compute_pf_days``, ``n_params``, ``n_tokens``, ``loss`` and
-    ``kaplan_direction``.
+    ``kaplan_direction``, and the paired line parameters (``alpha_C, C_c, E, alpha_D, D_c, D_e, p_D``; FLOP).
     """
     rng = np.random.default_rng(seed)
     size = max(next(iter(frontier.values())).size, next(iter(data_limited.values())).size)
@@ -146,6 +156,9 @@ def posterior_crossover(frontier: Mapping[str, xr.DataArray], data_limited: Mapp
                        D_e=1.0 / (6.0 * f["N_0"]), p_D=1.0 - f["a"], N_e=f["N_0"], a=f["a"], E=f.get("E", 0.0))
     data = dict(out)
     data["compute_pf_days"] = out["compute"] / PF_DAY
+    # the paired lines themselves, so that figures draw exactly the draws the intersection came from
+    data |= {"alpha_C": f["alpha_C"], "C_c": f["C_c"], "E": np.broadcast_to(f.get("E", 0.0), f["a"].shape),
+             "alpha_D": d["alpha_D"], "D_c": d["D_c"], "D_e": 1.0 / (6.0 * f["N_0"]), "p_D": 1.0 - f["a"]}
     if max_budget is not None:
         data["beyond_data"] = out["compute"] > max_budget
     return xr.Dataset({name: ("sample", value) for name, value in data.items()})

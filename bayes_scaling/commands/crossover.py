@@ -20,7 +20,7 @@ from bayes_scaling.result import ScalingFit, load
 log = logging.getLogger(__name__)
 
 
-def _same_runs(a: ScalingFit, b: ScalingFit) -> bool:
+def same_runs(a: ScalingFit, b: ScalingFit) -> bool:
     """Whether two fits read the same data: the same file checksum and, for Porian's data, configuration."""
     def key(fit: ScalingFit):
         source = fit.attr_json("data_source")
@@ -40,7 +40,7 @@ def find_companion(fit: ScalingFit, laws: tuple[str, ...]) -> ScalingFit:
         tree = load_tree(candidate)
         if tree.attrs.get("law") in laws:
             other = ScalingFit(tree, candidate.parent)
-            if _same_runs(fit, other):
+            if same_runs(fit, other):
                 return other
     raise ValueError(f"no fit of {' or '.join(laws)} to the same runs beside {fit.path}; fit one, or name it with "
                      "--with")

@@ -9,9 +9,12 @@ import logging
 import sys
 from pathlib import Path
 
+from bayes_scaling.commands.crossover import same_runs
+from bayes_scaling.crossover import DATA_LIMITED_LAWS, FRONTIER_LAWS
 from bayes_scaling.fit.io import POSTERIOR_FILE, atomic_write_text, load_tree
 from bayes_scaling.fit.run import fit_prepared, prepare
 from bayes_scaling.output import write_fit, write_page
+from bayes_scaling.report.crossover_section import crossover_section
 from bayes_scaling.report.sensitivity import SENSITIVITY_DIR, sensitivity_section
 from bayes_scaling.result import ScalingFit
 from bayes_scaling.spec import SpecError, load_spec
@@ -75,6 +78,14 @@ def _fit_or_reuse(item, folder: Path, refit: bool, step: str) -> ScalingFit:
     return fit
 
 
+def _crossover_companion(fit: ScalingFit, fits: dict[str, ScalingFit]) -> ScalingFit | None:
+    """For a frontier fit, the data-limited fit of the same runs among ``fits`` (None if there is none)."""
+    if fit.law.name not in FRONTIER_LAWS:
+        return None
+    return next((other for other in fits.values() if other.law.name in DATA_LIMITED_LAWS and same_runs(fit, other)),
+                None)
+
+
 def report(args: argparse.Namespace) -> int:
     """Fit (or reuse) each analysis, write its page, then the index; exit 1 if any fit failed its diagnostics."""
     out = Path(args.out)
@@ -86,6 +97,7 @@ def report(args: argparse.Namespace) -> int:
     checks = {item.spec.name: [(variant, prepare(variant.apply(item.spec))) for variant in item.spec.sensitivity]
               for item in prepared}
     fits: dict[str, ScalingFit] = {}
+    extras: dict[str, list] = {item.spec.name: [] for item in prepared}
     for i, item in enumerate(prepared, 1):
         folder = out / item.spec.name
         step = f"[{i}/{len(prepared)}] {item.spec.name}"
@@ -96,8 +108,14 @@ def report(args: argparse.Namespace) -> int:
             variants.append((variant.label, _fit_or_reuse(check, where, args.refit,
                                                           f"    sensitivity check '{variant.label}'")))
             write_page(variants[-1][1], where)
-        write_page(fit, folder, extra_sections=[sensitivity_section(fit, variants)] if variants else ())
+        if variants:
+            extras[item.spec.name].append(sensitivity_section(fit, variants))
         fits[item.spec.name] = fit
+    for name, fit in fits.items():  # pages last: a crossover section needs its companion fit
+        companion = _crossover_companion(fit, fits)
+        if companion is not None:
+            extras[name].insert(0, crossover_section(fit, companion))
+        write_page(fit, out / name, extra_sections=extras[name])
     from bayes_scaling.report.index_page import render_index
 
     index = atomic_write_text(out / "index.html", render_index(fits))
