@@ -77,3 +77,11 @@ def pf_day_views(params):
     if "N_0" in params and "a" in params:
         out["N_e = N_opt(1 PF-day)"] = params["N_0"] * PF_DAY ** params["a"]
     return out
+
+
+def kaplan_allocation(compute):
+    """Kaplan et al.'s compute-efficient allocation (Table 6): N_opt = 1.3e9 (C / 1 PF-day)^0.73 non-embedding
+    parameters and D_opt = C / (6 N_opt) tokens, C in FLOP."""
+    params = KAPLAN_2020["isoflop"][1]
+    n_params = params["N_0"] * compute ** params["a"]
+    return {"n_params": n_params, "n_tokens": compute / (6.0 * n_params)}

@@ -18,7 +18,8 @@ from bayes_scaling.likelihoods import get_likelihood
 from bayes_scaling.result import ScalingFit
 
 BAND = (0.05, 0.95)
-COLOURS = {"posterior": "#1f5fa8", "hoffmann": "#d1495b", "epoch": "#2a9d8f", "approach1": "#e09f3e"}
+COLOURS = {"posterior": "#1f5fa8", "hoffmann": "#d1495b", "epoch": "#2a9d8f", "approach1": "#e09f3e",
+           "kaplan": "#6c3483"}
 MAX_CURVE_DRAWS = 1000
 
 
@@ -107,7 +108,9 @@ def predictive_check(fit: ScalingFit) -> tuple[Figure, float]:
 
 
 def allocation(fit: ScalingFit, compute_range: tuple[float, float] = (1e18, 1e26)) -> Figure | None:
-    """N_opt(C) and D_opt(C) with 90% bands, against Hoffmann's approach 3, approach 1 (Table 3) and Epoch's fit."""
+    """N_opt(C) and D_opt(C) with 90% bands, against Hoffmann's approach 3, approach 1 (Table 3) and Epoch's fit
+    (Chinchilla's law) or Kaplan's Table 6 line (other laws); the range reaches down to the smallest run."""
+    compute_range = (min(compute_range[0], float(fit.runs["compute"].min())), compute_range[1])
     try:
         alloc = fit.optimal_allocation(np.geomspace(*compute_range, 41))
     except NotImplementedError:
@@ -127,6 +130,9 @@ def allocation(fit: ScalingFit, compute_range: tuple[float, float] = (1e18, 1e26
         for name, (values, colour) in references.items():
             point = fit.law.optimal_allocation(budgets, **values)[key]
             ax.plot(budgets, point, color=colour, lw=1.3, ls="--", label=name)
+        if fit.law.name != "chinchilla":
+            ax.plot(budgets, published.kaplan_allocation(budgets)[key], color=COLOURS["kaplan"], lw=1.3, ls="--",
+                    label="Kaplan et al. 2020 (Table 6; non-embedding N)")
         if fit.law.name == "chinchilla":
             table = published.HOFFMANN_TABLE3
             xs = [c for c, _ in table.values()]

@@ -149,9 +149,11 @@ def _allocation_section(fit: ScalingFit) -> str:
     if alloc_fig is not None:
         body += figure_html(
             alloc_fig,
-            "Compute-optimal parameters and tokens with 90% credible bands, against Hoffmann's approach-3 fit, "
-            "Epoch AI's refit and Hoffmann's approach-1 budgets (Table 3). The grey band is the compute range of "
-            "the runs: beyond it the curves are extrapolations.",
+            ("Compute-optimal parameters and tokens with 90% credible bands, against Hoffmann's approach-3 fit, "
+             "Epoch AI's refit and Hoffmann's approach-1 budgets (Table 3). " if fit.law.name == "chinchilla" else
+             "Compute-optimal parameters and tokens with 90% credible bands, against Kaplan et al.'s line "
+             "N_opt = 1.3e9 (C / PF-day)^0.73 (non-embedding parameters; compare the slope, as N counts differ). ")
+            + "The grey band is the compute range of the runs: beyond it the curves are extrapolations.",
             "compute-optimal N and D against compute",
         )
     result = plan(fit, compute=list(PLANNING_BUDGETS), level=LEVEL)
