@@ -23,6 +23,7 @@ import numpy as np
 import xarray as xr
 
 from bayes_scaling.data.runs import PF_DAY
+from bayes_scaling.pairing import paired
 
 #: Kaplan et al. 2020, Tables 5 and 6 (C in PF-days): the frontier, the data law and the compute-efficient path.
 KAPLAN_PUBLISHED = {
@@ -117,14 +118,6 @@ def published_crossover() -> dict[str, float]:
     }
 
 
-def _as_samples(values: Mapping[str, xr.DataArray], size: int, rng: np.random.Generator) -> dict[str, xr.DataArray]:
-    """Draws stacked to one ``sample`` dim and resampled (seeded, without replacement where possible) to ``size``."""
-    stacked = {name: v.stack(sample=("chain", "draw")).reset_index("sample", drop=True) for name, v in values.items()}
-    total = next(iter(stacked.values())).sizes["sample"]
-    index = rng.permutation(total)[:size] if size <= total else rng.integers(0, total, size)
-    return {name: v.isel(sample=index).drop_vars("sample", errors="ignore") for name, v in stacked.items()}
-
-
 def posterior_crossover(frontier: Mapping[str, xr.DataArray], data_limited: Mapping[str, xr.DataArray], *,
                         seed: int, max_budget: float | None = None) -> xr.Dataset:
     """The crossover per posterior draw, from two fits of the same runs.
@@ -147,10 +140,8 @@ def posterior_crossover(frontier: Mapping[str, xr.DataArray], data_limited: Mapp
     Dataset over ``sample`` with ``compute`` (FLOP), ``compute_pf_days``, ``n_params``, ``n_tokens``, ``loss`` and
     ``kaplan_direction``, and the paired line parameters (``alpha_C, C_c, E, alpha_D, D_c, D_e, p_D``; FLOP).
     """
-    rng = np.random.default_rng(seed)
-    size = max(next(iter(frontier.values())).size, next(iter(data_limited.values())).size)
-    f = _as_samples({k: frontier[k] for k in ("a", "N_0", "alpha_C", "C_c", "E") if k in frontier}, size, rng)
-    d = _as_samples({k: data_limited[k] for k in ("alpha_D", "D_c")}, size, rng)
+    f, d = paired({k: frontier[k] for k in ("a", "N_0", "alpha_C", "C_c", "E") if k in frontier},
+                  {k: data_limited[k] for k in ("alpha_D", "D_c")}, seed=seed)
     f, d = ({k: v.values for k, v in group.items()} for group in (f, d))
     out = intersection(alpha_C=f["alpha_C"], C_c=f["C_c"], alpha_D=d["alpha_D"], D_c=d["D_c"],
                        D_e=1.0 / (6.0 * f["N_0"]), p_D=1.0 - f["a"], N_e=f["N_0"], a=f["a"], E=f.get("E", 0.0))

@@ -85,3 +85,20 @@ def kaplan_allocation(compute):
     params = KAPLAN_2020["isoflop"][1]
     n_params = params["N_0"] * compute ** params["a"]
     return {"n_params": n_params, "n_tokens": compute / (6.0 * n_params)}
+
+
+#: Porian et al. 2024's ladder from Kaplan's setup to a Chinchilla-like one: (step, what changed from the step
+#: before, the configuration's fields other than ``dataset``), in order. Their fitted a is in each configuration's
+#: data (``published_a``).
+PORIAN_LADDER = (
+    ("kaplan", "Kaplan's setup: non-embedding N, long warm-up, Kaplan's learning-rate decay, smoothed train loss",
+     {"hparams": "base", "warmup": "long", "decay": "kaplan", "param_count": "kaplan", "val": "train"}),
+    ("flops", "count the output layer in N and in compute (6ND then includes the unembedding); validation loss",
+     {"hparams": "base", "warmup": "long", "decay": "kaplan", "param_count": "standard", "val": "val"}),
+    ("warmup", "warm-up shortened to suit small models",
+     {"hparams": "base", "warmup": "short", "decay": "kaplan", "param_count": "standard", "val": "val"}),
+    ("cosine", "cosine decay sized to each budget (Chinchilla's schedule), one run per point",
+     {"hparams": "base", "warmup": "short", "decay": "chinchilla", "param_count": "standard", "val": "val"}),
+    ("tuned", "AdamW hyper-parameters tuned per model size (with beta2 and batch size), constant schedule",
+     {"hparams": "tuned", "warmup": "short", "decay": "const", "param_count": "standard", "val": "val"}),
+)

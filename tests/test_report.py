@@ -7,7 +7,9 @@ import subprocess
 import pytest
 
 from bayes_scaling.data.budgets import budget_groups
+from bayes_scaling.report.comparison import ComparisonPlan, probability_text
 from bayes_scaling.report.fit_page import render_fit_page
+from bayes_scaling.report.html import IMAGE_CHECK
 from bayes_scaling.report.index_page import render_index
 from bayes_scaling.result import ScalingFit
 
@@ -26,7 +28,8 @@ def test_fit_page_has_every_section_and_inlined_figures(page):
     images = re.findall(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
     assert len(images) == 5  # parameters, exponent, allocation, IsoFLOP slices, predictive check
     assert all(len(i) > 5000 for i in images)
-    assert "http://" not in page.replace("http://www.w3.org", "") and "<script" not in page
+    assert "http://" not in page.replace("http://www.w3.org", "")
+    assert page.count("<script") == 1 and IMAGE_CHECK in page  # the only script counts broken images
     assert "Hoffmann's Table 3 with intervals" in page and "NOT CONVERGED" not in page
 
 
@@ -48,24 +51,77 @@ def test_budget_groups_find_isoflop_budgets():
     assert all(len(g.index) == 8 for g in groups)
 
 
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium not installed (.ci/run installs it)")
-def test_page_renders_in_headless_chromium(tmp_path, page):
-    html = tmp_path / "page.html"
-    html.write_text(page)
-    shot = REPO / "test-artifacts" / "fit_page.png"
-    shot.parent.mkdir(exist_ok=True)
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={tmp_path / 'profile'}"]
-    dom = subprocess.run(["chromium", *flags, "--dump-dom", html.as_uri()], capture_output=True, text=True,
+@pytest.fixture(scope="module")
+def comparison_page() -> str:
+    """The comparison page over synthetic fits: a 'Kaplan' and a 'Chinchilla' analysis of different runs, and two
+    fits of the same runs."""
+    fits = {name: ScalingFit(synthetic_tree(seed=seed)) for name, seed in
+            (("kaplan-like", 1), ("chinchilla-like", 0), ("same-runs-other-law", 0))}
+    plan = ComparisonPlan(kaplan="kaplan-like", chinchilla=("chinchilla-like",),
+                          same_runs=(("synthetic runs", "chinchilla-like", "same-runs-other-law"),),
+                          frontier="none", data_limited="none")
+    return render_index(fits, budgets=(3e24,), comparison_plan=plan)
+
+
+def test_comparison_page_has_its_sections(comparison_page):
+    for anchor in ("summary", "allocation", "same-runs", "why", "floors", "analyses", "provenance"):
+        assert f'<section id="{anchor}">' in comparison_page and f'href="#{anchor}"' in comparison_page
+    assert "Counting parameters as Hoffmann did" in comparison_page
+    assert "Porian et al.&#x27;s configuration" not in comparison_page  # no ladder without Porian's IsoFLOP fits
+    assert "3e+24" in comparison_page and "5.76e+23" in comparison_page
+    assert "ELPD difference (Chinchilla - Kaplan)" in comparison_page and "Pareto k &gt; 0.7" in comparison_page
+    assert 'href="kaplan-like/index.html"' in comparison_page
+    assert len(re.findall(r'<img src="data:image/png;base64,', comparison_page)) == 1
+
+
+def test_probabilities_of_zero_or_one_are_bounds():
+    assert probability_text(1.0, 4000) == "&gt; 0.9998 (every one of 4000 paired draws)"
+    assert probability_text(0.0, 4000) == "&lt; 0.0003 (none of 4000 paired draws)"
+    assert probability_text(0.25, 4000) == "= 0.2500"
+
+
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def _render(html: str, tmp_path, shot_name: str, height: int) -> str:
+    """The DOM of ``html`` after load in headless Chromium, and a screenshot kept in test-artifacts/."""
+    path = tmp_path / f"{shot_name}.html"
+    path.write_text(html)
+    flags = [*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}"]
+    dom = subprocess.run(["chromium", *flags, "--dump-dom", path.as_uri()], capture_output=True, text=True,
                          timeout=120, check=True).stdout
-    for title in ("Summary", "Parameters", "Compute-optimal allocation", "Sampler diagnostics", "Provenance"):
-        assert f">{title}" in dom
-    subprocess.run(["chromium", *flags, "--window-size=1100,5000", f"--screenshot={shot}", html.as_uri()],
+    shot = REPO / "test-artifacts" / f"{shot_name}.png"
+    shot.parent.mkdir(exist_ok=True)
+    subprocess.run(["chromium", *flags, f"--window-size=1100,{height}", f"--screenshot={shot}", path.as_uri()],
                    capture_output=True, timeout=120, check=True)
     from PIL import Image
 
     with Image.open(shot) as image:
-        assert image.size == (1100, 5000)
-        colours = image.convert("RGB").resize((55, 250)).getcolors(maxcolors=100000)
+        assert image.size == (1100, height)
+        colours = image.convert("RGB").resize((55, height // 20)).getcolors(maxcolors=100000)
     assert len(colours) > 50  # figures and text rendered, not a blank page
+    return dom
+
+
+def _images(dom: str) -> tuple[int, int]:
+    body = re.search(r"<body[^>]*>", dom).group(0)
+    return int(re.search(r'data-images="(\d+)"', body).group(1)), int(re.search(r'data-broken-images="(\d+)"',
+                                                                                 body).group(1))
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium not installed (.ci/run installs it)")
+def test_comparison_page_renders_in_headless_chromium(tmp_path, comparison_page):
+    dom = _render(comparison_page, tmp_path, "comparison_page", 4000)
+    for title in ("Summary", "How each analysis splits a budget", "Same runs, both laws", "Why they differ",
+                  "Loss floors", "All analyses", "Provenance and diagnostics"):
+        assert f">{title}</h2>" in dom
+    assert _images(dom) == (1, 0)
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium not installed (.ci/run installs it)")
+def test_page_renders_in_headless_chromium(tmp_path, page):
+    dom = _render(page, tmp_path, "fit_page", 5000)
+    for title in ("Summary", "Parameters", "Compute-optimal allocation", "Sampler diagnostics", "Provenance"):
+        assert f">{title}" in dom
+    assert _images(dom) == (5, 0)

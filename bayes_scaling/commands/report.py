@@ -7,6 +7,7 @@ import hashlib
 import json
 import logging
 import sys
+import time
 from pathlib import Path
 
 from bayes_scaling.commands.crossover import same_runs
@@ -61,19 +62,21 @@ def _cached(path: Path, key: str) -> ScalingFit | None:
     return ScalingFit(tree, path.parent) if tree.attrs.get("fingerprint") == key else None
 
 
-def _fit_or_reuse(item, folder: Path, refit: bool, step: str) -> ScalingFit:
+def _fit_or_reuse(item, folder: Path, refit: bool, step: str, counts: list[int]) -> ScalingFit:
     """The fit of ``item`` saved in ``folder`` if its fingerprint matches (and not ``refit``), else a new fit saved
-    there; the page is left to the caller."""
+    there; the page is left to the caller. ``counts`` is [sampled, reused], updated."""
     key = fingerprint(item)
     fit = None if refit else _cached(folder / POSTERIOR_FILE, key)
     if fit is not None:
         print(f"{step}: unchanged, reusing {folder / POSTERIOR_FILE}", file=sys.stderr)
+        counts[1] += 1
     else:
         print(f"{step}: fitting {item.law.name} to {len(item.runs)} runs", file=sys.stderr)
         tree = fit_prepared(item, progress=sys.stderr.isatty())
         tree.attrs["fingerprint"] = key
         fit = ScalingFit(tree, folder)
         write_fit(fit, folder, page=False)
+        counts[0] += 1
     print(f"    {fit.diagnostics.verdict()}", file=sys.stderr)
     return fit
 
@@ -88,6 +91,7 @@ def _crossover_companion(fit: ScalingFit, fits: dict[str, ScalingFit]) -> Scalin
 
 def report(args: argparse.Namespace) -> int:
     """Fit (or reuse) each analysis, write its page, then the index; exit 1 if any fit failed its diagnostics."""
+    start = time.perf_counter()
     out = Path(args.out)
     specs = [load_spec(path) for path in spec_files(args.specs)]
     names = [spec.name for spec in specs]
@@ -97,16 +101,17 @@ def report(args: argparse.Namespace) -> int:
     checks = {item.spec.name: [(variant, prepare(variant.apply(item.spec))) for variant in item.spec.sensitivity]
               for item in prepared}
     fits: dict[str, ScalingFit] = {}
+    fitted = [0, 0]
     extras: dict[str, list] = {item.spec.name: [] for item in prepared}
     for i, item in enumerate(prepared, 1):
         folder = out / item.spec.name
         step = f"[{i}/{len(prepared)}] {item.spec.name}"
-        fit = _fit_or_reuse(item, folder, args.refit, step)
+        fit = _fit_or_reuse(item, folder, args.refit, step, fitted)
         variants = []
         for variant, check in checks[item.spec.name]:
             where = folder / SENSITIVITY_DIR / variant.slug
             variants.append((variant.label, _fit_or_reuse(check, where, args.refit,
-                                                          f"    sensitivity check '{variant.label}'")))
+                                                          f"    sensitivity check '{variant.label}'", fitted)))
             write_page(variants[-1][1], where)
         if variants:
             extras[item.spec.name].append(sensitivity_section(fit, variants))
@@ -118,8 +123,10 @@ def report(args: argparse.Namespace) -> int:
         write_page(fit, out / name, extra_sections=extras[name])
     from bayes_scaling.report.index_page import render_index
 
-    index = atomic_write_text(out / "index.html", render_index(fits))
+    index = atomic_write_text(out / "index.html", render_index(fits, tuple(getattr(args, "budgets", ()) or ())))
     print(f"wrote {index}")
+    print(f"report: {len(fits)} analyses ({fitted[0]} fits sampled, {fitted[1]} reused) in "
+          f"{time.perf_counter() - start:.1f} s", file=sys.stderr)
     bad = [name for name, fit in fits.items() if not fit.converged]
     if bad:
         print(f"*** NOT CONVERGED: {', '.join(bad)} ***", file=sys.stderr)

@@ -38,6 +38,14 @@ footer { margin-top: 2.5rem; color: var(--muted); font-size: .8rem; }
 """
 
 
+#: After load, the body records how many images the page has and how many failed to decode (``data-images``,
+#: ``data-broken-images``), so a headless browser's DOM dump shows whether every figure rendered.
+IMAGE_CHECK = ("<script>window.addEventListener('load',function(){var im=document.images,b=0;"
+               "for(var i=0;i<im.length;i++){if(!im[i].complete||im[i].naturalWidth===0){b++;}}"
+               "document.body.setAttribute('data-images',im.length);"
+               "document.body.setAttribute('data-broken-images',b);});</script>")
+
+
 def esc(value: object) -> str:
     """HTML-escaped text."""
     return html.escape(str(value))
@@ -85,7 +93,7 @@ def page_html(title: str, body: str, toc: Sequence[tuple[str, str]] = ()) -> str
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{esc(title)}</title><style>{STYLE}</style></head><body>"
-        f"{body.replace('<!--TOC-->', nav)}</body></html>\n"
+        f"{body.replace('<!--TOC-->', nav)}{IMAGE_CHECK}</body></html>\n"
     )
 
 

@@ -1,10 +1,13 @@
-"""The report's front page: every analysis with its verdict and headline numbers, linking to its own page."""
+"""The report's front page: the comparison of Kaplan's and Chinchilla's analyses (where their fits are in the
+report), then every analysis with its verdict and headline numbers, linking to its own page."""
 
 from __future__ import annotations
 
 from bayes_scaling import published
 from bayes_scaling.laws import LawNotApplicable
 from bayes_scaling.planning import plan
+from bayes_scaling.report import comparison
+from bayes_scaling.report.comparison import ComparisonPlan, quiet
 from bayes_scaling.report.html import Markup, count, esc, interval_text, page_html, table_html
 from bayes_scaling.result import ScalingFit
 
@@ -14,7 +17,8 @@ LEVEL = 0.9
 def _row(folder: str, fit: ScalingFit) -> list[object]:
     verdict = (Markup('<span class="ok">converged</span>') if fit.converged
                else Markup('<span class="bad">NOT CONVERGED</span>'))
-    link = Markup(f'<a href="{esc(folder)}/index.html">{esc(fit.tree.attrs.get("title") or fit.name)}</a>')
+    title = fit.tree.attrs.get("title") or fit.law.title
+    link = Markup(f'<a href="{esc(folder)}/index.html" title="{esc(title)}">{esc(folder)}</a>')
     source = fit.attr_json("data_source")
     data = source.get("dataset") or source.get("file", "")
     try:
@@ -27,22 +31,43 @@ def _row(folder: str, fit: ScalingFit) -> list[object]:
     return [link, fit.law.name, data, fit.tree.attrs["n_runs"], a, n_opt, tpp, verdict]
 
 
-def render_index(fits: dict[str, ScalingFit]) -> str:
-    """Front page for ``{folder name: fit}``."""
-    rows = [_row(folder, fit) for folder, fit in fits.items()]
+def analyses_section(fits: dict[str, ScalingFit]) -> str:
+    rows = [quiet(_row, folder, fit) for folder, fit in fits.items()]
     table = table_html(
         ["analysis", "law", "data", "runs", "a (N_opt ∝ C^a)", f"N_opt at {published.GOPHER_BUDGET:.3g} FLOP",
          "tokens / parameter", "diagnostics"],
         rows,
     )
+    return f'<section id="analyses"><h2>All analyses</h2>{table}</section>'
+
+
+def render_index(fits: dict[str, ScalingFit], budgets: tuple[float, ...] = (),
+                 comparison_plan: ComparisonPlan | None = None) -> str:
+    """Front page for ``{folder name: fit}``; ``budgets`` (FLOP) are added to the plan's in the allocation table."""
+    cplan = comparison_plan or ComparisonPlan()
+    all_budgets = tuple(sorted(set(cplan.budgets) | {float(b) for b in budgets}))
+    head = quiet(comparison.headline, fits, cplan)
+    sections = [
+        ("summary", "Summary", quiet(comparison.summary_section, fits, cplan, head)),
+        ("allocation", "How each analysis splits a budget", quiet(comparison.allocation_section, fits, cplan,
+                                                                  all_budgets)),
+        ("same-runs", "Same runs, both laws", quiet(comparison.same_runs_section, fits, cplan)),
+        ("why", "Why they differ", quiet(comparison.why_section, fits, cplan)),
+        ("floors", "Loss floors", quiet(comparison.floors_section, fits, cplan)),
+        ("analyses", "All analyses", analyses_section(fits)),
+        ("provenance", "Provenance and diagnostics", quiet(comparison.provenance_section, fits)),
+    ]
     unconverged = [name for name, fit in fits.items() if not fit.converged]
     banner = ""
     if unconverged:
         banner = (f'<div class="banner-bad" role="alert">NOT CONVERGED: {esc(", ".join(unconverged))}. Their '
-                  "numbers are shown for inspection only.</div>")
-    body = (
-        "<header><h1>bayes_scaling report</h1><p class=\"lede\">Scaling laws fitted by NUTS to published training "
-        f"runs. Medians with {LEVEL:.0%} credible intervals; every number comes from posterior draws.</p></header>"
-        f"{banner}<section id=\"analyses\"><h2>Analyses</h2>{table}</section>"
+                  "numbers are shown for inspection only and flagged wherever they appear.</div>")
+    header = (
+        "<header><h1>Kaplan or Chinchilla? Scaling laws with honest intervals</h1><p class=\"lede\">Scaling laws "
+        "fitted by NUTS to published training runs (Epoch AI's digitised Chinchilla runs; Porian et al.'s runs "
+        f"from Kaplan's setup to a Chinchilla-like one). Medians with {LEVEL:.0%} credible intervals; every number "
+        f"comes from posterior draws.</p>{banner}</header><!--TOC-->"
     )
-    return page_html("bayes_scaling report", body)
+    toc = [(anchor, label) for anchor, label, html in sections if html]
+    return page_html("bayes_scaling: Kaplan and Chinchilla compared", header + "".join(h for _, _, h in sections),
+                     toc)
