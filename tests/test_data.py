@@ -152,6 +152,18 @@ def test_filters_are_applied_recorded_and_unknown_ones_refused():
         apply_filters(runs, {"drop_top": 1})
 
 
+def test_hold_out_top_compute_removes_the_largest_budgets_with_their_ties():
+    raw = pd.DataFrame({"N": [1e8, 2e8, 4e8, 8e8, 8e8, 1.6e9], "D": [1e9, 1e9, 1e9, 1e9, 1e9, 1e9],
+                        "L": [3.0, 2.9, 2.8, 2.7, 2.71, 2.6]})
+    runs = RunTable(frame=validate_table(raw, "r.csv", COLUMNS), source={"file": "r.csv"})
+    kept = apply_filters(runs, {"hold_out_top_compute": 0.34})  # two runs, and the one tied with the second
+    assert list(kept.column("n_params")) == [1e8, 2e8, 4e8]
+    assert list(kept.filters) == ["hold_out_top_compute=0.34: 3 of 6 runs removed"]
+    assert len(apply_filters(runs, {"hold_out_top_compute": 0.01})) == 6  # rounds to no run
+    with pytest.raises(DataError, match="would hold out every run"):
+        apply_filters(runs, {"hold_out_top_compute": 1})
+
+
 def test_user_csv_round_trip(tmp_path: Path):
     path = tmp_path / "mine.csv"
     frame().to_csv(path, index=False)

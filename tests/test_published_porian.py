@@ -121,3 +121,14 @@ def test_isoflop_page_tables_its_sensitivity_checks(porian_fits):
         assert (folder / "sensitivity" / slug / "index.html").is_file()
     robust = load(folder / "sensitivity" / "student-t-likelihood")
     assert robust.tree.attrs["likelihood"] == "student_t"
+
+
+def test_second_report_with_nothing_changed_reuses_every_fit_and_page(porian_fits, capsys):
+    _, out = porian_fits
+    page = out / "porian-rw-kaplan-isoflop" / "index.html"
+    before = page.stat().st_mtime_ns
+    capsys.readouterr()
+    assert main(["-q", "report", *(str(REPO / "models" / f"{name}.toml") for name in SPECS), "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "(0 fits sampled, 7 reused; 0 pages rendered, 7 unchanged)" in err
+    assert page.stat().st_mtime_ns == before

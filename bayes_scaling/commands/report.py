@@ -14,7 +14,7 @@ from bayes_scaling.commands.crossover import same_runs
 from bayes_scaling.crossover import DATA_LIMITED_LAWS, FRONTIER_LAWS
 from bayes_scaling.fit.io import POSTERIOR_FILE, atomic_write_text, load_tree
 from bayes_scaling.fit.run import fit_prepared, prepare
-from bayes_scaling.output import write_fit, write_page
+from bayes_scaling.output import PAGE_FILE, write_fit, write_page
 from bayes_scaling.report.crossover_section import crossover_section
 from bayes_scaling.report.sensitivity import SENSITIVITY_DIR, sensitivity_section
 from bayes_scaling.result import ScalingFit
@@ -76,9 +76,39 @@ def _fit_or_reuse(item, folder: Path, refit: bool, step: str, counts: list[int])
         tree.attrs["fingerprint"] = key
         fit = ScalingFit(tree, folder)
         write_fit(fit, folder, page=False)
+        (folder / PAGE_KEY_FILE).unlink(missing_ok=True)  # a new posterior: its page is rendered again
         counts[0] += 1
     print(f"    {fit.diagnostics.verdict()}", file=sys.stderr)
     return fit
+
+
+#: Beside each page: the key of everything it shows, so an unchanged page is not rendered again.
+PAGE_KEY_FILE = ".page-key"
+
+
+def _page_key(shown: list[ScalingFit], *extra) -> str:
+    """What a page shows: the fingerprints of the fits on it, the package version and any extra inputs."""
+    from bayes_scaling import __version__
+
+    content = [__version__, [fit.tree.attrs.get("fingerprint") for fit in shown], list(extra)]
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+
+
+def _stored_key(folder: Path) -> str | None:
+    path = folder / PAGE_KEY_FILE
+    return path.read_text().strip() if path.is_file() else None
+
+
+def _write_page_if_changed(fit: ScalingFit, folder: Path, shown: list[ScalingFit], extras, refit: bool,
+                           counts: list[int]) -> None:
+    """Render ``fit``'s page (with ``extras()`` sections) unless the page there already shows exactly ``shown``."""
+    key = _page_key(shown)
+    if not refit and _stored_key(folder) == key and (folder / PAGE_FILE).is_file():
+        counts[1] += 1
+        return
+    write_page(fit, folder, extra_sections=extras())
+    atomic_write_text(folder / PAGE_KEY_FILE, key)
+    counts[0] += 1
 
 
 def _crossover_companion(fit: ScalingFit, fits: dict[str, ScalingFit]) -> ScalingFit | None:
@@ -102,31 +132,38 @@ def report(args: argparse.Namespace) -> int:
               for item in prepared}
     fits: dict[str, ScalingFit] = {}
     fitted = [0, 0]
-    extras: dict[str, list] = {item.spec.name: [] for item in prepared}
+    sensitivity: dict[str, list] = {}
     for i, item in enumerate(prepared, 1):
         folder = out / item.spec.name
-        step = f"[{i}/{len(prepared)}] {item.spec.name}"
-        fit = _fit_or_reuse(item, folder, args.refit, step, fitted)
-        variants = []
-        for variant, check in checks[item.spec.name]:
-            where = folder / SENSITIVITY_DIR / variant.slug
-            variants.append((variant.label, _fit_or_reuse(check, where, args.refit,
-                                                          f"    sensitivity check '{variant.label}'", fitted)))
-            write_page(variants[-1][1], where)
-        if variants:
-            extras[item.spec.name].append(sensitivity_section(fit, variants))
-        fits[item.spec.name] = fit
+        fits[item.spec.name] = _fit_or_reuse(item, folder, args.refit, f"[{i}/{len(prepared)}] {item.spec.name}",
+                                             fitted)
+        sensitivity[item.spec.name] = [
+            (variant.label, _fit_or_reuse(check, folder / SENSITIVITY_DIR / variant.slug, args.refit,
+                                          f"    sensitivity check '{variant.label}'", fitted))
+            for variant, check in checks[item.spec.name]]
+    written = [0, 0]  # pages rendered, pages unchanged
     for name, fit in fits.items():  # pages last: a crossover section needs its companion fit
+        for _, check in sensitivity[name]:
+            _write_page_if_changed(check, check.path, [check], lambda check=check: (), args.refit, written)
         companion = _crossover_companion(fit, fits)
-        if companion is not None:
-            extras[name].insert(0, crossover_section(fit, companion))
-        write_page(fit, out / name, extra_sections=extras[name])
+
+        def extras(fit=fit, companion=companion, variants=sensitivity[name]):
+            sections = [crossover_section(fit, companion)] if companion is not None else []
+            return sections + ([sensitivity_section(fit, variants)] if variants else [])
+
+        shown = [fit, *(check for _, check in sensitivity[name]), *([companion] if companion else [])]
+        _write_page_if_changed(fit, out / name, shown, extras, args.refit, written)
     from bayes_scaling.report.index_page import render_index
 
-    index = atomic_write_text(out / "index.html", render_index(fits, tuple(getattr(args, "budgets", ()) or ())))
+    budgets = tuple(getattr(args, "budgets", ()) or ())
+    index_key = _page_key([*fits.values(), *(c for checks in sensitivity.values() for _, c in checks)], budgets)
+    index = out / "index.html"
+    if args.refit or _stored_key(out) != index_key or not index.is_file():
+        atomic_write_text(index, render_index(fits, budgets, checks=sensitivity))
+        atomic_write_text(out / PAGE_KEY_FILE, index_key)
     print(f"wrote {index}")
-    print(f"report: {len(fits)} analyses ({fitted[0]} fits sampled, {fitted[1]} reused) in "
-          f"{time.perf_counter() - start:.1f} s", file=sys.stderr)
+    print(f"report: {len(fits)} analyses ({fitted[0]} fits sampled, {fitted[1]} reused; {written[0]} pages "
+          f"rendered, {written[1]} unchanged) in {time.perf_counter() - start:.1f} s", file=sys.stderr)
     bad = [name for name, fit in fits.items() if not fit.converged]
     if bad:
         print(f"*** NOT CONVERGED: {', '.join(bad)} ***", file=sys.stderr)

@@ -20,6 +20,7 @@ from bayes_scaling.param_count import KAPLAN_VOCAB, recounted_exponent
 from bayes_scaling.planning import summary
 from bayes_scaling.report.comparison_figures import allocation_comparison_figure, ladder_figure
 from bayes_scaling.report.html import Markup, count, esc, figure_html, fmt, interval_text, table_html
+from bayes_scaling.report.sensitivity import EXTRAPOLATION_HEADER, extrapolation_rows
 from bayes_scaling.result import ScalingFit
 
 LEVEL = 0.9
@@ -139,7 +140,7 @@ def allocation_section(fits: dict[str, ScalingFit], plan: ComparisonPlan, budget
     return (f'<section id="allocation"><h2>How each analysis splits a budget</h2>{body}</section>')
 
 
-def same_runs_section(fits: dict[str, ScalingFit], plan: ComparisonPlan) -> str:
+def same_runs_section(fits: dict[str, ScalingFit], plan: ComparisonPlan, checks: dict | None = None) -> str:
     pairs = [(runs, c, k) for runs, c, k in plan.same_runs if c in fits and k in fits]
     if not pairs:
         return ""
@@ -170,6 +171,16 @@ def same_runs_section(fits: dict[str, ScalingFit], plan: ComparisonPlan) -> str:
              "law's form; reading down changes only the data. Both laws give the allocation exponent in closed form "
              "(Chinchilla: a = β / (α + β); Kaplan: a = α_D / (α_N + α_D)).</p>")
     body += table_html(["runs", "Chinchilla's law", f"a ({LEVEL:.0%})", "Kaplan's law", f"a ({LEVEL:.0%})"], a_rows)
+    extrapolation = []
+    for _, c, k in pairs:
+        for name in (c, k):
+            extrapolation += extrapolation_rows(fits[name], (checks or {}).get(name, []), link(name, fits[name]))
+    if extrapolation:
+        body += ("<h3>Extrapolation to the highest-compute runs</h3><p>Each law refitted without the runs with the "
+                 "most compute (a <code>hold_out_top_compute</code> check in its spec), then scored on them by its "
+                 "posterior predictive: the coverage of central intervals (an honest 90% interval covers about 90%), "
+                 "the mean log predictive density and CRPS on log loss.</p>"
+                 + table_html(["fit", *EXTRAPOLATION_HEADER[1:]], extrapolation))
     return f'<section id="same-runs"><h2>Same runs, both laws</h2>{body}</section>'
 
 

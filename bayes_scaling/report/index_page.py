@@ -42,8 +42,10 @@ def analyses_section(fits: dict[str, ScalingFit]) -> str:
 
 
 def render_index(fits: dict[str, ScalingFit], budgets: tuple[float, ...] = (),
-                 comparison_plan: ComparisonPlan | None = None) -> str:
-    """Front page for ``{folder name: fit}``; ``budgets`` (FLOP) are added to the plan's in the allocation table."""
+                 comparison_plan: ComparisonPlan | None = None,
+                 checks: dict[str, list[tuple[str, ScalingFit]]] | None = None) -> str:
+    """Front page for ``{folder name: fit}``; ``budgets`` (FLOP) are added to the plan's in the allocation table;
+    ``checks`` are each analysis's sensitivity fits ``[(label, fit)]`` (held-out scores come from them)."""
     cplan = comparison_plan or ComparisonPlan()
     all_budgets = tuple(sorted(set(cplan.budgets) | {float(b) for b in budgets}))
     head = quiet(comparison.headline, fits, cplan)
@@ -51,7 +53,7 @@ def render_index(fits: dict[str, ScalingFit], budgets: tuple[float, ...] = (),
         ("summary", "Summary", quiet(comparison.summary_section, fits, cplan, head)),
         ("allocation", "How each analysis splits a budget", quiet(comparison.allocation_section, fits, cplan,
                                                                   all_budgets)),
-        ("same-runs", "Same runs, both laws", quiet(comparison.same_runs_section, fits, cplan)),
+        ("same-runs", "Same runs, both laws", quiet(comparison.same_runs_section, fits, cplan, checks)),
         ("why", "Why they differ", quiet(comparison.why_section, fits, cplan)),
         ("floors", "Loss floors", quiet(comparison.floors_section, fits, cplan)),
         ("analyses", "All analyses", analyses_section(fits)),

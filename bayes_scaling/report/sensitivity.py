@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from bayes_scaling.holdout import LEVELS, extrapolation_score
 from bayes_scaling.laws import LawNotApplicable
 from bayes_scaling.planning import summary
 from bayes_scaling.report.html import Markup, esc, fmt, interval_text, table_html
@@ -60,5 +61,34 @@ def sensitivity_section(fit: ScalingFit, checks: list[tuple[str, ScalingFit]]) -
     if unconverged:
         note += (f'<p class="bad">Not converged, shown for inspection only: {esc(", ".join(unconverged))}.</p>')
     body = ("<p>The same analysis with one choice changed at a time (the spec's <code>[[sensitivity]]</code> "
-            f"checks), each a full fit.</p>{table}{note}")
+            f"checks), each a full fit.</p>{table}{note}{extrapolation_html(fit, checks)}")
     return "sensitivity", "Sensitivity checks", f'<section id="sensitivity"><h2>Sensitivity checks</h2>{body}</section>'
+
+
+def extrapolation_rows(fit: ScalingFit, checks: list[tuple[str, ScalingFit]], first_cell=None) -> list[list]:
+    """One table row per check that held out the highest-compute runs: how its predictive scored them."""
+    rows = []
+    for label, check in checks:
+        score = extrapolation_score(fit, check, seed=int(fit.tree.attrs.get("seed", 0)))
+        if score is None:
+            continue
+        flag = "" if check.converged else " (NOT CONVERGED)"
+        rows.append([first_cell if first_cell is not None else label + flag, score["n_runs"],
+                     f"{score['max_compute_seen']:.3g}", f"{score['min_compute_held_out']:.3g}",
+                     *(f"{score['coverage'][level]:.0%}" for level in LEVELS),
+                     f"{score['width'][0.9]:.3f}", f"{score['log_score']:.2f}", f"{score['crps']:.4f}"])
+    return rows
+
+
+EXTRAPOLATION_HEADER = ["check", "held-out runs", "largest compute fitted (FLOP)", "smallest held out",
+                        *(f"{level:.0%} coverage" for level in LEVELS), "90% width (log loss)",
+                        "log score (mean)", "CRPS (mean)"]
+
+
+def extrapolation_html(fit: ScalingFit, checks: list[tuple[str, ScalingFit]]) -> str:
+    rows = extrapolation_rows(fit, checks)
+    if not rows:
+        return ""
+    return ("<h3>Extrapolation to held-out runs</h3><p>Checks that held out the runs with the most compute, scored "
+            "by their posterior predictive on those runs: an honest X% interval covers about X% of them.</p>"
+            + table_html(EXTRAPOLATION_HEADER, rows))

@@ -1,0 +1,82 @@
+"""Scoring a fit's posterior predictive on runs it did not see (for example the runs with the most compute, held out
+by the ``hold_out_top_compute`` filter): log score, CRPS, and the coverage and width of central intervals.
+
+The predictive distribution of a held-out run's log loss is the likelihood averaged over posterior draws, so the
+scores include the noise model, not only the uncertainty of the law's parameters.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import xarray as xr
+from scipy.special import logsumexp
+
+from bayes_scaling.likelihoods import get_likelihood
+from bayes_scaling.result import ScalingFit
+
+LEVELS = (0.5, 0.8, 0.9, 0.95)
+RUN_DIM = "run"
+
+
+def heldout_runs(full: ScalingFit, partial: ScalingFit) -> xr.Dataset:
+    """The runs of ``full`` (its ``constant_data``) that ``partial`` was not fitted to."""
+    everything = full.runs
+    seen = set(partial.runs[RUN_DIM].values.tolist())
+    keep = [run not in seen for run in everything[RUN_DIM].values.tolist()]
+    return everything.isel({RUN_DIM: np.flatnonzero(keep)})
+
+
+def _crps(samples: np.ndarray, observed: np.ndarray) -> np.ndarray:
+    """CRPS of each observation from predictive samples (samples on axis 0): E|X - y| - E|X - X'| / 2, the latter
+    from the sorted samples in O(S log S)."""
+    s = np.sort(samples, axis=0)
+    n = s.shape[0]
+    first = np.mean(np.abs(s - observed[None, :]), axis=0)
+    weights = (2.0 * np.arange(1, n + 1) - n - 1)[:, None]
+    second = np.sum(weights * s, axis=0) / (n * n)  # E|X - X'| / 2
+    return first - second
+
+
+def predictive_score(fit: ScalingFit, runs: xr.Dataset, *, seed: int = 0, levels=LEVELS) -> dict[str, Any]:
+    """Scores of ``fit``'s posterior predictive on ``runs`` (a Dataset over ``run`` with the law's inputs and
+    ``loss``), on log loss.
+
+    Returns
+    -------
+    dict: ``n_runs``; ``log_score`` (mean log predictive density per run, higher is better); ``crps`` (mean, lower
+    is better); ``coverage`` and ``width`` per level (fraction of runs inside the central interval, mean width in
+    log loss, about the relative width); ``max_compute_seen`` and ``min_compute_held_out`` (FLOP).
+    """
+    if runs.sizes.get(RUN_DIM, 0) == 0:
+        raise ValueError(f"{fit.name}: no held-out runs to score")
+    likelihood = get_likelihood(str(fit.tree.attrs["likelihood"]))
+    draws = fit.posterior.stack(sample=("chain", "draw"))
+    params = {name: draws[name].values[:, None] for name in fit.law.parameters}
+    noise = {name: draws[name].values[:, None] for name in likelihood.parameters}
+    inputs = {name: runs[name].values[None, :] for name in fit.law.inputs}
+    mu = np.log(fit.law.loss(**inputs, **params))
+    observed = np.log(runs["loss"].values)
+    log_density = likelihood.logpdf(observed[None, :], mu, **noise)
+    lpd = logsumexp(log_density, axis=0) - np.log(log_density.shape[0])
+    samples = likelihood.sample(np.random.default_rng(seed), mu, **noise)
+    coverage, width = {}, {}
+    for level in levels:
+        low, high = np.quantile(samples, [(1 - level) / 2, (1 + level) / 2], axis=0)
+        coverage[level] = float(np.mean((observed >= low) & (observed <= high)))
+        width[level] = float(np.mean(high - low))
+    return {
+        "n_runs": int(observed.size), "log_score": float(np.mean(lpd)),
+        "crps": float(np.mean(_crps(samples, observed))), "coverage": coverage, "width": width,
+        "max_compute_seen": float(fit.runs["compute"].max()), "min_compute_held_out": float(runs["compute"].min()),
+    }
+
+
+def extrapolation_score(full: ScalingFit, partial: ScalingFit, *, seed: int = 0) -> dict[str, Any] | None:
+    """:func:`predictive_score` of ``partial`` on the runs of ``full`` it was not fitted to, if it held out runs
+    with the ``hold_out_top_compute`` filter (else None)."""
+    if not any(note.startswith("hold_out_top_compute") for note in partial.attr_json("filters")):
+        return None
+    runs = heldout_runs(full, partial)
+    return predictive_score(partial, runs, seed=seed) if runs.sizes.get(RUN_DIM, 0) else None

@@ -1,0 +1,37 @@
+import numpy as np
+import pytest
+
+from bayes_scaling.holdout import _crps, heldout_runs, predictive_score
+from bayes_scaling.result import ScalingFit
+
+from .conftest import synthetic_tree
+
+
+def test_crps_matches_its_definition():
+    rng = np.random.default_rng(0)
+    samples, observed = rng.normal(size=(400, 3)), np.array([0.0, 1.0, -2.0])
+    pairwise = np.mean(np.abs(samples[:, None, :] - samples[None, :, :]), axis=(0, 1))
+    direct = np.mean(np.abs(samples - observed), axis=0) - 0.5 * pairwise
+    assert _crps(samples, observed) == pytest.approx(direct, rel=1e-10)
+
+
+def test_a_fit_scores_runs_from_its_own_law_well_and_shifted_runs_badly():
+    fit = ScalingFit(synthetic_tree(draws=300))
+    runs = fit.runs
+    honest = predictive_score(fit, runs, seed=1)
+    assert honest["n_runs"] == runs.sizes["run"]
+    assert 0.75 <= honest["coverage"][0.9] <= 1.0
+    assert honest["width"][0.5] < honest["width"][0.9] < honest["width"][0.95]
+    shifted = runs.assign(loss=runs["loss"] * 1.2)
+    bad = predictive_score(fit, shifted, seed=1)
+    assert bad["coverage"][0.9] < 0.2 and bad["log_score"] < honest["log_score"] - 3 and bad["crps"] > honest["crps"]
+    assert predictive_score(fit, runs, seed=1) == honest  # seeded
+
+
+def test_heldout_runs_are_the_complement():
+    full = ScalingFit(synthetic_tree())
+    tree = synthetic_tree()
+    partial = ScalingFit(tree)
+    partial.tree["constant_data"] = tree["constant_data"].to_dataset().isel(run=slice(0, 10))
+    held = heldout_runs(full, partial)
+    assert held["run"].values.tolist() == full.runs["run"].values[10:].tolist()
