@@ -60,6 +60,9 @@ def test_crossover_json_has_finite_quantiles(porian_fits, capsys):
     assert result["published_values"]["compute_pf_days"] == pytest.approx(1.1e4, rel=0.2)
     assert result["published_values"]["loss"] == pytest.approx(1.67, abs=0.05)
     assert result["data_limited_fit"].endswith("porian-rw-kaplan-joint")
+    # from the floored IsoFLOP fit, the crossover uses Kaplan's floorless frontier fitted to the same runs
+    assert main(["crossover", str(out / "porian-rw-kaplan-isoflop"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["frontier_fit"].endswith("porian-rw-kaplan-frontier")
 
 
 def test_plan_works_on_an_isoflop_fit(porian_fits, capsys):

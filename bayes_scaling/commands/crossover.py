@@ -49,6 +49,9 @@ def find_companion(fit: ScalingFit, laws: tuple[str, ...]) -> ScalingFit:
 def crossover_result(report_dir: str, companion: str | None = None) -> dict:
     """The crossover of the fit in ``report_dir`` and its companion, with the published-values computation."""
     fit = load(report_dir)
+    if fit.law.name == "isoflop" and not companion:  # the floored frontier levels off: use Kaplan's form beside it
+        fit = find_companion(fit, FRONTIER_LAWS)
+        log.info("using %s, the fit of Kaplan's floorless frontier to the same runs", fit.path)
     if fit.law.name in FRONTIER_LAWS:
         frontier, data = fit, (load(companion) if companion else find_companion(fit, DATA_LIMITED_LAWS))
     elif fit.law.name in DATA_LIMITED_LAWS:

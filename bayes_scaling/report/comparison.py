@@ -59,6 +59,12 @@ def probability_text(p: float, draws: int) -> str:
     return f"= {p:.4f}"
 
 
+def linked(name: str, text: str, fit: ScalingFit) -> Markup:
+    """``text`` (a number from the fit) linking to the fit's page, flagged if it did not converge."""
+    flag = "" if fit.converged else ' <span class="bad">(NOT CONVERGED)</span>'
+    return Markup(f'<a href="{esc(name)}/index.html">{esc(text)}</a>{flag}')
+
+
 def _a(fit: ScalingFit) -> dict:
     return summary(fit.exponents()["a"], LEVEL)
 
@@ -219,12 +225,11 @@ def why_section(fits: dict[str, ScalingFit], plan: ComparisonPlan) -> str:
             row = [step, change]
             for dataset in datasets:
                 _, fit, porian = ladder[dataset][i]
-                row += [link(fit.name, fit) if fit else "–", interval_text(_a(fit)) if fit else "–",
-                        fmt(porian, 3)]
+                row += [linked(fit.name, interval_text(_a(fit)), fit) if fit else "–", fmt(porian, 3)]
             rows.append(row)
         header = ["step", "what changed"]
         for dataset in datasets:
-            header += [f"{dataset}: fit", f"{dataset}: a ({LEVEL:.0%})", f"{dataset}: Porian et al."]
+            header += [f"{dataset}: a ({LEVEL:.0%}), links to the fit", f"{dataset}: Porian et al."]
         body += table_html(header, rows, css_class="kv")
     if plan.kaplan in fits:
         body += _recount_table(fits[plan.kaplan])
