@@ -1,4 +1,4 @@
-"""Command line: ``bayes-scaling fit | plan | report | crossover | data``.
+"""Command line: ``bayes-scaling fit | plan | report | crossover | calibrate | data``.
 
 Exit codes: 0 success; 1 a fit that failed its convergence diagnostics (unless ``--allow-unconverged``);
 2 bad input (spec, data, priors), reported before any sampling and without writing anything.
@@ -43,8 +43,27 @@ def _positive_floats(text: str) -> float:
 
 def _add_fit_parser(sub) -> None:
     p = sub.add_parser("fit", help="fit a law by NUTS and write posterior.nc and an HTML page")
-    p.add_argument("spec", nargs="?", help="analysis spec (TOML), e.g. models/chinchilla.toml")
     p.add_argument("--out", required=True, help="output folder (created only once the fit has run)")
+    _add_spec_arguments(p)
+    p.add_argument("--allow-unconverged", action="store_true",
+                   help="exit 0 even if diagnostics fail (the fit is still marked NOT CONVERGED everywhere)")
+    p.add_argument("--no-page", action="store_true", help="write posterior.nc only, no HTML page")
+
+
+def _add_calibrate_parser(sub) -> None:
+    p = sub.add_parser("calibrate", help="extrapolation backtest: hold out the highest-compute runs, score the "
+                                         "Bayesian fit and the bootstrap baseline on them")
+    _add_spec_arguments(p)
+    p.add_argument("--hold-out", type=float, nargs="+", default=[0.1, 0.2, 0.3], metavar="FRACTION",
+                   help="fractions of runs (the most compute) to hold out, one backtest each (default 0.1 0.2 0.3)")
+    p.add_argument("--replicates", type=int, default=200, help="bootstrap replicates (default 200)")
+    p.add_argument("--out", help="also write the results as JSON to this file")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def _add_spec_arguments(p) -> None:
+    """A spec file, or --law and --data for an ad-hoc analysis of a CSV, with flag overrides."""
+    p.add_argument("spec", nargs="?", help="analysis spec (TOML), e.g. models/chinchilla.toml")
     p.add_argument("--law", help="law name, for an ad-hoc fit of --data without a spec")
     p.add_argument("--data", help="CSV of your runs (one row per run), for an ad-hoc fit")
     p.add_argument("--n-params-col", help="column holding N (parameters)")
@@ -59,9 +78,6 @@ def _add_fit_parser(sub) -> None:
     p.add_argument("--draws", type=int, help="override draws per chain")
     p.add_argument("--tune", type=int, help="override tuning steps per chain")
     p.add_argument("--chains", type=int, help="override the number of chains")
-    p.add_argument("--allow-unconverged", action="store_true",
-                   help="exit 0 even if diagnostics fail (the fit is still marked NOT CONVERGED everywhere)")
-    p.add_argument("--no-page", action="store_true", help="write posterior.nc only, no HTML page")
 
 
 def _add_plan_parser(sub) -> None:
@@ -107,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_plan_parser(sub)
     _add_report_parser(sub)
     _add_crossover_parser(sub)
+    _add_calibrate_parser(sub)
     _add_data_parser(sub)
     return parser
 
@@ -118,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     from bayes_scaling import commands
 
     handler = {"fit": commands.fit, "plan": commands.plan, "report": commands.report, "data": commands.data,
-               "crossover": commands.crossover}
+               "crossover": commands.crossover, "calibrate": commands.calibrate}
     try:
         return handler[args.command](args)
     except (DataError, SpecError, PriorError, FileNotFoundError, ValueError) as err:

@@ -61,16 +61,22 @@ def predictive_score(fit: ScalingFit, runs: xr.Dataset, *, seed: int = 0, levels
     log_density = likelihood.logpdf(observed[None, :], mu, **noise)
     lpd = logsumexp(log_density, axis=0) - np.log(log_density.shape[0])
     samples = likelihood.sample(np.random.default_rng(seed), mu, **noise)
+    return {
+        **sample_scores(samples, observed, levels), "log_score": float(np.mean(lpd)),
+        "max_compute_seen": float(fit.runs["compute"].max()), "min_compute_held_out": float(runs["compute"].min()),
+    }
+
+
+def sample_scores(samples: np.ndarray, observed: np.ndarray, levels=LEVELS) -> dict[str, Any]:
+    """``n_runs``, mean ``crps``, and ``coverage`` and mean ``width`` of central intervals per level, from
+    predictive draws of log loss (draws on axis 0, runs on axis 1) and the observed log losses."""
     coverage, width = {}, {}
     for level in levels:
         low, high = np.quantile(samples, [(1 - level) / 2, (1 + level) / 2], axis=0)
         coverage[level] = float(np.mean((observed >= low) & (observed <= high)))
         width[level] = float(np.mean(high - low))
-    return {
-        "n_runs": int(observed.size), "log_score": float(np.mean(lpd)),
-        "crps": float(np.mean(_crps(samples, observed))), "coverage": coverage, "width": width,
-        "max_compute_seen": float(fit.runs["compute"].max()), "min_compute_held_out": float(runs["compute"].min()),
-    }
+    return {"n_runs": int(observed.size), "crps": float(np.mean(_crps(samples, observed))), "coverage": coverage,
+            "width": width}
 
 
 def extrapolation_score(full: ScalingFit, partial: ScalingFit, *, seed: int = 0) -> dict[str, Any] | None:

@@ -88,3 +88,20 @@ def test_plan_json_and_text(adhoc_fit, capsys):
     text = capsys.readouterr().out
     assert "budget C = 1e+21 FLOP" in text and "N_opt" in text and "50% credible interval" in text
     assert main(["plan", str(out)]) == EXIT_BAD_INPUT
+
+
+def test_calibrate_scores_bayes_and_bootstrap_on_the_same_held_out_runs(tmp_path, capsys, simulated_frame):
+    csv = write_csv(tmp_path / "runs.csv", simulated_frame.drop(columns=["compute"]))
+    out = tmp_path / "backtest.json"
+    args = ["-q", "calibrate", "--law", "chinchilla", "--data", csv, "--hold-out", "0.2", "--replicates", "8",
+            "--draws", "300", "--tune", "300", "--out", str(out)]
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert "extrapolation backtest" in text and "bootstrap" in text
+    result = json.loads(out.read_text())
+    bayes, boot = result["rows"]
+    assert (bayes["method"], boot["method"]) == ("bayes", "bootstrap")
+    assert bayes["n_runs"] == boot["n_runs"] >= 12 and bayes["n_train"] == boot["n_train"] == 60 - bayes["n_runs"]
+    assert set(bayes["coverage"]) == {"0.5", "0.8", "0.9", "0.95"} and 0 <= boot["coverage"]["0.9"] <= 1
+    assert bayes["coverage"]["0.9"] >= 0.5  # the simulating law, extrapolated one budget: mostly covered
+    assert main(["calibrate", "--law", "chinchilla", "--data", csv, "--hold-out", "1.5"]) == EXIT_BAD_INPUT

@@ -30,7 +30,8 @@ def spec_from_args(args: argparse.Namespace) -> AnalysisSpec:
         units = {k: v for k, v in (("compute", args.compute_unit), ("loss", args.loss_unit)) if v}
         filters = {} if args.drop_highest_loss is None else {"drop_highest_loss": args.drop_highest_loss}
         data = DataSpec(csv=args.data, columns=columns, units=units, filters=filters)
-        spec = AnalysisSpec(name=Path(args.out).name, law=args.law, data=data, title=f"{args.law} law on {args.data}")
+        name = Path(args.out).name if getattr(args, "out", None) else Path(args.data).stem
+        spec = AnalysisSpec(name=name, law=args.law, data=data, title=f"{args.law} law on {args.data}")
     if args.likelihood:
         spec = dataclasses.replace(spec, likelihood=args.likelihood)
     overrides = {k: getattr(args, k) for k in ("seed", "draws", "tune", "chains") if getattr(args, k) is not None}

@@ -1,0 +1,70 @@
+"""Extrapolation backtests: fit a law without the runs with the most compute and score its predictive on them, for
+the Bayesian fit and for the bootstrap baseline on the same split, so their coverage and width compare.
+
+For each held-out fraction f, the runs are split by the ``hold_out_top_compute`` filter (the f most compute-hungry
+runs and any tied with them are held out); both methods see the same training runs and are scored on the same
+held-out runs, on log loss: coverage and width of central 50/80/90/95% intervals and CRPS (and, for the Bayesian
+fit, the log predictive density).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from typing import Any
+
+import numpy as np
+
+from bayes_scaling.bootstrap import bootstrap_fit
+from bayes_scaling.data.filters import apply_filters
+from bayes_scaling.fit.run import PreparedFit, fit_prepared
+from bayes_scaling.fit.tree import run_inputs
+from bayes_scaling.holdout import predictive_score, sample_scores
+from bayes_scaling.result import ScalingFit
+
+log = logging.getLogger(__name__)
+
+FRACTIONS = (0.1, 0.2, 0.3)
+
+
+def split(prepared: PreparedFit, fraction: float) -> tuple[PreparedFit, Any]:
+    """The prepared fit on the runs kept by ``hold_out_top_compute = fraction``, and the held-out runs (a Dataset
+    over ``run``)."""
+    train_runs = apply_filters(prepared.runs, {"hold_out_top_compute": fraction})
+    kept = set(train_runs.frame["row"].tolist())
+    everything = run_inputs(prepared.runs)
+    held = everything.isel(run=[i for i, row in enumerate(everything["run"].values.tolist()) if row not in kept])
+    spec = dataclasses.replace(prepared.spec, name=f"{prepared.spec.name}--holdout-{fraction:g}",
+                               data=dataclasses.replace(prepared.spec.data, filters={
+                                   **prepared.spec.data.filters, "hold_out_top_compute": fraction}))
+    return dataclasses.replace(prepared, spec=spec, runs=train_runs), held
+
+
+def backtest(prepared: PreparedFit, fractions=FRACTIONS, *, replicates: int = 200, seed: int = 0,
+             progress=None) -> list[dict[str, Any]]:
+    """One row per (fraction, method): ``fraction``, ``method`` (``bayes`` or ``bootstrap``), ``n_train``,
+    ``converged`` (Bayesian fits; None for the bootstrap), ``seconds`` and the scores of
+    :func:`~bayes_scaling.holdout.sample_scores` (plus ``log_score`` for the Bayesian fit)."""
+    rows = []
+    for i, fraction in enumerate(fractions):
+        train, held = split(prepared, fraction)
+        if held.sizes["run"] == 0:
+            raise ValueError(f"hold-out fraction {fraction} holds out no run of {len(prepared.runs)}")
+        if progress:
+            progress(f"[{i + 1}/{len(fractions)}] top {fraction:.0%} of compute held out ({held.sizes['run']} runs): "
+                     "Bayesian fit")
+        start = time.perf_counter()
+        fit = ScalingFit(fit_prepared(train))
+        bayes = predictive_score(fit, held, seed=seed)
+        rows.append({"fraction": fraction, "method": "bayes", "n_train": len(train.runs), "converged": fit.converged,
+                     "seconds": time.perf_counter() - start, **bayes})
+        if progress:
+            progress(f"[{i + 1}/{len(fractions)}] bootstrap baseline ({replicates} replicates)")
+        inputs = {name: train.runs.column(name) for name in train.law.inputs}
+        boot = bootstrap_fit(train.law, inputs, train.runs.column("loss"), replicates=replicates, seed=seed)
+        samples = boot.predictive_log_loss({name: held[name].values for name in train.law.inputs},
+                                           np.random.default_rng(seed))
+        rows.append({"fraction": fraction, "method": "bootstrap", "n_train": len(train.runs), "converged": None,
+                     "seconds": boot.seconds, **sample_scores(samples, np.log(held["loss"].values))})
+    return rows

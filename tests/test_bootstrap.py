@@ -1,0 +1,30 @@
+import numpy as np
+import pytest
+
+from bayes_scaling.bootstrap import bootstrap_fit, huber
+from bayes_scaling.laws import get_law
+
+from .conftest import TRUE_PARAMS
+
+
+def test_huber_is_quadratic_inside_delta_and_linear_outside():
+    assert huber(np.array([0.0005]), 1e-3)[0] == pytest.approx(0.5 * 0.0005**2)
+    assert huber(np.array([-0.01]), 1e-3)[0] == pytest.approx(1e-3 * (0.01 - 0.0005))
+
+
+def test_bootstrap_recovers_the_law_and_its_replicates_bracket_the_truth(simulated_frame):
+    law = get_law("chinchilla")
+    inputs = {k: simulated_frame[k].to_numpy() for k in law.inputs}
+    boot = bootstrap_fit(law, inputs, simulated_frame["loss"].to_numpy(), replicates=20, seed=3, max_starts=12)
+    best = boot.params(boot.best)
+    for name in ("E", "alpha", "beta"):
+        assert best[name] == pytest.approx(TRUE_PARAMS[name], rel=0.1)
+    replicates = boot.params(boot.replicates)
+    assert np.ptp(replicates["alpha"]) > 0  # the replicates moved from the full-data optimum
+    samples = boot.predictive_log_loss(inputs, np.random.default_rng(0))
+    assert samples.shape == (20, len(simulated_frame))
+    observed = np.log(simulated_frame["loss"].to_numpy())
+    low, high = np.quantile(samples, [0.05, 0.95], axis=0)
+    assert 0.7 < np.mean((observed >= low) & (observed <= high)) <= 1.0
+    again = bootstrap_fit(law, inputs, simulated_frame["loss"].to_numpy(), replicates=20, seed=3, max_starts=12)
+    np.testing.assert_array_equal(again.replicates, boot.replicates)  # seeded
