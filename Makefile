@@ -26,6 +26,7 @@ test: $(STAMP)
 benchmark: $(STAMP)
 	$(PY) benchmarks/bench_chinchilla_geometry.py
 	$(PY) benchmarks/bench_report_rerun.py
+	$(PY) benchmarks/bench_calibrate.py
 
 clean:
 	rm -rf $(VENV) reports .pytest_cache .ruff_cache

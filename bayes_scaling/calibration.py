@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from bayes_scaling.bootstrap import bootstrap_fit
+from bayes_scaling.bootstrap import MAX_STARTS, bootstrap_fit
 from bayes_scaling.data.filters import apply_filters
 from bayes_scaling.fit.run import PreparedFit, fit_prepared
 from bayes_scaling.fit.tree import run_inputs
@@ -41,30 +41,40 @@ def split(prepared: PreparedFit, fraction: float) -> tuple[PreparedFit, Any]:
     return dataclasses.replace(prepared, spec=spec, runs=train_runs), held
 
 
+def _backtest_one(task) -> list[dict[str, Any]]:
+    """The Bayesian and bootstrap rows of one held-out fraction: ``task`` is (prepared, fraction, replicates,
+    seed, most grid starts of the bootstrap)."""
+    prepared, fraction, replicates, seed, starts = task
+    train, held = split(prepared, fraction)
+    if held.sizes["run"] == 0:
+        raise ValueError(f"hold-out fraction {fraction} holds out no run of {len(prepared.runs)}")
+    start = time.perf_counter()
+    fit = ScalingFit(fit_prepared(train))
+    rows = [{"fraction": fraction, "method": "bayes", "n_train": len(train.runs), "converged": fit.converged,
+             "seconds": time.perf_counter() - start, **predictive_score(fit, held, seed=seed)}]
+    inputs = {name: train.runs.column(name) for name in train.law.inputs}
+    boot = bootstrap_fit(train.law, inputs, train.runs.column("loss"), replicates=replicates, seed=seed,
+                         max_starts=starts)
+    samples = boot.predictive_log_loss({name: held[name].values for name in train.law.inputs},
+                                       np.random.default_rng(seed))
+    rows.append({"fraction": fraction, "method": "bootstrap", "n_train": len(train.runs), "converged": None,
+                 "seconds": boot.seconds, **sample_scores(samples, np.log(held["loss"].values))})
+    return rows
+
+
 def backtest(prepared: PreparedFit, fractions=FRACTIONS, *, replicates: int = 200, seed: int = 0,
-             progress=None) -> list[dict[str, Any]]:
+             starts: int = MAX_STARTS, scheduler: str = "serial", workers: int = 2,
+             progress=None) -> tuple[list[dict[str, Any]], float]:
     """One row per (fraction, method): ``fraction``, ``method`` (``bayes`` or ``bootstrap``), ``n_train``,
     ``converged`` (Bayesian fits; None for the bootstrap), ``seconds`` and the scores of
-    :func:`~bayes_scaling.holdout.sample_scores` (plus ``log_score`` for the Bayesian fit)."""
-    rows = []
-    for i, fraction in enumerate(fractions):
-        train, held = split(prepared, fraction)
-        if held.sizes["run"] == 0:
+    :func:`~bayes_scaling.holdout.sample_scores` (plus ``log_score`` for the Bayesian fit); and the wall-clock
+    seconds. Each fraction is one task (:func:`~bayes_scaling.parallel.run_tasks`), seeded alike on any
+    scheduler."""
+    from bayes_scaling.parallel import run_tasks
+
+    for fraction in fractions:  # refuse a split without held-out runs before any fit
+        if split(prepared, fraction)[1].sizes["run"] == 0:
             raise ValueError(f"hold-out fraction {fraction} holds out no run of {len(prepared.runs)}")
-        if progress:
-            progress(f"[{i + 1}/{len(fractions)}] top {fraction:.0%} of compute held out ({held.sizes['run']} runs): "
-                     "Bayesian fit")
-        start = time.perf_counter()
-        fit = ScalingFit(fit_prepared(train))
-        bayes = predictive_score(fit, held, seed=seed)
-        rows.append({"fraction": fraction, "method": "bayes", "n_train": len(train.runs), "converged": fit.converged,
-                     "seconds": time.perf_counter() - start, **bayes})
-        if progress:
-            progress(f"[{i + 1}/{len(fractions)}] bootstrap baseline ({replicates} replicates)")
-        inputs = {name: train.runs.column(name) for name in train.law.inputs}
-        boot = bootstrap_fit(train.law, inputs, train.runs.column("loss"), replicates=replicates, seed=seed)
-        samples = boot.predictive_log_loss({name: held[name].values for name in train.law.inputs},
-                                           np.random.default_rng(seed))
-        rows.append({"fraction": fraction, "method": "bootstrap", "n_train": len(train.runs), "converged": None,
-                     "seconds": boot.seconds, **sample_scores(samples, np.log(held["loss"].values))})
-    return rows
+    tasks = [(prepared, fraction, replicates, seed, starts) for fraction in fractions]
+    results, seconds = run_tasks(_backtest_one, tasks, scheduler=scheduler, workers=workers, progress=progress)
+    return [row for rows in results for row in rows], seconds

@@ -1,4 +1,4 @@
-"""Command line: ``bayes-scaling fit | plan | report | crossover | calibrate | data``.
+"""Command line: ``bayes-scaling fit | plan | report | crossover | calibrate | sbc | data``.
 
 Exit codes: 0 success; 1 a fit that failed its convergence diagnostics (unless ``--allow-unconverged``);
 2 bad input (spec, data, priors), reported before any sampling and without writing anything.
@@ -57,8 +57,28 @@ def _add_calibrate_parser(sub) -> None:
     p.add_argument("--hold-out", type=float, nargs="+", default=[0.1, 0.2, 0.3], metavar="FRACTION",
                    help="fractions of runs (the most compute) to hold out, one backtest each (default 0.1 0.2 0.3)")
     p.add_argument("--replicates", type=int, default=200, help="bootstrap replicates (default 200)")
+    p.add_argument("--bootstrap-starts", type=int, default=243,
+                   help="most grid starts of the bootstrap's full-data fit (default 243)")
+    _add_scheduler_arguments(p)
     p.add_argument("--out", help="also write the results as JSON to this file")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def _add_sbc_parser(sub) -> None:
+    p = sub.add_parser("sbc", help="simulation-based calibration: prior draws, simulated runs at the data's design, "
+                                   "fits, rank uniformity per parameter")
+    _add_spec_arguments(p)
+    p.add_argument("--simulations", type=int, default=100, help="simulated datasets (default 100)")
+    _add_scheduler_arguments(p)
+    p.add_argument("--out", help="also write the results (with every rank) as JSON to this file")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def _add_scheduler_arguments(p) -> None:
+    p.add_argument("--scheduler", default="local",
+                   help="'local' (a Dask LocalCluster, default), 'serial' (in this process) or the address of a "
+                        "Dask scheduler; every choice gives the same numbers")
+    p.add_argument("--workers", type=int, default=2, help="workers of the LocalCluster (default 2)")
 
 
 def _add_spec_arguments(p) -> None:
@@ -124,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_report_parser(sub)
     _add_crossover_parser(sub)
     _add_calibrate_parser(sub)
+    _add_sbc_parser(sub)
     _add_data_parser(sub)
     return parser
 
@@ -135,7 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     from bayes_scaling import commands
 
     handler = {"fit": commands.fit, "plan": commands.plan, "report": commands.report, "data": commands.data,
-               "crossover": commands.crossover, "calibrate": commands.calibrate}
+               "crossover": commands.crossover, "calibrate": commands.calibrate,
+               "sbc": commands.sbc}
     try:
         return handler[args.command](args)
     except (DataError, SpecError, PriorError, FileNotFoundError, ValueError) as err:

@@ -94,7 +94,7 @@ def test_calibrate_scores_bayes_and_bootstrap_on_the_same_held_out_runs(tmp_path
     csv = write_csv(tmp_path / "runs.csv", simulated_frame.drop(columns=["compute"]))
     out = tmp_path / "backtest.json"
     args = ["-q", "calibrate", "--law", "chinchilla", "--data", csv, "--hold-out", "0.2", "--replicates", "8",
-            "--draws", "300", "--tune", "300", "--out", str(out)]
+            "--draws", "300", "--tune", "300", "--out", str(out), "--scheduler", "serial", "--bootstrap-starts", "12"]
     assert main(args) == 0
     text = capsys.readouterr().out
     assert "extrapolation backtest" in text and "bootstrap" in text
@@ -105,3 +105,17 @@ def test_calibrate_scores_bayes_and_bootstrap_on_the_same_held_out_runs(tmp_path
     assert set(bayes["coverage"]) == {"0.5", "0.8", "0.9", "0.95"} and 0 <= boot["coverage"]["0.9"] <= 1
     assert bayes["coverage"]["0.9"] >= 0.5  # the simulating law, extrapolated one budget: mostly covered
     assert main(["calibrate", "--law", "chinchilla", "--data", csv, "--hold-out", "1.5"]) == EXIT_BAD_INPUT
+
+
+def test_sbc_ranks_every_parameter_of_each_simulation(tmp_path, capsys, simulated_frame):
+    csv = write_csv(tmp_path / "runs.csv", simulated_frame.drop(columns=["compute"]))
+    out = tmp_path / "sbc.json"
+    args = ["-q", "sbc", "--law", "chinchilla", "--data", csv, "--simulations", "3", "--draws", "200", "--tune",
+            "200", "--out", str(out), "--scheduler", "serial"]
+    assert main(args) in (0, 1)  # three simulations cannot establish uniformity; the ranks are what is checked
+    assert "simulation-based calibration" in capsys.readouterr().out
+    result = json.loads(out.read_text())
+    assert set(result["ranks"]) == {"E", "A", "B", "alpha", "beta", "sigma", "nu"}
+    assert all(len(r) == 3 - result["skipped"] and all(0 <= k <= result["rank_draws"] for k in r)
+               for r in result["ranks"].values())
+    assert set(result["p_values"]) == set(result["ranks"])

@@ -6,5 +6,6 @@ from bayes_scaling.commands.data import data
 from bayes_scaling.commands.fit import fit
 from bayes_scaling.commands.plan import plan
 from bayes_scaling.commands.report import report
+from bayes_scaling.commands.sbc import sbc
 
-__all__ = ["calibrate", "crossover", "data", "fit", "plan", "report"]
+__all__ = ["calibrate", "crossover", "data", "fit", "plan", "report", "sbc"]

@@ -1,0 +1,40 @@
+"""Dask scale-out gives the same numbers as a serial run with the same seeds."""
+
+import pytest
+
+from bayes_scaling.data.runs import RunTable, validate_table
+from bayes_scaling.fit.model import all_priors
+from bayes_scaling.fit.run import PreparedFit
+from bayes_scaling.laws import get_law
+from bayes_scaling.likelihoods import get_likelihood
+from bayes_scaling.parallel import run_tasks
+from bayes_scaling.sbc import sbc
+from bayes_scaling.spec import AnalysisSpec, DataSpec, SamplerSpec
+
+
+def _square(x):
+    return x * x
+
+
+def test_tasks_come_back_in_order_on_any_scheduler():
+    serial, _ = run_tasks(_square, [3, 1, 2], scheduler="serial")
+    local, _ = run_tasks(_square, [3, 1, 2], scheduler="local", workers=2)
+    assert serial == local == [9, 1, 4]
+
+
+@pytest.fixture()
+def prepared(simulated_frame):
+    law, likelihood = get_law("chinchilla"), get_likelihood("student_t")
+    columns = {k: k for k in ("n_params", "n_tokens", "compute", "loss")}
+    runs = RunTable(frame=validate_table(simulated_frame, "simulated", columns), source={"file": "simulated"})
+    spec = AnalysisSpec(name="sim", law="chinchilla", data=DataSpec(csv="simulated"),
+                        sampler=SamplerSpec(seed=4))
+    return PreparedFit(spec, law, likelihood, all_priors(law, likelihood), runs)
+
+
+def test_sbc_on_a_local_cluster_matches_the_serial_run(prepared):
+    kwargs = {"seed": 4, "draws": 100, "tune": 100}
+    serial = sbc(prepared, 3, scheduler="serial", **kwargs)
+    local = sbc(prepared, 3, scheduler="local", workers=2, **kwargs)
+    assert local["ranks"] == serial["ranks"] and local["skipped"] == serial["skipped"]
+    assert len(local["task_seconds"]) == 2 and len(serial["task_seconds"]) == 1
