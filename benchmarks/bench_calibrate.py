@@ -30,14 +30,22 @@ def main() -> None:
         rows, seconds = backtest(prepared, tuple(args.hold_out), replicates=args.replicates,
                                  seed=prepared.spec.sampler.seed, scheduler=scheduler, workers=2)
         runs[scheduler] = (rows, seconds)
-    same = all(a["coverage"] == b["coverage"] and a["crps"] == b["crps"]
-               for a, b in zip(runs["serial"][0], runs["local"][0], strict=True))
+    differences = []
+    for a, b in zip(runs["serial"][0], runs["local"][0], strict=True):
+        keys = [("crps",), ("log_score",), *(("coverage", level) for level in a["coverage"]),
+                *(("width", level) for level in a["width"])]
+        for key in keys:
+            x, y = (row.get(key[0]) if len(key) == 1 else row[key[0]][key[1]] for row in (a, b))
+            if x is not None and x != y:
+                differences.append((a["fraction"], a["method"], key, x, y))
     splits = len(args.hold_out)
     print(f"{'scheduler':<22}{'wall s':>9}{'splits/min':>12}{'speed-up':>10}")
     for scheduler, (_, seconds) in runs.items():
         print(f"{scheduler:<22}{seconds:>9.1f}{60 * splits / seconds:>12.2f}"
               f"{runs['serial'][1] / seconds:>10.2f}")
-    print(f"same numbers serial and on the LocalCluster: {same}")
+    print(f"same numbers serial and on the LocalCluster: {not differences}")
+    for fraction, method, key, x, y in differences:
+        print(f"  differs: {fraction:.0%} {method} {'/'.join(map(str, key))}: {x!r} serial, {y!r} local")
     print(f"\n{'held out':<10}{'NUTS fit s':>12}{'bootstrap s':>13}   (serial run; {args.replicates} replicates)")
     rows = runs["serial"][0]
     for bayes, boot in zip(rows[::2], rows[1::2], strict=True):
