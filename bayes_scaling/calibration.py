@@ -18,6 +18,7 @@ import numpy as np
 
 from bayes_scaling.bootstrap import MAX_STARTS, bootstrap_fit
 from bayes_scaling.data.filters import apply_filters
+from bayes_scaling.data.load import check_identifiable
 from bayes_scaling.fit.run import PreparedFit, fit_prepared
 from bayes_scaling.fit.tree import run_inputs
 from bayes_scaling.holdout import predictive_score, sample_scores
@@ -46,8 +47,6 @@ def _backtest_one(task) -> list[dict[str, Any]]:
     seed, most grid starts of the bootstrap)."""
     prepared, fraction, replicates, seed, starts = task
     train, held = split(prepared, fraction)
-    if held.sizes["run"] == 0:
-        raise ValueError(f"hold-out fraction {fraction} holds out no run of {len(prepared.runs)}")
     start = time.perf_counter()
     fit = ScalingFit(fit_prepared(train))
     rows = [{"fraction": fraction, "method": "bayes", "n_train": len(train.runs), "converged": fit.converged,
@@ -72,9 +71,12 @@ def backtest(prepared: PreparedFit, fractions=FRACTIONS, *, replicates: int = 20
     scheduler."""
     from bayes_scaling.parallel import run_tasks
 
-    for fraction in fractions:  # refuse a split without held-out runs before any fit
-        if split(prepared, fraction)[1].sizes["run"] == 0:
-            raise ValueError(f"hold-out fraction {fraction} holds out no run of {len(prepared.runs)}")
+    for fraction in fractions:  # refuse a split that cannot be scored or fitted before any fit
+        train, held = split(prepared, fraction)
+        if held.sizes["run"] == 0:
+            raise ValueError(f"hold-out fraction {fraction} holds out no run of {len(prepared.runs)}; give a "
+                             "larger fraction")
+        check_identifiable(train.runs, train.law, f"{prepared.spec.name} without the top {fraction:.0%} of compute")
     tasks = [(prepared, fraction, replicates, seed, starts) for fraction in fractions]
     results, seconds = run_tasks(_backtest_one, tasks, scheduler=scheduler, workers=workers, progress=progress)
     return [row for rows in results for row in rows], seconds

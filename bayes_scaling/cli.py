@@ -31,6 +31,16 @@ def _setup_logging(quiet: bool) -> None:
         logging.getLogger(noisy).setLevel(logging.ERROR)
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
 def _positive_floats(text: str) -> float:
     try:
         value = float(text)
@@ -57,7 +67,7 @@ def _add_calibrate_parser(sub) -> None:
     p.add_argument("--hold-out", type=float, nargs="+", default=[0.1, 0.2, 0.3], metavar="FRACTION",
                    help="fractions of runs (the most compute) to hold out, one backtest each (default 0.1 0.2 0.3)")
     p.add_argument("--replicates", type=int, default=200, help="bootstrap replicates (default 200)")
-    p.add_argument("--bootstrap-starts", type=int, default=243,
+    p.add_argument("--bootstrap-starts", type=_positive_int, default=243,
                    help="most grid starts of the bootstrap's full-data fit (default 243)")
     _add_scheduler_arguments(p)
     p.add_argument("--out", help="also write the results as JSON to this file")
@@ -78,7 +88,7 @@ def _add_scheduler_arguments(p) -> None:
     p.add_argument("--scheduler", default="local",
                    help="'local' (a Dask LocalCluster, default), 'serial' (in this process) or the address of a "
                         "Dask scheduler; every choice gives the same numbers")
-    p.add_argument("--workers", type=int, default=2, help="workers of the LocalCluster (default 2)")
+    p.add_argument("--workers", type=_positive_int, default=2, help="workers of the LocalCluster (default 2)")
 
 
 def _add_spec_arguments(p) -> None:
@@ -116,7 +126,7 @@ def _add_report_parser(sub) -> None:
     p = sub.add_parser("report", help="fit every spec in a folder and write the HTML report")
     p.add_argument("specs", nargs="+", help="spec files or folders of specs (models/)")
     p.add_argument("--out", default="reports", help="report folder (default reports/)")
-    p.add_argument("--budgets", type=float, nargs="+", default=[], metavar="FLOP",
+    p.add_argument("--budgets", type=_positive_floats, nargs="+", default=[], metavar="FLOP",
                    help="budgets to add to the comparison's allocation table (besides 5.76e23, 1e25, 1e26)")
     p.add_argument("--refit", action="store_true", help="refit even when nothing changed")
 

@@ -14,6 +14,9 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
+#: Seconds to wait for an existing scheduler before refusing its address.
+CONNECT_SECONDS = 10
+
 
 def run_tasks(func: Callable[[Any], Any], tasks: Sequence[Any], *, scheduler: str = "serial", workers: int = 2,
               progress: Callable[[int, int], None] | None = None) -> tuple[list[Any], float]:
@@ -33,7 +36,11 @@ def run_tasks(func: Callable[[Any], Any], tasks: Sequence[Any], *, scheduler: st
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
         client = Client(cluster)
     else:
-        client = Client(scheduler)
+        try:
+            client = Client(scheduler, timeout=CONNECT_SECONDS)
+        except (OSError, TimeoutError) as err:
+            raise ValueError(f"cannot reach a Dask scheduler at {scheduler!r} ({err}); give 'local', 'serial' or "
+                             "the address of a running scheduler, such as tcp://host:8786") from None
     try:
         log.info("running %d tasks on %s", len(tasks), client)
         futures = client.map(func, list(tasks), pure=False)

@@ -119,3 +119,25 @@ def test_sbc_ranks_every_parameter_of_each_simulation(tmp_path, capsys, simulate
     assert all(len(r) == 3 - result["skipped"] and all(0 <= k <= result["rank_draws"] for k in r)
                for r in result["ranks"].values())
     assert set(result["p_values"]) == set(result["ranks"])
+
+
+def test_calibrate_and_sbc_refuse_bad_settings_before_any_fit(tmp_path, capsys, simulated_frame, monkeypatch):
+    import bayes_scaling.parallel
+
+    csv = write_csv(tmp_path / "runs.csv", simulated_frame.drop(columns=["compute"]))
+    out = tmp_path / "result.json"
+    with pytest.raises(SystemExit):  # argparse refuses, exit status 2
+        main(["calibrate", "--law", "chinchilla", "--data", csv, "--workers", "0"])
+    assert "--workers: '0' must be at least 1" in capsys.readouterr().err
+    args = ["calibrate", "--law", "chinchilla", "--data", csv, "--hold-out", "0.001", "--out", str(out)]
+    assert main(args) == EXIT_BAD_INPUT
+    assert "holds out no run of 60" in capsys.readouterr().err
+    args = ["calibrate", "--law", "chinchilla", "--data", csv, "--hold-out", "0.95", "--out", str(out)]
+    assert main(args) == EXIT_BAD_INPUT
+    assert "runs.csv: the filters removed every run" in capsys.readouterr().err
+    monkeypatch.setattr(bayes_scaling.parallel, "CONNECT_SECONDS", 1)
+    args = ["sbc", "--law", "chinchilla", "--data", csv, "--simulations", "2", "--scheduler", "tcp://127.0.0.1:1",
+            "--out", str(out)]
+    assert main(args) == EXIT_BAD_INPUT
+    assert "cannot reach a Dask scheduler at 'tcp://127.0.0.1:1'" in capsys.readouterr().err
+    assert not out.exists()

@@ -63,7 +63,8 @@ def apply_filters(runs: RunTable, filters: Mapping[str, Any]) -> RunTable:
         note = f"{name}={value:g}: {len(frame) - len(kept)} of {len(frame)} runs removed"
         runs = runs.with_frame(kept, note)
     if len(runs) == 0:
-        raise DataError(str(runs.source), "the filters removed every run", "loosen the [data] filters")
+        raise DataError(str(runs.source.get("dataset") or runs.source.get("file")), "the filters removed every run",
+                        "loosen the [data] filters")
     return runs
 
 
