@@ -82,9 +82,9 @@ def pf_day_views(params):
 def kaplan_allocation(compute):
     """Kaplan et al.'s compute-efficient allocation (Table 6): N_opt = 1.3e9 (C / 1 PF-day)^0.73 non-embedding
     parameters and D_opt = C / (6 N_opt) tokens, C in FLOP."""
-    params = KAPLAN_2020["isoflop"][1]
-    n_params = params["N_0"] * compute ** params["a"]
-    return {"n_params": n_params, "n_tokens": compute / (6.0 * n_params)}
+    from bayes_scaling.laws.isoflop import IsoFlopLaw
+
+    return IsoFlopLaw().optimal_allocation(compute, **KAPLAN_2020["isoflop"][1])
 
 
 #: Porian et al. 2024's ladder from Kaplan's setup to a Chinchilla-like one: (step, what changed from the step

@@ -19,7 +19,7 @@ from bayes_scaling.laws import LawNotApplicable
 from bayes_scaling.param_count import KAPLAN_VOCAB, recounted_exponent
 from bayes_scaling.planning import summary
 from bayes_scaling.report.comparison_figures import allocation_comparison_figure, ladder_figure
-from bayes_scaling.report.html import Markup, count, esc, figure_html, fmt, interval_text, table_html
+from bayes_scaling.report.html import Markup, count, esc, figure_html, fmt, interval_text, table_html, verdict_html
 from bayes_scaling.report.sensitivity import EXTRAPOLATION_HEADER, extrapolation_rows
 from bayes_scaling.result import ScalingFit
 
@@ -305,8 +305,7 @@ def provenance_section(fits: dict[str, ScalingFit]) -> str:
             data += " (" + ", ".join(f"{k}={v}" for k, v in config.items()) + ")"
         priors = fit.attr_json("priors")
         versions = fit.attr_json("versions")
-        verdict = (Markup('<span class="ok">converged</span>') if fit.converged
-                   else Markup('<span class="bad">NOT CONVERGED</span>'))
+        verdict = verdict_html(fit.converged)
         digest = Markup(f'<span class="mono">{esc(str(source.get("sha256", ""))[:16])}…</span>')
         rows.append([link(name, fit), fit.law.name, data, digest,
                      "; ".join(fit.attr_json("filters")) or "none", fit.tree.attrs["likelihood"],

@@ -18,10 +18,10 @@ from bayes_scaling.crossover import (
     summarise,
 )
 from bayes_scaling.data.runs import PF_DAY
+from bayes_scaling.report.figures import BAND
 from bayes_scaling.report.html import Markup, esc, figure_html, fmt, table_html
 from bayes_scaling.result import ScalingFit
 
-BAND = (0.05, 0.95)
 MAX_POINTS = 400
 COLOURS = {"frontier": "#1f5fa8", "data": "#c0392b", "kaplan": "0.35", "star": "#6c3483"}
 

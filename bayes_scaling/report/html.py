@@ -79,6 +79,11 @@ class Markup(str):
     """A string that is already HTML and must not be escaped."""
 
 
+def verdict_html(converged: bool) -> Markup:
+    """The diagnostics verdict as a table cell: converged, or NOT CONVERGED in the warning colour."""
+    return Markup('<span class="ok">converged</span>' if converged else '<span class="bad">NOT CONVERGED</span>')
+
+
 def _cell(value: object) -> str:
     return value if isinstance(value, Markup) else esc(value)
 

@@ -8,15 +8,14 @@ from bayes_scaling.laws import LawNotApplicable
 from bayes_scaling.planning import plan
 from bayes_scaling.report import comparison
 from bayes_scaling.report.comparison import ComparisonPlan, quiet
-from bayes_scaling.report.html import Markup, count, esc, interval_text, page_html, table_html
+from bayes_scaling.report.html import Markup, count, esc, interval_text, page_html, table_html, verdict_html
 from bayes_scaling.result import ScalingFit
 
 LEVEL = 0.9
 
 
 def _row(folder: str, fit: ScalingFit) -> list[object]:
-    verdict = (Markup('<span class="ok">converged</span>') if fit.converged
-               else Markup('<span class="bad">NOT CONVERGED</span>'))
+    verdict = verdict_html(fit.converged)
     title = fit.tree.attrs.get("title") or fit.law.title
     link = Markup(f'<a href="{esc(folder)}/index.html" title="{esc(title)}">{esc(folder)}</a>')
     source = fit.attr_json("data_source")

@@ -8,7 +8,7 @@ import numpy as np
 from bayes_scaling.holdout import LEVELS, extrapolation_score
 from bayes_scaling.laws import LawNotApplicable
 from bayes_scaling.planning import summary
-from bayes_scaling.report.html import Markup, esc, fmt, interval_text, table_html
+from bayes_scaling.report.html import Markup, esc, fmt, interval_text, table_html, verdict_html
 from bayes_scaling.result import ScalingFit
 
 #: Where a fit's checks are saved, inside its report folder.
@@ -30,8 +30,7 @@ def _row(label: str, fit: ScalingFit, reference: float | None, link: str | None)
     _, values = _headline(fit)
     s = summary(values, LEVEL)
     shift = "–" if reference is None or s["median"] is None else f"{s['median'] - reference:+.3f}"
-    verdict = (Markup('<span class="ok">converged</span>') if fit.converged
-               else Markup('<span class="bad">NOT CONVERGED</span>'))
+    verdict = verdict_html(fit.converged)
     name = Markup(f'<a href="{esc(link)}/index.html">{esc(label)}</a>') if link else label
     filters = "; ".join(fit.attr_json("filters")) or "none"
     return [name, fit.tree.attrs["n_runs"], fit.tree.attrs["likelihood"], filters, interval_text(s), shift, verdict]
