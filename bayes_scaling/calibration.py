@@ -4,7 +4,9 @@ the Bayesian fit and for the bootstrap baseline on the same split, so their cove
 For each held-out fraction f, the runs are split by the ``hold_out_top_compute`` filter (the f most compute-hungry
 runs and any tied with them are held out); both methods see the same training runs and are scored on the same
 held-out runs, on log loss: coverage and width of central 50/80/90/95% intervals and CRPS (and, for the Bayesian
-fit, the log predictive density).
+fit, the log predictive density). The Bayesian fit is scored twice: the law with its noise model alone ("bayes", the
+model before the discrepancy term) and with the law's discrepancy GP ("bayes+discrepancy",
+:mod:`bayes_scaling.discrepancy`).
 """
 
 from __future__ import annotations
@@ -49,8 +51,10 @@ def _backtest_one(task) -> list[dict[str, Any]]:
     train, held = split(prepared, fraction)
     start = time.perf_counter()
     fit = ScalingFit(fit_prepared(train))
-    rows = [{"fraction": fraction, "method": "bayes", "n_train": len(train.runs), "converged": fit.converged,
-             "seconds": time.perf_counter() - start, **predictive_score(fit, held, seed=seed)}]
+    seconds = time.perf_counter() - start
+    rows = [{"fraction": fraction, "method": method, "n_train": len(train.runs), "converged": fit.converged,
+             "seconds": seconds, **predictive_score(fit, held, seed=seed, discrepancy=method != "bayes")}
+            for method in ("bayes", "bayes+discrepancy")]
     inputs = {name: train.runs.column(name) for name in train.law.inputs}
     boot = bootstrap_fit(train.law, inputs, train.runs.column("loss"), replicates=replicates, seed=seed,
                          max_starts=starts)
@@ -64,7 +68,8 @@ def _backtest_one(task) -> list[dict[str, Any]]:
 def backtest(prepared: PreparedFit, fractions=FRACTIONS, *, replicates: int = 200, seed: int = 0,
              starts: int = MAX_STARTS, scheduler: str = "serial", workers: int = 2,
              progress=None) -> tuple[list[dict[str, Any]], float]:
-    """One row per (fraction, method): ``fraction``, ``method`` (``bayes`` or ``bootstrap``), ``n_train``,
+    """One row per (fraction, method): ``fraction``, ``method`` (``bayes``, ``bayes+discrepancy`` or
+    ``bootstrap``), ``n_train``,
     ``converged`` (Bayesian fits; None for the bootstrap), ``seconds`` and the scores of
     :func:`~bayes_scaling.holdout.sample_scores` (plus ``log_score`` for the Bayesian fit); and the wall-clock
     seconds. Each fraction is one task (:func:`~bayes_scaling.parallel.run_tasks`), seeded alike on any

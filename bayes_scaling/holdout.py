@@ -13,6 +13,7 @@ import numpy as np
 import xarray as xr
 from scipy.special import logsumexp
 
+from bayes_scaling.discrepancy import law_log_loss
 from bayes_scaling.likelihoods import get_likelihood
 from bayes_scaling.result import ScalingFit
 
@@ -39,9 +40,11 @@ def _crps(samples: np.ndarray, observed: np.ndarray) -> np.ndarray:
     return first - second
 
 
-def predictive_score(fit: ScalingFit, runs: xr.Dataset, *, seed: int = 0, levels=LEVELS) -> dict[str, Any]:
+def predictive_score(fit: ScalingFit, runs: xr.Dataset, *, seed: int = 0, levels=LEVELS,
+                     discrepancy: bool = False) -> dict[str, Any]:
     """Scores of ``fit``'s posterior predictive on ``runs`` (a Dataset over ``run`` with the law's inputs and
-    ``loss``), on log loss.
+    ``loss``), on log loss; with ``discrepancy``, the predictive adds the law's discrepancy GP
+    (:mod:`bayes_scaling.discrepancy`) to each draw.
 
     Returns
     -------
@@ -52,15 +55,17 @@ def predictive_score(fit: ScalingFit, runs: xr.Dataset, *, seed: int = 0, levels
     if runs.sizes.get(RUN_DIM, 0) == 0:
         raise ValueError(f"{fit.name}: no held-out runs to score")
     likelihood = get_likelihood(str(fit.tree.attrs["likelihood"]))
-    draws = fit.posterior.stack(sample=("chain", "draw"))
-    params = {name: draws[name].values[:, None] for name in fit.law.parameters}
-    noise = {name: draws[name].values[:, None] for name in likelihood.parameters}
-    inputs = {name: runs[name].values[None, :] for name in fit.law.inputs}
-    mu = np.log(fit.law.loss(**inputs, **params))
+    rng = np.random.default_rng(seed)
+    params = fit.draws(fit.law.parameters)
+    noise = {name: values[:, None] for name, values in fit.draws(likelihood.parameters).items()}
+    inputs = {name: runs[name].values for name in fit.law.inputs}
+    mu = law_log_loss(fit.law, params, inputs)
+    if discrepancy:
+        mu = mu + fit.discrepancy_draws(np.random.default_rng([seed, 2]), **inputs)
     observed = np.log(runs["loss"].values)
     log_density = likelihood.logpdf(observed[None, :], mu, **noise)
     lpd = logsumexp(log_density, axis=0) - np.log(log_density.shape[0])
-    samples = likelihood.sample(np.random.default_rng(seed), mu, **noise)
+    samples = likelihood.sample(rng, mu, **noise)
     return {
         **sample_scores(samples, observed, levels), "log_score": float(np.mean(lpd)),
         "max_compute_seen": float(fit.runs["compute"].max()), "min_compute_held_out": float(runs["compute"].min()),

@@ -19,6 +19,7 @@ import xarray as xr
 
 from bayes_scaling import derived
 from bayes_scaling.diagnostics import Diagnostics
+from bayes_scaling.discrepancy import Discrepancy, discrepancy_draws, fit_discrepancy
 from bayes_scaling.fit.io import load_tree
 from bayes_scaling.laws import Law, get_law
 from bayes_scaling.published import NAMED_MODELS
@@ -62,6 +63,23 @@ class ScalingFit:
     def runs(self) -> xr.Dataset:
         """The runs the law was fitted to (n_params, n_tokens, compute, loss over ``run``)."""
         return self.tree["constant_data"].to_dataset()
+
+    def draws(self, names: Iterable[str]) -> dict[str, Any]:
+        """1-d numpy arrays of posterior draws (chains stacked) of the named variables."""
+        post = self.posterior
+        return {name: post[name].to_numpy().reshape(-1) for name in names}
+
+    @cached_property
+    def discrepancy(self) -> Discrepancy:
+        """The law's discrepancy GP (:mod:`bayes_scaling.discrepancy`): stored with the fit, or fitted now for
+        files written before it existed."""
+        if "discrepancy" in self.tree.attrs:
+            return Discrepancy.from_json(self.tree.attrs["discrepancy"])
+        return fit_discrepancy(self.law, self.draws(self.law.parameters), self.runs)
+
+    def discrepancy_draws(self, rng, **inputs: Any):
+        """Draws of the discrepancy delta (posterior draws x points) at the given inputs, for predictions."""
+        return discrepancy_draws(self.discrepancy, self.law, self.draws(self.law.parameters), self.runs, inputs, rng)
 
     def attr_json(self, key: str) -> Any:
         """A JSON-encoded attribute (spec, priors, data_source, filters, versions, diagnostics)."""

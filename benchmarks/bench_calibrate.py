@@ -48,7 +48,7 @@ def main() -> None:
         print(f"  differs: {fraction:.0%} {method} {'/'.join(map(str, key))}: {x!r} serial, {y!r} local")
     print(f"\n{'held out':<10}{'NUTS fit s':>12}{'bootstrap s':>13}   (serial run; {args.replicates} replicates)")
     rows = runs["serial"][0]
-    for bayes, boot in zip(rows[::2], rows[1::2], strict=True):
+    for bayes, boot in zip(rows[::3], rows[2::3], strict=True):
         print(f"{bayes['fraction']:<10.0%}{bayes['seconds']:>12.1f}{boot['seconds']:>13.1f}")
 
 

@@ -99,8 +99,9 @@ def test_calibrate_scores_bayes_and_bootstrap_on_the_same_held_out_runs(tmp_path
     text = capsys.readouterr().out
     assert "extrapolation backtest" in text and "bootstrap" in text
     result = json.loads(out.read_text())
-    bayes, boot = result["rows"]
-    assert (bayes["method"], boot["method"]) == ("bayes", "bootstrap")
+    bayes, with_discrepancy, boot = result["rows"]
+    assert [row["method"] for row in result["rows"]] == ["bayes", "bayes+discrepancy", "bootstrap"]
+    assert with_discrepancy["n_runs"] == bayes["n_runs"] and with_discrepancy["width"]["0.9"] > 0
     assert bayes["n_runs"] == boot["n_runs"] >= 12 and bayes["n_train"] == boot["n_train"] == 60 - bayes["n_runs"]
     assert set(bayes["coverage"]) == {"0.5", "0.8", "0.9", "0.95"} and 0 <= boot["coverage"]["0.9"] <= 1
     assert bayes["coverage"]["0.9"] >= 0.5  # the simulating law, extrapolated one budget: mostly covered

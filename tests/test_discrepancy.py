@@ -1,0 +1,79 @@
+"""The discrepancy GP: its hyperparameters come from the residuals' structure, its kriging recovers the misfit near
+the runs, and its spread grows to eta away from them (no NUTS: posterior draws are the true parameters repeated)."""
+
+import numpy as np
+import pytest
+
+from bayes_scaling.discrepancy import Discrepancy, discrepancy_draws, fit_discrepancy, law_log_loss
+from bayes_scaling.laws import get_law
+
+TRUE = {"E": 1.8, "A": 400.0, "B": 1800.0, "alpha": 0.34, "beta": 0.36}
+LAW = get_law("chinchilla")
+
+
+def _field(points: np.ndarray, eta: float, length: float, seed: int) -> np.ndarray:
+    """One draw of the exponential-kernel GP at the points (decades)."""
+    distance = np.sqrt(((points[:, None] - points[None]) ** 2).sum(-1))
+    cov = eta**2 * np.exp(-distance / length) + 1e-12 * np.eye(len(points))
+    return np.linalg.cholesky(cov) @ np.random.default_rng(seed).standard_normal(len(points))
+
+
+@pytest.fixture(scope="module")
+def world():
+    """Runs on a grid plus held-out points beyond it; log loss = law + GP misfit (eta 0.01, 0.5 decades) + noise."""
+    rng = np.random.default_rng(3)
+    train = np.array([(n, d) for n in np.linspace(7.5, 9.5, 9) for d in np.linspace(9.0, 11.0, 9)])
+    beyond = rng.uniform([9.8, 11.2], [10.6, 12.0], size=(40, 2))
+    points = np.vstack([train, beyond])
+    misfit = _field(points, 0.01, 0.5, seed=4)
+    inputs = {"n_params": 10 ** points[:, 0], "n_tokens": 10 ** points[:, 1]}
+    log_loss = law_log_loss(LAW, {k: np.array([v]) for k, v in TRUE.items()}, inputs)[0]
+    loss = np.exp(log_loss + misfit + 0.002 * rng.standard_normal(len(points)))
+    split = len(train)
+    runs = {"n_params": inputs["n_params"][:split], "n_tokens": inputs["n_tokens"][:split], "loss": loss[:split]}
+    held = {"n_params": inputs["n_params"][split:], "n_tokens": inputs["n_tokens"][split:], "loss": loss[split:]}
+    params = {k: np.full(200, v) for k, v in TRUE.items()}
+    return runs, held, params
+
+
+def test_hyperparameters_come_from_the_residual_structure(world):
+    runs, _, params = world
+    found = fit_discrepancy(LAW, params, runs)
+    assert found.inputs == ("n_params", "n_tokens") and found.n_runs == 81
+    assert 0.004 < found.eta < 0.03 and 0.1 < found.length_scale < 3.0 and found.nugget < 0.005
+    assert Discrepancy.from_json(found.to_json()) == found
+
+
+def test_no_structure_gives_a_negligible_discrepancy(world):
+    runs, _, params = world
+    exact = dict(runs, loss=np.exp(law_log_loss(LAW, {k: v[:1] for k, v in params.items()}, runs)[0]
+                                   + 0.003 * np.random.default_rng(5).standard_normal(81)))
+    found = fit_discrepancy(LAW, params, exact)
+    assert found.eta < 0.002 and found.nugget == pytest.approx(0.003, rel=0.3)
+
+
+def test_kriging_is_sure_at_the_runs_and_spreads_to_eta_far_away(world):
+    runs, _, params = world
+    found = fit_discrepancy(LAW, params, runs)
+    at_runs = discrepancy_draws(found, LAW, params, runs, runs, np.random.default_rng(0))
+    residual = np.log(runs["loss"]) - law_log_loss(LAW, params, runs)[0]
+    assert np.corrcoef(at_runs.mean(0), residual)[0, 1] > 0.95  # near the data it borrows the misfit
+    assert at_runs.std(0).max() < 0.5 * found.eta
+    far = {"n_params": np.array([1e13]), "n_tokens": np.array([1e15])}
+    spread = discrepancy_draws(found, LAW, params, runs, far, np.random.default_rng(0))
+    assert abs(spread.mean()) < 0.2 * found.eta and spread.std() == pytest.approx(found.eta, rel=0.15)
+
+
+def test_discrepancy_restores_coverage_beyond_the_runs(world):
+    runs, held, params = world
+    found = fit_discrepancy(LAW, params, runs)
+    rng = np.random.default_rng(1)
+    law_only = law_log_loss(LAW, params, held) + 0.002 * rng.standard_normal((200, 40))
+    with_gp = law_only + discrepancy_draws(found, LAW, params, runs, held, rng)
+    observed = np.log(held["loss"])
+
+    def coverage(samples):
+        low, high = np.quantile(samples, [0.05, 0.95], axis=0)
+        return np.mean((observed >= low) & (observed <= high))
+
+    assert coverage(law_only) < 0.5 and coverage(with_gp) >= 0.8
