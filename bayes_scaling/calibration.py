@@ -52,8 +52,10 @@ def _backtest_one(task) -> list[dict[str, Any]]:
     start = time.perf_counter()
     fit = ScalingFit(fit_prepared(train))
     seconds = time.perf_counter() - start
+    sampler = {"sampling_seconds": float(fit.tree.attrs["sampling_seconds"]),
+               "min_ess_bulk": fit.diagnostics.min_ess_bulk}
     rows = [{"fraction": fraction, "method": method, "n_train": len(train.runs), "converged": fit.converged,
-             "seconds": seconds, **predictive_score(fit, held, seed=seed, discrepancy=method != "bayes")}
+             "seconds": seconds, **sampler, **predictive_score(fit, held, seed=seed, discrepancy=method != "bayes")}
             for method in ("bayes", "bayes+discrepancy")]
     inputs = {name: train.runs.column(name) for name in train.law.inputs}
     boot = bootstrap_fit(train.law, inputs, train.runs.column("loss"), replicates=replicates, seed=seed,
@@ -69,7 +71,7 @@ def backtest(prepared: PreparedFit, fractions=FRACTIONS, *, replicates: int = 20
              starts: int = MAX_STARTS, scheduler: str = "serial", workers: int = 2,
              progress=None) -> tuple[list[dict[str, Any]], float]:
     """One row per (fraction, method): ``fraction``, ``method`` (``bayes``, ``bayes+discrepancy`` or
-    ``bootstrap``), ``n_train``,
+    ``bootstrap``), ``n_train``, for the Bayesian rows ``sampling_seconds`` and ``min_ess_bulk`` of the fit,
     ``converged`` (Bayesian fits; None for the bootstrap), ``seconds`` and the scores of
     :func:`~bayes_scaling.holdout.sample_scores` (plus ``log_score`` for the Bayesian fit); and the wall-clock
     seconds. Each fraction is one task (:func:`~bayes_scaling.parallel.run_tasks`), seeded alike on any
@@ -85,3 +87,27 @@ def backtest(prepared: PreparedFit, fractions=FRACTIONS, *, replicates: int = 20
     tasks = [(prepared, fraction, replicates, seed, starts) for fraction in fractions]
     results, seconds = run_tasks(_backtest_one, tasks, scheduler=scheduler, workers=workers, progress=progress)
     return [row for rows in results for row in rows], seconds
+
+
+def rows_as_json(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Backtest rows with their per-level dicts keyed by strings (JSON objects)."""
+    return [{**row, "coverage": {str(k): v for k, v in row["coverage"].items()},
+             "width": {str(k): v for k, v in row["width"].items()}} for row in rows]
+
+
+def calibrate_spec(prepared: PreparedFit, *, scheduler: str = "local", workers: int = 2,
+                   progress=None) -> dict[str, Any]:
+    """Everything the spec's ``[calibration]`` asks for: ``{"backtest": {"rows", "seconds"}, "sbc": {...} or
+    None}``, JSON-ready (see :func:`backtest` and :func:`bayes_scaling.sbc.sbc`)."""
+    from bayes_scaling.sbc import sbc
+
+    settings = prepared.spec.calibration
+    seed = prepared.spec.sampler.seed
+    rows, seconds = backtest(prepared, settings.hold_out, replicates=settings.replicates, seed=seed,
+                             scheduler=scheduler, workers=workers, progress=progress)
+    out = {"backtest": {"rows": rows_as_json(rows), "seconds": seconds, "replicates": settings.replicates},
+           "sbc": None}
+    if settings.simulations:
+        out["sbc"] = sbc(prepared, settings.simulations, seed=seed, draws=settings.sbc_draws,
+                         tune=settings.sbc_draws, scheduler=scheduler, workers=workers, progress=progress)
+    return out

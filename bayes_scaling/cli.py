@@ -126,6 +126,7 @@ def _add_report_parser(sub) -> None:
     p = sub.add_parser("report", help="fit every spec in a folder and write the HTML report")
     p.add_argument("specs", nargs="+", help="spec files or folders of specs (models/)")
     p.add_argument("--out", default="reports", help="report folder (default reports/)")
+    _add_scheduler_arguments(p)  # for the specs' [calibration] backtests and SBC
     p.add_argument("--budgets", type=_positive_floats, nargs="+", default=[], metavar="FLOP",
                    help="budgets to add to the comparison's allocation table (besides 5.76e23, 1e25, 1e26)")
     p.add_argument("--refit", action="store_true", help="refit even when nothing changed")

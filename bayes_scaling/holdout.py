@@ -84,10 +84,13 @@ def sample_scores(samples: np.ndarray, observed: np.ndarray, levels=LEVELS) -> d
             "width": width}
 
 
-def extrapolation_score(full: ScalingFit, partial: ScalingFit, *, seed: int = 0) -> dict[str, Any] | None:
+def extrapolation_score(full: ScalingFit, partial: ScalingFit, *, seed: int = 0,
+                        discrepancy: bool = False) -> dict[str, Any] | None:
     """:func:`predictive_score` of ``partial`` on the runs of ``full`` it was not fitted to, if it held out runs
     with the ``hold_out_top_compute`` filter (else None)."""
     if not any(note.startswith("hold_out_top_compute") for note in partial.attr_json("filters")):
         return None
     runs = heldout_runs(full, partial)
-    return predictive_score(partial, runs, seed=seed) if runs.sizes.get(RUN_DIM, 0) else None
+    if not runs.sizes.get(RUN_DIM, 0):
+        return None
+    return predictive_score(partial, runs, seed=seed, discrepancy=discrepancy)

@@ -20,11 +20,11 @@ def write_fit(result: ScalingFit, out: Path, *, page: bool = True) -> list[Path]
     return written
 
 
-def write_page(result: ScalingFit, out: Path, extra_sections=()) -> Path:
-    """Render and write the fit's self-contained HTML page (``extra_sections``: see
+def write_page(result: ScalingFit, out: Path, extra_sections=(), header_notes=()) -> Path:
+    """Render and write the fit's self-contained HTML page (``extra_sections``, ``header_notes``: see
     :func:`~bayes_scaling.report.fit_page.render_fit_page`)."""
     from bayes_scaling.report.fit_page import render_fit_page
 
-    path = atomic_write_text(out / PAGE_FILE, render_fit_page(result, extra_sections))
+    path = atomic_write_text(out / PAGE_FILE, render_fit_page(result, extra_sections, header_notes))
     log.info("wrote %s", path)
     return path

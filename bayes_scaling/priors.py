@@ -32,6 +32,10 @@ DISTRIBUTIONS: dict[str, frozenset[str]] = {
 POSITIVE = frozenset({"HalfNormal", "LogNormal", "Gamma", "InverseGamma", "Exponential", "HalfStudentT"})
 
 
+#: What a prior may be placed on: the parameter's value, or (amplitudes of power terms) the term at the data centre.
+PRIOR_TARGETS = ("value", "centre")
+
+
 class PriorError(ValueError):
     """A prior specification that cannot be used; the message says what to change."""
 
@@ -46,10 +50,15 @@ class Prior:
         PyMC distribution name, one of :data:`DISTRIBUTIONS`.
     params : dict
         Keyword arguments of the distribution, e.g. ``{"mu": 0.0, "sigma": 1.0}``.
+    at : str
+        ``"value"`` (default): the prior is on the parameter itself. ``"centre"``, for the amplitude of a power term
+        only: the prior is on the term's value at the data's geometric-mean input (``A / N̄^α`` for ``A / N^α``), in
+        the loss's units, so the amplitude's scale follows the exponent instead of fighting it.
     """
 
     dist: str
     params: Mapping[str, float] = field(default_factory=dict)
+    at: str = "value"
 
     def __post_init__(self) -> None:
         if self.dist not in DISTRIBUTIONS:
@@ -65,6 +74,8 @@ class Prior:
         for key, value in self.params.items():
             if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
                 raise PriorError(f"{self.dist} prior: {key} must be a finite number, got {value!r}")
+        if self.at not in PRIOR_TARGETS:
+            raise PriorError(f"a prior's 'at' must be one of {', '.join(PRIOR_TARGETS)}, got {self.at!r}")
         object.__setattr__(self, "params", dict(self.params))
 
     @classmethod
@@ -72,12 +83,17 @@ class Prior:
         """Build from ``{"dist": "Normal", "mu": 0, "sigma": 1}`` (the TOML form)."""
         if "dist" not in spec:
             raise PriorError(f"a prior table needs a 'dist' key naming a distribution, got {dict(spec)}")
-        params = {k: v for k, v in spec.items() if k != "dist"}
-        return cls(str(spec["dist"]), params)
+        params = {k: v for k, v in spec.items() if k not in ("dist", "at")}
+        return cls(str(spec["dist"]), params, str(spec.get("at", "value")))
 
     def to_mapping(self) -> dict[str, Any]:
         """The TOML/JSON form, inverse of :meth:`from_mapping`."""
-        return {"dist": self.dist, **self.params}
+        return {"dist": self.dist, **self.params, **({"at": self.at} if self.at != "value" else {})}
+
+    @property
+    def at_centre(self) -> bool:
+        """Whether the prior is on a power term's value at the data centre rather than on the parameter."""
+        return self.at == "centre"
 
     @property
     def is_positive(self) -> bool:
@@ -87,7 +103,7 @@ class Prior:
     def describe(self) -> str:
         """Short human form, e.g. ``LogNormal(mu=6, sigma=3)``."""
         args = ", ".join(f"{k}={v:g}" for k, v in self.params.items())
-        return f"{self.dist}({args})"
+        return f"{self.dist}({args})" + (" on the term at the data centre" if self.at_centre else "")
 
     def typical(self) -> float:
         """A central value of the prior (median or mean where closed-form), used to start the sampler."""

@@ -18,7 +18,7 @@ import xarray as xr
 from scipy.stats import chisquare
 
 from bayes_scaling.diagnostics import diagnose
-from bayes_scaling.fit.model import OBSERVED, build_model, natural_parameters
+from bayes_scaling.fit.model import OBSERVED, build_model, natural_parameters, prior_draws
 from bayes_scaling.fit.run import PreparedFit
 from bayes_scaling.fit.sampler import compile_model, run_nuts
 
@@ -27,13 +27,6 @@ log = logging.getLogger(__name__)
 #: Posterior draws kept (evenly thinned) for the ranks, and histogram bins of the uniformity test.
 RANK_DRAWS = 199
 BINS = 20
-
-
-def prior_draws(priors: dict, names, rng: np.random.Generator) -> dict[str, float]:
-    """One draw of each named parameter from its prior."""
-    import pymc as pm
-
-    return {name: float(pm.draw(priors[name].dist_object(), random_seed=rng)) for name in names}
 
 
 def simulate_log_loss(prepared: PreparedFit, truth: dict[str, float], rng: np.random.Generator) -> np.ndarray:
@@ -92,8 +85,9 @@ def sbc(prepared: PreparedFit, simulations: int = 100, *, seed: int = 0, draws: 
     settings = dataclasses.replace(prepared.spec.sampler, draws=draws, tune=tune)
     rng = np.random.default_rng(seed)
     planned, skipped = [], 0
+    truths = prior_draws(prepared.law, prepared.likelihood, prepared.priors, prepared.runs, rng, simulations)
     for i in range(simulations):
-        truth = prior_draws(prepared.priors, names, rng)
+        truth = {name: float(values[i]) for name, values in truths.items()}
         y = simulate_log_loss(prepared, truth, rng)
         if np.all(np.isfinite(y)):
             planned.append((i, truth, y, seed + 1 + i))

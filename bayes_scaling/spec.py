@@ -96,7 +96,27 @@ class Variant:
         filters = {k: v for k, v in spec.data.filters.items() if k not in self.drop} | self.filters
         return replace(spec, name=f"{spec.name}--{self.slug}", title=f"{spec.title or spec.name}: {self.label}",
                        likelihood=self.likelihood or spec.likelihood, data=replace(spec.data, filters=filters),
-                       sensitivity=())
+                       sensitivity=(), calibration=None)
+
+
+@dataclass(frozen=True)
+class CalibrationSpec:
+    """What ``bayes-scaling report`` measures about a spec's intervals (``[calibration]``): extrapolation
+    backtests holding out each fraction of the highest-compute runs (Bayesian fit, with and without its discrepancy
+    term, beside a bootstrap of ``replicates`` resamples), and simulation-based calibration with ``simulations``
+    simulated datasets (0: none), each fitted with ``sbc_draws`` draws after as many tuning steps."""
+
+    hold_out: tuple[float, ...] = (0.1, 0.2, 0.3)
+    replicates: int = 100
+    simulations: int = 100
+    sbc_draws: int = 500
+
+    def __post_init__(self) -> None:
+        if not self.hold_out or any(not 0 < f < 1 for f in self.hold_out):
+            raise ValueError(f"[calibration] hold_out fractions must lie in (0, 1), got {list(self.hold_out)}")
+        if self.replicates < 2 or self.simulations < 0 or self.sbc_draws < 50:
+            raise ValueError("[calibration] needs replicates >= 2, simulations >= 0 and sbc_draws >= 50")
+        object.__setattr__(self, "hold_out", tuple(float(f) for f in self.hold_out))
 
 
 @dataclass(frozen=True)
@@ -112,6 +132,7 @@ class AnalysisSpec:
     sampler: SamplerSpec = field(default_factory=SamplerSpec)
     path: str | None = None
     sensitivity: tuple[Variant, ...] = ()
+    calibration: CalibrationSpec | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -120,7 +141,8 @@ class AnalysisSpec:
 
 
 SECTIONS = {"analysis": {"name", "title", "law"}, "data": None, "likelihood": {"family"}, "priors": None,
-            "sampler": set(SamplerSpec.__dataclass_fields__), "sensitivity": None}
+            "sampler": set(SamplerSpec.__dataclass_fields__), "sensitivity": None,
+            "calibration": set(CalibrationSpec.__dataclass_fields__)}
 DATA_KEYS = {"dataset", "csv", "columns", "units", "compute_tolerance", "n_counts_embeddings", "select", *FILTERS}
 
 
@@ -186,6 +208,7 @@ def spec_from_dict(raw: Mapping[str, Any], where: str = "spec", base: Path | Non
     try:
         priors = {name: Prior.from_mapping(table) for name, table in raw.get("priors", {}).items()}
         sampler = SamplerSpec(**raw.get("sampler", {}))
+        calibration = CalibrationSpec(**raw["calibration"]) if "calibration" in raw else None
     except (ValueError, TypeError) as err:
         raise SpecError(f"{where}: {err}") from None
     if sampler.geometry not in ("centred", "naive"):
@@ -202,6 +225,7 @@ def spec_from_dict(raw: Mapping[str, Any], where: str = "spec", base: Path | Non
         sampler=sampler,
         path=None if base is None else where,
         sensitivity=variants_from_list(raw.get("sensitivity", []), where),
+        calibration=calibration,
     )
 
 

@@ -1,9 +1,9 @@
 """Scale-out of the extrapolation backtest: the same ``calibrate`` splits serially and on a 2-worker Dask
 LocalCluster, measured side by side in one run, with a check that both give the same numbers.
 
-Prints wall-clock seconds, fits per minute (a split is one NUTS fit and one bootstrap), the speed-up, and the
-bootstrap baseline's seconds beside the NUTS fit's for each split. Run with ``BAYES_SCALING_DATA`` set
-(``make benchmark``).
+Prints one table, a column per scheduler: wall-clock seconds, splits and NUTS fits per minute, seconds per fit,
+min bulk ESS per sampling second of the default sampler, the bootstrap baseline's seconds on the same splits, and
+the speed-up; then whether every number agrees. Run with ``BAYES_SCALING_DATA`` set (``make benchmark``).
 """
 
 from __future__ import annotations
@@ -39,18 +39,33 @@ def main() -> None:
             if x is not None and x != y:
                 differences.append((a["fraction"], a["method"], key, x, y))
     splits = len(args.hold_out)
-    print(f"{'scheduler':<22}{'wall s':>9}{'splits/min':>12}{'speed-up':>10}")
-    for scheduler, (_, seconds) in runs.items():
-        print(f"{scheduler:<22}{seconds:>9.1f}{60 * splits / seconds:>12.2f}"
-              f"{runs['serial'][1] / seconds:>10.2f}")
-    print(f"same numbers serial and on the LocalCluster: {not differences}")
+    columns = {"serial": "serial", "local": "LocalCluster (2 workers)"}
+    table = {scheduler: _measures(rows, seconds, splits) for scheduler, (rows, seconds) in runs.items()}
+    table["local"]["speed-up over serial (wall clock)"] = runs["serial"][1] / runs["local"][1]
+    table["serial"]["speed-up over serial (wall clock)"] = 1.0
+    print(f"\n{splits} extrapolation splits of {prepared.spec.name}, each one NUTS fit (4 chains) and one bootstrap "
+          f"of {args.replicates} resamples")
+    print(f"{'measure':<48}" + "".join(f"{label:>26}" for label in columns.values()))
+    for measure in table["serial"]:
+        print(f"{measure:<48}" + "".join(f"{table[s][measure]:>26.2f}" for s in columns))
+    print(f"same numbers serial and on the LocalCluster: {'yes' if not differences else 'NO'}")
     for fraction, method, key, x, y in differences:
         print(f"  differs: {fraction:.0%} {method} {'/'.join(map(str, key))}: {x!r} serial, {y!r} local")
-    print(f"\n{'held out':<10}{'NUTS fit s':>12}{'bootstrap s':>13}   (serial run; {args.replicates} replicates)")
-    rows = runs["serial"][0]
-    for bayes, boot in zip(rows[::3], rows[2::3], strict=True):
-        print(f"{bayes['fraction']:<10.0%}{bayes['seconds']:>12.1f}{boot['seconds']:>13.1f}")
 
+
+def _measures(rows: list[dict], seconds: float, splits: int) -> dict[str, float]:
+    """The benchmark's measures of one scheduler's run."""
+    bayes = [row for row in rows if row["method"] == "bayes"]
+    boot = [row for row in rows if row["method"] == "bootstrap"]
+    return {
+        "wall-clock seconds": seconds,
+        "splits per minute (fit + bootstrap)": 60 * splits / seconds,
+        "NUTS fits per minute": 60 * len(bayes) / seconds,
+        "seconds per NUTS fit (compile, sample, tree)": sum(r["seconds"] for r in bayes) / len(bayes),
+        "sampling seconds per fit": sum(r["sampling_seconds"] for r in bayes) / len(bayes),
+        "min bulk ESS per sampling second": sum(r["min_ess_bulk"] / r["sampling_seconds"] for r in bayes) / len(bayes),
+        "bootstrap seconds per split": sum(r["seconds"] for r in boot) / len(boot),
+    }
 
 if __name__ == "__main__":
     main()

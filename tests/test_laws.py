@@ -73,25 +73,47 @@ def test_every_law_builds_with_finite_gradient(law_name, likelihood_name, geomet
     assert set(built.sampled_names) == {v.name for v in model.free_RVs}
 
 
-def test_centred_and_naive_geometries_share_one_posterior_density(simulated_runs):
-    """The centred coordinates are a unit-Jacobian shear of log A: both log densities agree at matching points."""
+@pytest.mark.parametrize("amplitude_prior", ["centre", "value"])
+def test_centred_and_naive_geometries_share_one_posterior_density(simulated_runs, amplitude_prior):
+    """The centred coordinates are a unit-Jacobian shear of log A: both log densities agree at matching points,
+    with the amplitudes' prior on the term at the data centre (the default) or on A itself."""
     law, likelihood = get_law("chinchilla"), get_likelihood("student_t")
-    priors = all_priors(law, likelihood)
+    value_prior = {"dist": "LogNormal", "mu": 6.0, "sigma": 3.0}
+    priors = all_priors(law, likelihood, {"A": value_prior, "B": value_prior} if amplitude_prior == "value" else {})
+    assert priors["A"].at_centre == (amplitude_prior == "centre")
     centred = build_model(law, simulated_runs, likelihood, priors, "centred")
     naive = build_model(law, simulated_runs, likelihood, priors, "naive")
     logp_centred, logp_naive = centred.model.compile_logp(), naive.model.compile_logp()
+    log_key = "_log" if amplitude_prior == "centre" else "_log__"  # a Flat log-amplitude, or PyMC's log transform
     rng = np.random.default_rng(3)
     for _ in range(5):
         values = {"E": 1.7 + 0.2 * rng.random(), "alpha": 0.3 + 0.1 * rng.random(), "beta": 0.3 + 0.1 * rng.random(),
                   "A": 300 + 300 * rng.random(), "B": 1000 + 1000 * rng.random(), "sigma": 0.02, "nu": 4.0}
-        naive_point = {f"{k}_log__": np.log(v) for k, v in values.items()}
-        centred_point = {k: v for k, v in naive_point.items() if k not in ("A_log__", "B_log__")}
+        naive_point = {f"{k}{log_key if k in 'AB' else '_log__'}": np.log(v) for k, v in values.items()}
+        centred_point = {k: v for k, v in naive_point.items() if k[0] not in "AB"}
         centred_point["A_centred"] = np.log(values["A"]) - values["alpha"] * centred.centres["n_params"]
         centred_point["B_centred"] = np.log(values["B"]) - values["beta"] * centred.centres["n_tokens"]
         assert logp_centred(centred_point) == pytest.approx(logp_naive(naive_point), rel=1e-10)
-        back = natural_parameters(centred, {**values, **centred_point})
-        assert back["A"] == pytest.approx(values["A"])
-        assert back["B"] == pytest.approx(values["B"])
+        for built, point in ((centred, centred_point), (naive, naive_point)):
+            back = natural_parameters(built, {**values, **point} if built is centred else
+                                      {**values, "A_log": point.get("A_log"), "B_log": point.get("B_log")}
+                                      if amplitude_prior == "centre" else values)
+            assert back["A"] == pytest.approx(values["A"]) and back["B"] == pytest.approx(values["B"])
+
+
+def test_a_centre_prior_is_a_prior_on_the_term_at_the_data_centre(simulated_runs):
+    """Forward prior draws put the N term A / N_bar^alpha at the centre where its prior says, whatever alpha is."""
+    from bayes_scaling.fit.model import centre_of, prior_draws
+
+    law, likelihood = get_law("chinchilla"), get_likelihood("student_t")
+    priors = all_priors(law, likelihood)
+    draws = prior_draws(law, likelihood, priors, simulated_runs, np.random.default_rng(0), 4000)
+    log_term = np.log(draws["A"]) - draws["alpha"] * centre_of(simulated_runs, "n_params")
+    assert np.corrcoef(np.log(draws["A"]), draws["alpha"])[0, 1] > 0.5  # A follows alpha
+    assert np.median(log_term) == pytest.approx(priors["A"].params["mu"], abs=0.08)
+    assert np.std(log_term) == pytest.approx(priors["A"].params["sigma"], rel=0.08)
+    with pytest.raises(PriorError, match="only for the amplitude of a power term"):
+        all_priors(law, likelihood, {"E": {"dist": "LogNormal", "mu": 0.0, "sigma": 1.0, "at": "centre"}})
 
 
 def test_floor_aware_geometry_is_the_naive_density_times_its_jacobian(simulated_runs):
@@ -135,14 +157,20 @@ def test_amplitude_priors_must_be_positive():
 
 
 def test_seeded_prior_predictive_has_chain_draw_run_dims(simulated_runs):
-    import pymc as pm
+    import dataclasses
+
+    from bayes_scaling.fit.run import PreparedFit, prior_predictive
+    from bayes_scaling.spec import AnalysisSpec, DataSpec
 
     law, likelihood = get_law("chinchilla"), get_likelihood("student_t")
-    built = build_model(law, simulated_runs, likelihood, all_priors(law, likelihood), "naive")
-    with built.model:
-        first = pm.sample_prior_predictive(draws=50, random_seed=11)
-        second = pm.sample_prior_predictive(draws=50, random_seed=11)
+    spec = AnalysisSpec(name="sim", law="chinchilla", data=DataSpec(csv="sim.csv"))
+    prepared = PreparedFit(spec, law, likelihood, all_priors(law, likelihood), simulated_runs)
+    first = prior_predictive(prepared, draws=50, seed=11)
+    second = prior_predictive(dataclasses.replace(prepared), draws=50, seed=11)
     pp = first["prior_predictive"]["log_loss"]
     assert pp.dims == ("chain", "draw", "run")
     assert pp.shape == (1, 50, len(simulated_runs))
     np.testing.assert_array_equal(pp.values, second["prior_predictive"]["log_loss"].values)
+    assert set(first["prior"].data_vars) == {*law.parameters, *likelihood.parameters}
+    # the default priors give plausible losses: most prior datasets stay within 1 to 10 nats per token
+    assert np.mean(np.all((np.exp(pp.values[0]) > 1) & (np.exp(pp.values[0]) < 10), axis=1)) > 0.6

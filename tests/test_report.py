@@ -4,6 +4,7 @@ import re
 import shutil
 import subprocess
 
+import numpy as np
 import pytest
 
 from bayes_scaling.data.budgets import budget_groups
@@ -125,3 +126,36 @@ def test_page_renders_in_headless_chromium(tmp_path, page):
     for title in ("Summary", "Parameters", "Compute-optimal allocation", "Sampler diagnostics", "Provenance"):
         assert f">{title}" in dom
     assert _images(dom) == (5, 0)
+
+
+def _calibration_result(coverage_gp: float = 0.85) -> dict:
+    """A [calibration] result as calibrate_spec writes it (JSON form), without any fit."""
+    rng = np.random.default_rng(0)
+
+    def row(method, fraction, cov90):
+        coverage = {"0.5": cov90 - 0.4, "0.8": cov90 - 0.1, "0.9": cov90, "0.95": min(1.0, cov90 + 0.05)}
+        return {"fraction": fraction, "method": method, "n_runs": 48, "n_train": 192, "converged": True,
+                "seconds": 10.0, "coverage": coverage, "width": {k: 0.02 for k in coverage}, "crps": 0.006,
+                **({"log_score": 3.1} if method != "bootstrap" else {})}
+
+    rows = [row(m, f, c) for f in (0.1, 0.2) for m, c in (("bayes", 0.54), ("bayes+discrepancy", coverage_gp),
+                                                           ("bootstrap", 0.44))]
+    ranks = {name: rng.integers(0, 200, 100).tolist() for name in ("E", "A", "alpha")}
+    sbc = {"ranks": ranks, "p_values": {"E": 0.4, "A": 0.2, "alpha": 0.05}, "simulations": 100, "skipped": 0,
+           "unconverged": 3, "rank_draws": 199, "bins": 20}
+    return {"key": "k", "backtest": {"rows": rows, "seconds": 60.0, "replicates": 100}, "sbc": sbc}
+
+
+def test_calibration_section_shows_coverage_bootstrap_and_rank_histograms():
+    from bayes_scaling.report.calibration_section import calibration_section, calibration_summary_section
+
+    anchor, _, html = calibration_section(_calibration_result())
+    assert anchor == "calibration" and html.count("<img") == 2  # coverage figure and rank histograms
+    assert "Bayesian: law + discrepancy" in html and "bootstrap (Epoch AI&#x27;s procedure)" in html
+    assert "honest (80% to 98% coverage) at 2 of 2 cutoffs" in html
+    assert "No parameter's rank uniformity is rejected" in html and "3 of 100 fits failed" in html
+    _, _, bad = calibration_section(_calibration_result(coverage_gp=0.6))
+    assert 'class="bad">With the discrepancy term' in bad and "at 0 of 2 cutoffs" in bad
+    summary = calibration_summary_section({"chinchilla": ("chinchilla/index.html", _calibration_result())})
+    assert 'href="chinchilla/index.html#calibration"' in summary and "85%" in summary and "0.050" in summary
+    assert calibration_summary_section({}) == ""

@@ -13,6 +13,7 @@ def test_shipped_chinchilla_spec_matches_epochs_setup():
     assert spec.data.dataset == "epoch-chinchilla"
     assert spec.data.filters == {"drop_highest_loss": 5}
     assert spec.sampler.geometry == "centred" and spec.sampler.adaptation == "low_rank"
+    assert spec.calibration.hold_out == (0.1, 0.2, 0.3) and spec.calibration.simulations >= 100
 
 
 def minimal(**extra):
@@ -32,6 +33,11 @@ def minimal(**extra):
         (minimal(data={"dataset": "epoch-chinchilla"}), "give exactly one of 'dataset'"),
         (minimal(priors={"alpha": {"dist": "Nope"}}), "unknown prior distribution 'Nope'"),
         (minimal(sampler={"geometry": "curved"}), "geometry must be 'centred' or 'naive'"),
+        (minimal(calibration={"hold_out": [0.2, 1.5]}), "hold_out fractions must lie in (0, 1), got [0.2, 1.5]"),
+        (minimal(calibration={"replicats": 10}), "[calibration]: unknown key(s) ['replicats']"),
+        (minimal(calibration={"replicates": 1}), "needs replicates >= 2"),
+        (minimal(priors={"A": {"dist": "LogNormal", "mu": 0, "sigma": 1, "at": "middle"}}),
+         "a prior's 'at' must be one of value, centre, got 'middle'"),
     ],
 )
 def test_bad_specs_are_refused_with_the_valid_keys(raw, message):

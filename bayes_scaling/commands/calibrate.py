@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from bayes_scaling.calibration import backtest
+from bayes_scaling.calibration import backtest, rows_as_json
 from bayes_scaling.commands.fit import spec_from_args
 from bayes_scaling.fit.io import atomic_write_text
 from bayes_scaling.fit.run import prepare
@@ -46,8 +46,7 @@ def calibrate(args: argparse.Namespace) -> int:
     busy = sum(row["seconds"] for row in rows if row["method"] != "bayes+discrepancy")  # same fit as "bayes"
     result = {"analysis": spec.name, "law": spec.law, "seed": spec.sampler.seed, "replicates": args.replicates,
               "scheduler": args.scheduler, "seconds": seconds, "speedup": busy / seconds,
-              "rows": [{**row, "coverage": {str(k): v for k, v in row["coverage"].items()},
-                        "width": {str(k): v for k, v in row["width"].items()}} for row in rows]}
+              "rows": rows_as_json(rows)}
     if args.out:
         atomic_write_text(Path(args.out), json.dumps(result, indent=1))
     print(json.dumps(result, indent=1) if args.json else format_backtest(spec.name, rows) + (

@@ -15,8 +15,9 @@ from bayes_scaling.crossover import DATA_LIMITED_LAWS, FRONTIER_LAWS
 from bayes_scaling.fit.io import POSTERIOR_FILE, atomic_write_text, load_tree
 from bayes_scaling.fit.run import fit_prepared, prepare
 from bayes_scaling.output import PAGE_FILE, write_fit, write_page
+from bayes_scaling.report.calibration_section import calibration_section
 from bayes_scaling.report.crossover_section import crossover_section
-from bayes_scaling.report.sensitivity import SENSITIVITY_DIR, sensitivity_section
+from bayes_scaling.report.sensitivity import SENSITIVITY_DIR, extrapolation_note, sensitivity_section
 from bayes_scaling.result import ScalingFit
 from bayes_scaling.spec import SpecError, load_spec
 
@@ -43,7 +44,7 @@ def fingerprint(prepared) -> str:
     """What a fit depends on: the spec, the law's form and priors, the data's checksum and the package version."""
     from bayes_scaling import __version__
 
-    content = {"spec": prepared.spec.to_dict() | {"path": None, "sensitivity": None},
+    content = {"spec": prepared.spec.to_dict() | {"path": None, "sensitivity": None, "calibration": None},
                "data": prepared.runs.source.get("sha256"),
                "law": prepared.law.equation,
                "priors": {name: prior.to_mapping() for name, prior in prepared.priors.items()},
@@ -86,11 +87,18 @@ def _fit_or_reuse(item, folder: Path, refit: bool, step: str, counts: list[int])
 PAGE_KEY_FILE = ".page-key"
 
 
-def _page_key(shown: list[ScalingFit], *extra) -> str:
-    """What a page shows: the fingerprints of the fits on it, the package version and any extra inputs."""
-    from bayes_scaling import __version__
+def source_digest() -> str:
+    """A digest of the package's source files: a page rendered by other code is rendered again."""
+    digest = hashlib.sha256()
+    root = Path(__file__).resolve().parents[1]
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
 
-    content = [__version__, [fit.tree.attrs.get("fingerprint") for fit in shown], list(extra)]
+
+def _page_key(shown: list[ScalingFit], *extra) -> str:
+    """What a page shows: the fingerprints of the fits on it, the code that renders it and any extra inputs."""
+    content = [source_digest(), [fit.tree.attrs.get("fingerprint") for fit in shown], list(extra)]
     return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 
 
@@ -100,15 +108,51 @@ def _stored_key(folder: Path) -> str | None:
 
 
 def _write_page_if_changed(fit: ScalingFit, folder: Path, shown: list[ScalingFit], extras, refit: bool,
-                           counts: list[int]) -> None:
-    """Render ``fit``'s page (with ``extras()`` sections) unless the page there already shows exactly ``shown``."""
-    key = _page_key(shown)
+                           counts: list[int], *extra_keys) -> None:
+    """Render ``fit``'s page (with ``extras()``: its extra sections and header notes) unless the page there already
+    shows exactly ``shown``."""
+    key = _page_key(shown, *extra_keys)
     if not refit and _stored_key(folder) == key and (folder / PAGE_FILE).is_file():
         counts[1] += 1
         return
-    write_page(fit, folder, extra_sections=extras())
+    sections, notes = extras()
+    write_page(fit, folder, extra_sections=sections, header_notes=notes)
     atomic_write_text(folder / PAGE_KEY_FILE, key)
     counts[0] += 1
+
+
+#: Beside a calibrated analysis's posterior: its backtests and SBC (``[calibration]`` in its spec).
+CALIBRATION_FILE = "calibration.json"
+
+
+def _calibrate_or_reuse(item, folder: Path, args) -> dict:
+    """The spec's ``[calibration]`` results saved in ``folder`` if they were made for this fit and these settings
+    (and not ``--refit``), else measured now (on ``--scheduler``) and saved; ``key`` identifies them."""
+    from dataclasses import asdict
+
+    from bayes_scaling.calibration import calibrate_spec
+
+    key = hashlib.sha256(json.dumps([fingerprint(item), asdict(item.spec.calibration)]).encode()).hexdigest()
+    path = folder / CALIBRATION_FILE
+    if not args.refit and path.is_file():
+        try:
+            saved = json.loads(path.read_text())
+        except (OSError, ValueError):
+            saved = {}
+        if saved.get("key") == key:
+            print(f"    calibration of {item.spec.name}: unchanged, reusing {path}", file=sys.stderr)
+            return saved
+    settings = item.spec.calibration
+    print(f"    calibration of {item.spec.name}: backtests at {', '.join(f'{f:.0%}' for f in settings.hold_out)} "
+          f"held out and {settings.simulations} SBC simulations on {args.scheduler}", file=sys.stderr)
+
+    def progress(done: int, total: int) -> None:
+        print(f"      {done}/{total} tasks done", file=sys.stderr)
+
+    result = {"key": key, **calibrate_spec(item, scheduler=args.scheduler, workers=args.workers,
+                                           progress=progress)}
+    atomic_write_text(path, json.dumps(result))
+    return result
 
 
 def _crossover_companion(fit: ScalingFit, fits: dict[str, ScalingFit]) -> ScalingFit | None:
@@ -141,25 +185,33 @@ def report(args: argparse.Namespace) -> int:
             (variant.label, _fit_or_reuse(check, folder / SENSITIVITY_DIR / variant.slug, args.refit,
                                           f"    sensitivity check '{variant.label}'", fitted))
             for variant, check in checks[item.spec.name]]
+    calibrated = {item.spec.name: _calibrate_or_reuse(item, out / item.spec.name, args)
+                  for item in prepared if item.spec.calibration is not None}
     written = [0, 0]  # pages rendered, pages unchanged
     for name, fit in fits.items():  # pages last: a crossover section needs its companion fit
         for _, check in sensitivity[name]:
-            _write_page_if_changed(check, check.path, [check], lambda check=check: (), args.refit, written)
+            _write_page_if_changed(check, check.path, [check], lambda: ((), ()), args.refit, written)
         companion = _crossover_companion(fit, fits)
+        calibration = calibrated.get(name)
 
-        def extras(fit=fit, companion=companion, variants=sensitivity[name]):
+        def extras(fit=fit, companion=companion, variants=sensitivity[name], calibration=calibration):
             sections = [crossover_section(fit, companion)] if companion is not None else []
-            return sections + ([sensitivity_section(fit, variants)] if variants else [])
+            sections += [sensitivity_section(fit, variants)] if variants else []
+            sections += [calibration_section(calibration)] if calibration else []
+            return sections, [extrapolation_note(fit, variants)]
 
         shown = [fit, *(check for _, check in sensitivity[name]), *([companion] if companion else [])]
-        _write_page_if_changed(fit, out / name, shown, extras, args.refit, written)
+        _write_page_if_changed(fit, out / name, shown, extras, args.refit, written,
+                               calibrated.get(name, {}).get("key"))
     from bayes_scaling.report.index_page import render_index
 
     budgets = tuple(getattr(args, "budgets", ()) or ())
-    index_key = _page_key([*fits.values(), *(c for checks in sensitivity.values() for _, c in checks)], budgets)
+    index_key = _page_key([*fits.values(), *(c for checks in sensitivity.values() for _, c in checks)], budgets,
+                          sorted(result["key"] for result in calibrated.values()))
     index = out / "index.html"
     if args.refit or _stored_key(out) != index_key or not index.is_file():
-        atomic_write_text(index, render_index(fits, budgets, checks=sensitivity))
+        links = {name: (f"{name}/{PAGE_FILE}", result) for name, result in calibrated.items()}
+        atomic_write_text(index, render_index(fits, budgets, checks=sensitivity, calibrated=links))
         atomic_write_text(out / PAGE_KEY_FILE, index_key)
     print(f"wrote {index}")
     print(f"report: {len(fits)} analyses ({fitted[0]} fits sampled, {fitted[1]} reused; {written[0]} pages "

@@ -32,6 +32,13 @@ def all_priors(law: Law, likelihood: Likelihood, overrides: Mapping[str, Prior] 
     """The law's and the likelihood's default priors with ``overrides`` on top (unknown names refused)."""
     defaults = {**law.default_priors, **likelihood.default_priors}
     merged = merge_priors(defaults, overrides, owner=f"law {law.name!r} with likelihood {likelihood.name!r}")
+    amplitudes = {term.amplitude: term for term in law.power_terms}
+    for name, prior in merged.items():
+        if prior.at_centre and (name not in amplitudes or amplitudes[name].floor):
+            raise PriorError(
+                f"{name}: a prior 'at = \"centre\"' is only for the amplitude of a power term without a floor "
+                f"(here: {', '.join(t.amplitude for t in law.power_terms if not t.floor) or 'none'}); remove 'at'"
+            )
     for term in law.power_terms:
         if not merged[term.amplitude].is_positive:
             raise PriorError(
@@ -85,8 +92,21 @@ def build_model(
         inputs = {name: pm.Data(name, runs.column(name), dims=RUN_DIM) for name in law.inputs}
         observed = pm.Data(f"{OBSERVED}_observed", np.log(runs.column("loss")), dims=RUN_DIM)
         floors = {t.floor for t in centred_terms.values() if t.floor}
+        at_centre = {t.amplitude: t for t in law.power_terms if priors[t.amplitude].at_centre}
         values = {name: priors[name].create(name) for name in law.parameters
-                  if name not in centred_terms and name not in floors}
+                  if name not in centred_terms and name not in floors and name not in at_centre}
+        for name, term in at_centre.items():
+            if name in centred_terms:
+                continue
+            # naive geometry: the sampler moves log(amplitude); the prior is on the term at the centre
+            centre = centres.setdefault(term.input, centre_of(runs, term.input))
+            exponent = values[term.exponent]
+            start = term.log_amplitude(np.log(priors[name].typical()), priors[term.exponent].typical(), centre)
+            log_value = pm.Flat(f"{name}_log", initval=float(start))
+            coordinate = term.centred(log_value, exponent, centre)
+            values[name] = pt.exp(log_value)
+            pm.Potential(f"{name}_prior", pm.logp(priors[name].dist_object(), pt.exp(coordinate)) + coordinate
+                         - term.log_jacobian(exponent, pt.log))
         for name, term in centred_terms.items():
             centre = centres[term.input]
             start = term.centred(np.log(priors[name].typical()), priors[term.exponent].typical(), centre)
@@ -99,12 +119,17 @@ def build_model(
                 pm.Potential(f"{term.floor}_prior", pm.logp(priors[term.floor].dist_object(), values[term.floor])
                              + pt.log(values[term.floor]))
             else:
+                if priors[name].at_centre:
+                    start = float(np.log(priors[name].typical()))
                 coordinate = pm.Flat(f"{name}_centred", initval=float(start))
             exponent = values[term.exponent]
             log_value = term.log_amplitude(coordinate, exponent, centre)
             values[name] = pt.exp(log_value)
-            jacobian = log_value + term.log_jacobian(exponent, pt.log)
-            pm.Potential(f"{name}_prior", pm.logp(priors[name].dist_object(), values[name]) + jacobian)
+            if priors[name].at_centre:  # the coordinate is the log of the term at the centre: no Jacobian to A
+                pm.Potential(f"{name}_prior", pm.logp(priors[name].dist_object(), pt.exp(coordinate)) + coordinate)
+            else:
+                jacobian = log_value + term.log_jacobian(exponent, pt.log)
+                pm.Potential(f"{name}_prior", pm.logp(priors[name].dist_object(), values[name]) + jacobian)
         noise = {name: priors[name].create(name) for name in likelihood.parameters}
         mu = pt.log(law.loss(**inputs, **values))
         likelihood.observe(OBSERVED, mu, observed, noise, dims=RUN_DIM)
@@ -120,6 +145,9 @@ def natural_parameters(built: BuiltModel, draws: Mapping[str, object]) -> dict[s
     for term in built.law.power_terms:
         if term.amplitude in out:
             continue
+        if f"{term.amplitude}_log" in draws:  # naive geometry with the prior on the term at the centre
+            out[term.amplitude] = np.exp(draws[f"{term.amplitude}_log"])
+            continue
         if term.floor:
             level, share = draws[f"{term.amplitude}_level"], draws[f"{term.amplitude}_share"]
             coordinate = level - np.logaddexp(0.0, -share)
@@ -129,3 +157,20 @@ def natural_parameters(built: BuiltModel, draws: Mapping[str, object]) -> dict[s
         out[term.amplitude] = np.exp(term.log_amplitude(coordinate, draws[term.exponent], built.centres[term.input]))
     return out
 
+
+
+def prior_draws(law: Law, likelihood: Likelihood, priors: Mapping[str, Prior], runs: RunTable,
+                rng: np.random.Generator, size: int) -> dict[str, np.ndarray]:
+    """``size`` forward draws of the law's and the likelihood's parameters from their priors (natural scale, 1-d
+    arrays); an amplitude whose prior is on the term at the data centre is drawn through that term and the
+    exponent's draw."""
+    import pymc as pm
+
+    names = (*law.parameters, *likelihood.parameters)
+    draws = {name: np.asarray(pm.draw(priors[name].dist_object(), draws=size, random_seed=rng), dtype=float)
+             for name in names}
+    for term in law.power_terms:
+        if priors[term.amplitude].at_centre:  # the draws above are of the term at the centre
+            draws[term.amplitude] = np.exp(term.log_amplitude(
+                np.log(draws[term.amplitude]), draws[term.exponent], centre_of(runs, term.input)))
+    return draws

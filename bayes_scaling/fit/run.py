@@ -13,7 +13,7 @@ from bayes_scaling.data.load import check_identifiable, load_runs
 from bayes_scaling.data.runs import RunTable
 from bayes_scaling.diagnostics import diagnose
 from bayes_scaling.discrepancy import fit_discrepancy
-from bayes_scaling.fit.model import BuiltModel, all_priors, build_model
+from bayes_scaling.fit.model import OBSERVED, RUN_DIM, BuiltModel, all_priors, build_model, prior_draws
 from bayes_scaling.fit.sampler import run_nuts
 from bayes_scaling.fit.tree import build_tree, posterior_parameters, run_inputs
 from bayes_scaling.laws import Law, get_law
@@ -76,12 +76,19 @@ def fit_spec(spec: AnalysisSpec, *, progress: bool = False) -> xr.DataTree:
 
 
 def prior_predictive(prepared: PreparedFit, draws: int = 500, seed: int | None = None) -> xr.DataTree:
-    """Seeded prior and prior predictive draws (dims ``chain, draw`` and ``run``) at the runs' inputs.
+    """Seeded prior and prior predictive draws (dims ``chain, draw`` and ``run``) at the runs' inputs, drawn
+    forward from the priors (:func:`~bayes_scaling.fit.model.prior_draws`)."""
+    import numpy as np
 
-    Uses the naive geometry, where every parameter is a random variable with its prior, so PyMC can draw forward.
-    """
-    import pymc as pm
-
-    built = build_model(prepared.law, prepared.runs, prepared.likelihood, prepared.priors, "naive")
-    with built.model:
-        return pm.sample_prior_predictive(draws=draws, random_seed=prepared.spec.sampler.seed if seed is None else seed)
+    rng = np.random.default_rng(prepared.spec.sampler.seed if seed is None else seed)
+    law, likelihood = prepared.law, prepared.likelihood
+    params = {name: values[None, :] for name, values in
+              prior_draws(law, likelihood, prepared.priors, prepared.runs, rng, draws).items()}
+    inputs = {name: prepared.runs.column(name)[None, None, :] for name in law.inputs}
+    with np.errstate(all="ignore"):
+        mu = np.log(law.loss(**inputs, **{k: params[k][..., None] for k in law.parameters}))
+    predictive = likelihood.sample(rng, mu, **{k: params[k][..., None] for k in likelihood.parameters})
+    coords = {"chain": [0], "draw": np.arange(draws), RUN_DIM: prepared.runs.frame["row"].to_numpy()}
+    prior = xr.Dataset({name: (("chain", "draw"), value) for name, value in params.items()}, coords=coords)
+    observed = xr.Dataset({OBSERVED: (("chain", "draw", RUN_DIM), predictive)}, coords=coords)
+    return xr.DataTree.from_dict({"/prior": prior, "/prior_predictive": observed})

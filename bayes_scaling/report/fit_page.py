@@ -12,6 +12,7 @@ from bayes_scaling import published
 from bayes_scaling.diagnostics import MAX_RHAT, MIN_ESS, loo_summary
 from bayes_scaling.laws import LawNotApplicable
 from bayes_scaling.planning import plan, summary
+from bayes_scaling.priors import Prior
 from bayes_scaling.report import figures
 from bayes_scaling.report.html import (
     Markup,
@@ -240,8 +241,7 @@ def _provenance_section(fit: ScalingFit) -> str:
     priors = fit.attr_json("priors")
     body += "<h3>Priors</h3>" + table_html(
         ["parameter", "prior"],
-        [[name, f"{p['dist']}({', '.join(f'{k}={v:g}' for k, v in p.items() if k != 'dist')})"]
-         for name, p in priors.items()], css_class="kv")
+        [[name, Prior.from_mapping(p).describe()] for name, p in priors.items()], css_class="kv")
     sampler = spec.get("sampler", {})
     body += "<h3>Sampler and software</h3>" + table_html(
         ["setting", "value"],
@@ -261,9 +261,10 @@ SECTIONS = (
 )
 
 
-def render_fit_page(fit: ScalingFit, extra_sections=()) -> str:
+def render_fit_page(fit: ScalingFit, extra_sections=(), header_notes=()) -> str:
     """The fit's HTML page as a string; ``extra_sections`` are ``(anchor, label, html)`` built from other fits (such
-    as sensitivity checks), placed before the diagnostics."""
+    as sensitivity checks), placed before the diagnostics; ``header_notes`` are HTML paragraphs shown under the
+    title (such as the measured extrapolation coverage)."""
     title = fit.tree.attrs.get("title") or fit.law.title
     rendered = [(anchor, label, build(fit)) for anchor, label, build in SECTIONS]
     at = next(i for i, (anchor, _, _) in enumerate(rendered) if anchor == "diagnostics")
@@ -271,7 +272,7 @@ def render_fit_page(fit: ScalingFit, extra_sections=()) -> str:
     toc = [(anchor, label) for anchor, label, html in rendered if html]
     header = (f"<header><h1>{esc(title)}</h1><p class=\"lede\">{esc(fit.law.title)}: "
               f"<code>{esc(fit.law.equation)}</code>. {esc(fit.law.reference)}.</p>"
-              f"{'' if fit.converged else _banner(fit)}</header><!--TOC-->")
+              f"{''.join(header_notes)}{'' if fit.converged else _banner(fit)}</header><!--TOC-->")
     footer = (f"<footer>bayes_scaling {esc(json.loads(fit.tree.attrs['versions']).get('bayes_scaling'))}; "
               f"seed {fit.tree.attrs['seed']}.</footer>")
     return page_html(title, header + "".join(html for _, _, html in rendered) + footer, toc)

@@ -18,6 +18,7 @@ body { font-family: -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-se
 h1 { font-size: 1.6rem; margin: .2rem 0 .3rem; } h2 { font-size: 1.25rem; margin-top: 2rem;
      border-bottom: 1px solid var(--line); padding-bottom: .2rem; } h3 { font-size: 1.05rem; }
 p.lede { color: var(--muted); margin-top: 0; }
+p.calibration { border-left: 4px solid var(--muted); padding-left: .6em; }
 nav.toc { background: #f5f7fa; border: 1px solid var(--line); border-radius: 6px; padding: .5rem 1rem; }
 nav.toc ol { margin: .2rem 0; padding-left: 1.2rem; columns: 2; }
 .table-wrap { overflow-x: auto; }

@@ -7,6 +7,7 @@ from bayes_scaling import published
 from bayes_scaling.laws import LawNotApplicable
 from bayes_scaling.planning import plan
 from bayes_scaling.report import comparison
+from bayes_scaling.report.calibration_section import calibration_summary_section
 from bayes_scaling.report.comparison import ComparisonPlan, quiet
 from bayes_scaling.report.html import Markup, count, esc, interval_text, page_html, table_html, verdict_html
 from bayes_scaling.result import ScalingFit
@@ -42,9 +43,11 @@ def analyses_section(fits: dict[str, ScalingFit]) -> str:
 
 def render_index(fits: dict[str, ScalingFit], budgets: tuple[float, ...] = (),
                  comparison_plan: ComparisonPlan | None = None,
-                 checks: dict[str, list[tuple[str, ScalingFit]]] | None = None) -> str:
+                 checks: dict[str, list[tuple[str, ScalingFit]]] | None = None,
+                 calibrated: dict[str, tuple[str, dict]] | None = None) -> str:
     """Front page for ``{folder name: fit}``; ``budgets`` (FLOP) are added to the plan's in the allocation table;
-    ``checks`` are each analysis's sensitivity fits ``[(label, fit)]`` (held-out scores come from them)."""
+    ``checks`` are each analysis's sensitivity fits ``[(label, fit)]`` (held-out scores come from them);
+    ``calibrated`` maps analyses with a ``[calibration]`` to (link to their page, results)."""
     cplan = comparison_plan or ComparisonPlan()
     all_budgets = tuple(sorted(set(cplan.budgets) | {float(b) for b in budgets}))
     head = quiet(comparison.headline, fits, cplan)
@@ -53,6 +56,7 @@ def render_index(fits: dict[str, ScalingFit], budgets: tuple[float, ...] = (),
         ("allocation", "How each analysis splits a budget", quiet(comparison.allocation_section, fits, cplan,
                                                                   all_budgets)),
         ("same-runs", "Same runs, both laws", quiet(comparison.same_runs_section, fits, cplan, checks)),
+        ("calibration", "Are the intervals honest?", calibration_summary_section(calibrated or {})),
         ("why", "Why they differ", quiet(comparison.why_section, fits, cplan)),
         ("floors", "Loss floors", quiet(comparison.floors_section, fits, cplan)),
         ("analyses", "All analyses", analyses_section(fits)),

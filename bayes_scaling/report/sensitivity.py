@@ -64,24 +64,43 @@ def sensitivity_section(fit: ScalingFit, checks: list[tuple[str, ScalingFit]]) -
     return "sensitivity", "Sensitivity checks", f'<section id="sensitivity"><h2>Sensitivity checks</h2>{body}</section>'
 
 
-def extrapolation_rows(fit: ScalingFit, checks: list[tuple[str, ScalingFit]], first_cell=None) -> list[list]:
-    """One table row per check that held out the highest-compute runs: how its predictive scored them."""
-    rows = []
+PREDICTIVES = (("law alone", False), ("with discrepancy", True))
+
+
+def extrapolation_scores(fit: ScalingFit, checks: list[tuple[str, ScalingFit]]) -> list[tuple[str, ScalingFit, dict]]:
+    """``(label, check, {predictive name: score})`` for each check that held out the highest-compute runs, scored
+    with the law and its noise alone and with the law's discrepancy term."""
+    found = []
     for label, check in checks:
-        score = extrapolation_score(fit, check, seed=int(fit.tree.attrs.get("seed", 0)))
-        if score is None:
-            continue
+        seed = int(fit.tree.attrs.get("seed", 0))
+        scores = {name: extrapolation_score(fit, check, seed=seed, discrepancy=with_gp)
+                  for name, with_gp in PREDICTIVES}
+        if all(score is not None for score in scores.values()):
+            found.append((label, check, scores))
+    return found
+
+
+def extrapolation_rows(fit: ScalingFit, checks: list[tuple[str, ScalingFit]], first_cell=None) -> list[list]:
+    """Two table rows per check that held out the highest-compute runs: how its predictive scored them without and
+    with the discrepancy term."""
+    rows = []
+    for label, check, scores in extrapolation_scores(fit, checks):
         flag = "" if check.converged else " (NOT CONVERGED)"
-        rows.append([first_cell if first_cell is not None else label + flag, score["n_runs"],
-                     f"{score['max_compute_seen']:.3g}", f"{score['min_compute_held_out']:.3g}",
-                     *(f"{score['coverage'][level]:.0%}" for level in LEVELS),
-                     f"{score['width'][0.9]:.3f}", f"{score['log_score']:.2f}", f"{score['crps']:.4f}"])
+        for predictive, score in scores.items():
+            rows.append([first_cell if first_cell is not None else label + flag, predictive, score["n_runs"],
+                         f"{score['max_compute_seen']:.3g}", f"{score['min_compute_held_out']:.3g}",
+                         *(f"{score['coverage'][level]:.0%}" for level in LEVELS),
+                         f"{score['width'][0.9]:.3f}", f"{score['log_score']:.2f}", f"{score['crps']:.4f}"])
     return rows
 
 
-EXTRAPOLATION_HEADER = ["check", "held-out runs", "largest compute fitted (FLOP)", "smallest held out",
+EXTRAPOLATION_HEADER = ["check", "predictive", "held-out runs", "largest compute fitted (FLOP)", "smallest held out",
                         *(f"{level:.0%} coverage" for level in LEVELS), "90% width (log loss)",
                         "log score (mean)", "CRPS (mean)"]
+
+DISCREPANCY_NOTE = ("The discrepancy term is a Gaussian process on log loss over the law's inputs in decades, fitted "
+                    "to the residuals (<code>bayes_scaling.discrepancy</code>): near the runs it borrows their misfit, "
+                    "away from them it adds spread. \"Law alone\" is the model before it was added.")
 
 
 def extrapolation_html(fit: ScalingFit, checks: list[tuple[str, ScalingFit]]) -> str:
@@ -89,5 +108,24 @@ def extrapolation_html(fit: ScalingFit, checks: list[tuple[str, ScalingFit]]) ->
     if not rows:
         return ""
     return ("<h3>Extrapolation to held-out runs</h3><p>Checks that held out the runs with the most compute, scored "
-            "by their posterior predictive on those runs: an honest X% interval covers about X% of them.</p>"
-            + table_html(EXTRAPOLATION_HEADER, rows))
+            f"by their posterior predictive on those runs: an honest X% interval covers about X% of them. "
+            f"{DISCREPANCY_NOTE}</p>" + table_html(EXTRAPOLATION_HEADER, rows))
+
+
+def extrapolation_note(fit: ScalingFit, checks: list[tuple[str, ScalingFit]]) -> str:
+    """One paragraph for the top of a fit's page: the measured extrapolation coverage of this law on these data, or
+    that it has not been measured."""
+    scores = extrapolation_scores(fit, checks)
+    if not scores:
+        return ('<p class="calibration">Extrapolation coverage: <strong>not measured</strong> for this analysis (its '
+                "spec has no <code>hold_out_top_compute</code> check); treat intervals beyond the largest budget "
+                "fitted as unchecked, or run <code>bayes-scaling calibrate</code> on its spec.</p>")
+    parts = []
+    for label, check, score in scores:
+        gp, alone = score["with discrepancy"], score["law alone"]
+        flag = "" if check.converged else " (check NOT CONVERGED)"
+        parts.append(f"{esc(label)}: the 90% predictive intervals covered <strong>{gp['coverage'][0.9]:.0%}</strong> "
+                     f"of {gp['n_runs']} held-out runs (law alone, without the discrepancy term: "
+                     f"{alone['coverage'][0.9]:.0%}){flag}")
+    return (f'<p class="calibration">Measured extrapolation coverage of this law on these data: {"; ".join(parts)}. '
+            'Details under <a href="#sensitivity">Sensitivity checks</a>.</p>')

@@ -1,0 +1,149 @@
+"""The calibration section of a fit's page and its summary on the comparison page: extrapolation backtests
+(coverage against the nominal level, Bayesian with and without the discrepancy term beside the bootstrap) and
+simulation-based calibration (rank histograms and uniformity tests), from a spec's ``[calibration]`` results."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+from scipy.stats import binom
+
+from bayes_scaling.holdout import LEVELS
+from bayes_scaling.report.html import Markup, esc, figure_html, table_html
+
+#: How each backtest method is named on the page, and its colour.
+METHODS = {"bayes": ("Bayesian: law alone", "#8da9c4"),
+           "bayes+discrepancy": ("Bayesian: law + discrepancy", "#1f5fa8"),
+           "bootstrap": ("bootstrap (Epoch AI's procedure)", "#d1495b")}
+#: The range a 90% interval's coverage of held-out runs should fall in to be called honest.
+HONEST_90 = (0.8, 0.98)
+#: Level of the uniformity test and of the band drawn on rank histograms.
+SBC_ALPHA = 0.01
+
+
+def _coverage_figure(rows: list[dict[str, Any]]) -> Figure:
+    fractions = sorted({row["fraction"] for row in rows})
+    fig, axes = plt.subplots(1, len(fractions), figsize=(3.3 * len(fractions), 3.2), sharey=True, squeeze=False)
+    for ax, fraction in zip(axes[0], fractions, strict=True):
+        ax.plot([0.45, 1.0], [0.45, 1.0], color="0.6", lw=1, ls="--", label="nominal")
+        for row in (r for r in rows if r["fraction"] == fraction):
+            label, colour = METHODS.get(row["method"], (row["method"], "0.3"))
+            ax.plot(LEVELS, [row["coverage"][str(level)] for level in LEVELS], "o-", color=colour, label=label)
+        ax.set_title(f"top {fraction:.0%} of compute held out", fontsize=10, loc="left")
+        ax.set_xlabel("nominal level of the interval")
+        ax.grid(True, alpha=0.3)
+        ax.set_xlim(0.45, 1.0)
+        ax.set_ylim(0.0, 1.02)
+    axes[0][0].set_ylabel("held-out runs covered")
+    axes[0][-1].legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def _rank_figure(sbc: dict[str, Any]) -> Figure:
+    names = list(sbc["ranks"])
+    cols = min(4, len(names))
+    rows = -(-len(names) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(2.6 * cols, 2.1 * rows), squeeze=False)
+    bins = sbc["bins"]
+    for ax, name in zip(axes.flat, names, strict=False):
+        ranks = np.asarray(sbc["ranks"][name])
+        counts = np.bincount(np.minimum(ranks * bins // (sbc["rank_draws"] + 1), bins - 1), minlength=bins)
+        expected = ranks.size / bins
+        low, high = binom.ppf([SBC_ALPHA / 2, 1 - SBC_ALPHA / 2], ranks.size, 1 / bins)
+        ax.axhspan(low, high, color="0.88")
+        ax.axhline(expected, color="0.5", lw=1)
+        ax.bar(np.arange(bins), counts, width=0.9, color="#1f5fa8")
+        ax.set_title(f"{name}  (p = {sbc['p_values'][name]:.2f})", fontsize=9, loc="left")
+        ax.set_xticks([])
+    for ax in list(axes.flat)[len(names):]:
+        ax.set_visible(False)
+    fig.tight_layout()
+    return fig
+
+
+def _backtest_rows(rows: list[dict[str, Any]]) -> list[list]:
+    out = []
+    for row in rows:
+        flag = " (NOT CONVERGED)" if row.get("converged") is False else ""
+        out.append([f"{row['fraction']:.0%}", METHODS.get(row["method"], (row["method"],))[0] + flag, row["n_runs"],
+                    *(f"{row['coverage'][str(level)]:.0%}" for level in LEVELS), f"{row['width']['0.9']:.3f}",
+                    f"{row['crps']:.4f}", f"{row['log_score']:.2f}" if "log_score" in row else "–"])
+    return out
+
+
+def coverage_sentence(rows: list[dict[str, Any]], fraction: float) -> str:
+    """What the 90% intervals covered with ``fraction`` of the compute held out, by method, as prose."""
+    found = {row["method"]: row for row in rows if abs(row["fraction"] - fraction) < 1e-9}
+    if not found:
+        return ""
+    parts = [f"{METHODS.get(m, (m,))[0]} {row['coverage']['0.9']:.0%}" for m, row in found.items()]
+    return f"with the top {fraction:.0%} of compute held out, the 90% intervals covered: {', '.join(parts)}"
+
+
+def _sbc_html(sbc: dict[str, Any]) -> str:
+    rejected = [name for name, p in sbc["p_values"].items() if p < SBC_ALPHA]
+    verdict = (f'<p class="bad">Rank uniformity rejected at p &lt; {SBC_ALPHA}: {esc(", ".join(rejected))}.</p>'
+               if rejected else
+               f'<p class="ok">No parameter\'s rank uniformity is rejected at p &lt; {SBC_ALPHA}.</p>')
+    fitted = sbc["simulations"] - sbc["skipped"]
+    body = (f"<h3>Simulation-based calibration</h3><p>{sbc['simulations']} datasets simulated at this analysis's "
+            f"design from parameters drawn from its priors, each fitted by NUTS; the rank of each true value among "
+            f"{sbc['rank_draws']} posterior draws is uniform if the model and sampler are right (Talts et al. "
+            f"2018). Grey band: where {1 - SBC_ALPHA:.0%} of bins of a uniform histogram fall. "
+            f"{sbc['skipped']} simulations gave non-finite data and were skipped; {sbc['unconverged']} of {fitted} "
+            f"fits failed the convergence checks (their ranks are kept, as SBC requires).</p>{verdict}")
+    body += figure_html(_rank_figure(sbc), "Rank histograms, one per parameter, with the chi-square p-value of "
+                        "uniformity.", "SBC rank histograms")
+    return body
+
+
+def calibration_section(result: dict[str, Any]) -> tuple[str, str, str]:
+    """``(anchor, label, html)`` of a fit page's calibration section from :func:`~bayes_scaling.calibration.
+    calibrate_spec`'s result."""
+    rows = result["backtest"]["rows"]
+    body = ("<p>Extrapolation backtests: the analysis refitted without the runs with the most compute and scored "
+            "on them, at several cutoffs. An honest X% interval covers about X% of held-out runs; the dashed line "
+            "is that ideal. The bootstrap baseline sees the same runs and is scored the same way "
+            f"({result['backtest']['replicates']} resamples).</p>")
+    body += figure_html(_coverage_figure(rows), "Coverage of central predictive intervals of held-out log loss "
+                        "against their nominal level.", "coverage against nominal level")
+    body += table_html(["held out", "method", "held-out runs", *(f"{level:.0%} coverage" for level in LEVELS),
+                        "90% width (log loss)", "CRPS (mean)", "log score (mean)"], _backtest_rows(rows))
+    gp = [row for row in rows if row["method"] == "bayes+discrepancy"]
+    honest = [row for row in gp if HONEST_90[0] <= row["coverage"]["0.9"] <= HONEST_90[1]]
+    css = "ok" if len(honest) == len(gp) else "bad"
+    body += (f'<p class="{css}">With the discrepancy term, the 90% intervals were honest ({HONEST_90[0]:.0%} to '
+             f"{HONEST_90[1]:.0%} coverage) at {len(honest)} of {len(gp)} cutoffs.</p>")
+    if result.get("sbc"):
+        body += _sbc_html(result["sbc"])
+    return "calibration", "Calibration", f'<section id="calibration"><h2>Calibration</h2>{body}</section>'
+
+
+def calibration_summary_section(calibrated: dict[str, tuple[str, dict[str, Any]]]) -> str:
+    """The comparison page's summary: ``{analysis: (link to its page, result)}``."""
+    if not calibrated:
+        return ""
+    rows = []
+    for name, (link, result) in calibrated.items():
+        sbc = result.get("sbc")
+        worst = min(sbc["p_values"].values()) if sbc else None
+        cell = Markup(f'<a href="{esc(link)}#calibration">{esc(name)}</a>')
+        for fraction in sorted({row["fraction"] for row in result["backtest"]["rows"]}):
+            found = {r["method"]: r for r in result["backtest"]["rows"] if abs(r["fraction"] - fraction) < 1e-9}
+            rows.append([cell, f"{fraction:.0%}", *(f"{found[m]['coverage']['0.9']:.0%}" if m in found else "–"
+                                                    for m in METHODS),
+                         "–" if worst is None else f"{worst:.3f} ({sbc['simulations']} datasets)"])
+    body = ("<p>How often the intervals cover what they claim (details on each analysis's page): the coverage of 90% "
+            "predictive intervals on the runs with the most compute, held out of the fit, and the smallest p-value "
+            "of the SBC rank-uniformity tests.</p>"
+            + table_html(["analysis", "held out", *(f"90% coverage: {label}" for label, _ in METHODS.values()),
+                          "SBC: smallest p"], rows))
+    return f'<section id="calibration"><h2>Are the intervals honest?</h2>{body}</section>'
