@@ -95,13 +95,26 @@ def _fit_from(objective, starts: list[np.ndarray]) -> np.ndarray:
     return min(results, key=lambda result: result.fun).x
 
 
-def grid_starts(law: Law, seed: int = 0, most: int = MAX_STARTS) -> list[np.ndarray]:
-    """Log-parameter starts: each parameter's prior typical value times the :data:`GRID` multipliers (a seeded
-    subset of ``most`` if there are more)."""
+def typical_values(law: Law, inputs: dict[str, np.ndarray]) -> dict[str, float]:
+    """Each parameter's prior typical value on the natural scale; an amplitude whose prior is on its term at the
+    data centre is converted with its exponent's typical value and the inputs' geometric mean."""
+    typical = {name: law.default_priors[name].typical() for name in law.parameters}
+    for term in law.power_terms:
+        if law.default_priors[term.amplitude].at_centre:
+            centre = float(np.mean(np.log(inputs[term.input])))
+            typical[term.amplitude] = float(np.exp(term.log_amplitude(np.log(typical[term.amplitude]),
+                                                                      typical[term.exponent], centre)))
+    return typical
+
+
+def grid_starts(law: Law, inputs: dict[str, np.ndarray], seed: int = 0, most: int = MAX_STARTS) -> list[np.ndarray]:
+    """Log-parameter starts: each parameter's prior typical value (:func:`typical_values`) times the :data:`GRID`
+    multipliers (a seeded subset of ``most`` if there are more)."""
     exponents = {term.exponent for term in law.power_terms}
+    typical_of = typical_values(law, inputs)
     axes = []
     for name in law.parameters:
-        typical = law.default_priors[name].typical()
+        typical = typical_of[name]
         multipliers = GRID["exponent"] if name in exponents else GRID["other"]
         axes.append([np.log(typical * m) for m in multipliers])
     starts = [np.array(point) for point in itertools.product(*axes)]
@@ -119,7 +132,7 @@ def bootstrap_fit(law: Law, inputs: dict[str, np.ndarray], loss: np.ndarray, *, 
     names = law.parameters
     log_observed = np.log(np.asarray(loss, dtype=float))
     inputs = {k: np.asarray(v, dtype=float) for k, v in inputs.items()}
-    best = _fit_from(_objective(law, names, inputs, log_observed), grid_starts(law, seed, max_starts))
+    best = _fit_from(_objective(law, names, inputs, log_observed), grid_starts(law, inputs, seed, max_starts))
     rng = np.random.default_rng(seed)
     n = log_observed.size
     thetas, residuals = [], []

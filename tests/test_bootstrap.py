@@ -28,3 +28,14 @@ def test_bootstrap_recovers_the_law_and_its_replicates_bracket_the_truth(simulat
     assert 0.7 < np.mean((observed >= low) & (observed <= high)) <= 1.0
     again = bootstrap_fit(law, inputs, simulated_frame["loss"].to_numpy(), replicates=20, seed=3, max_starts=12)
     np.testing.assert_array_equal(again.replicates, boot.replicates)  # seeded
+
+
+def test_grid_starts_put_amplitudes_with_centre_priors_on_their_natural_scale(simulated_frame):
+    from bayes_scaling.bootstrap import typical_values
+
+    law = get_law("chinchilla")
+    inputs = {k: simulated_frame[k].to_numpy() for k in law.inputs}
+    typical = typical_values(law, inputs)
+    term = law.default_priors["A"].typical()  # the prior's typical N term at the data centre, in nats
+    assert typical["A"] == pytest.approx(term * np.exp(0.4 * np.mean(np.log(inputs["n_params"]))))
+    assert 10 < typical["A"] < 1e5 and typical["alpha"] == pytest.approx(0.4)
