@@ -4,9 +4,10 @@ the Bayesian fit and for the bootstrap baseline on the same split, so their cove
 For each held-out fraction f, the runs are split by the ``hold_out_top_compute`` filter (the f most compute-hungry
 runs and any tied with them are held out); both methods see the same training runs and are scored on the same
 held-out runs, on log loss: coverage and width of central 50/80/90/95% intervals and CRPS (and, for the Bayesian
-fit, the log predictive density). The Bayesian fit is scored twice: the law with its noise model alone ("bayes", the
-model before the discrepancy term) and with the law's discrepancy GP ("bayes+discrepancy",
-:mod:`bayes_scaling.discrepancy`).
+fit, the log predictive density); where the held-out runs form IsoFLOP budgets with a minimum inside them, also
+whether each budget's empirical N_opt lies in the 90% interval of the law's N_opt there. The Bayesian fit is scored
+twice: the law with its noise model alone ("bayes", the model before the discrepancy term) and with the law's
+discrepancy GP ("bayes+discrepancy", :mod:`bayes_scaling.discrepancy`; it changes predicted losses, not N_opt).
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from bayes_scaling.data.filters import apply_filters
 from bayes_scaling.data.load import check_identifiable
 from bayes_scaling.fit.run import PreparedFit, fit_prepared
 from bayes_scaling.fit.tree import run_inputs
-from bayes_scaling.holdout import predictive_score, sample_scores
+from bayes_scaling.holdout import empirical_optima, optimum_coverage, predictive_score, sample_scores
+from bayes_scaling.laws import LawNotApplicable
 from bayes_scaling.result import ScalingFit
 
 log = logging.getLogger(__name__)
@@ -54,17 +56,34 @@ def _backtest_one(task) -> list[dict[str, Any]]:
     seconds = time.perf_counter() - start
     sampler = {"sampling_seconds": float(fit.tree.attrs["sampling_seconds"]),
                "min_ess_bulk": fit.diagnostics.min_ess_bulk}
+    optima = empirical_optima(held)
+    bayes_optima = _optimum_check(lambda c: fit.optimal_allocation(c)["n_params"], optima)
     rows = [{"fraction": fraction, "method": method, "n_train": len(train.runs), "converged": fit.converged,
-             "seconds": seconds, **sampler, **predictive_score(fit, held, seed=seed, discrepancy=method != "bayes")}
+             "seconds": seconds, **sampler, "n_opt": bayes_optima,
+             **predictive_score(fit, held, seed=seed, discrepancy=method != "bayes")}
             for method in ("bayes", "bayes+discrepancy")]
     inputs = {name: train.runs.column(name) for name in train.law.inputs}
     boot = bootstrap_fit(train.law, inputs, train.runs.column("loss"), replicates=replicates, seed=seed,
                          max_starts=starts)
     samples = boot.predictive_log_loss({name: held[name].values for name in train.law.inputs},
                                        np.random.default_rng(seed))
+    boot_optima = _optimum_check(
+        lambda c: train.law.optimal_allocation(c, **boot.params(boot.replicates))["n_params"], optima)
     rows.append({"fraction": fraction, "method": "bootstrap", "n_train": len(train.runs), "converged": None,
-                 "seconds": boot.seconds, **sample_scores(samples, np.log(held["loss"].values))})
+                 "seconds": boot.seconds, "n_opt": boot_optima,
+                 **sample_scores(samples, np.log(held["loss"].values))})
     return rows
+
+
+def _optimum_check(n_opt_draws, optima) -> dict[str, Any] | None:
+    """:func:`~bayes_scaling.holdout.optimum_coverage`, or None if the law gives no allocation or no held-out
+    budget has a minimum inside its runs."""
+    if not optima:
+        return None
+    try:
+        return optimum_coverage(n_opt_draws, optima)
+    except LawNotApplicable:
+        return None
 
 
 def backtest(prepared: PreparedFit, fractions=FRACTIONS, *, replicates: int = 200, seed: int = 0,

@@ -94,3 +94,39 @@ def extrapolation_score(full: ScalingFit, partial: ScalingFit, *, seed: int = 0,
     if not runs.sizes.get(RUN_DIM, 0):
         return None
     return predictive_score(partial, runs, seed=seed, discrepancy=discrepancy)
+
+
+def empirical_optima(runs: xr.Dataset, *, min_runs: int = 5) -> list[tuple[float, float]]:
+    """``(budget compute, N_opt)`` of each IsoFLOP budget among ``runs`` whose loss profile has a minimum inside
+    its range of N: the vertex of a parabola fitted to log loss against log N over the budget's runs."""
+    from bayes_scaling.data.budgets import budget_groups
+
+    optima = []
+    log_n, log_loss = np.log(runs["n_params"].values), np.log(runs["loss"].values)
+    for group in budget_groups(runs["compute"].values, min_runs=min_runs, most=64):
+        x, y = log_n[group.index], log_loss[group.index]
+        if np.ptp(x) == 0:
+            continue
+        curvature, slope, _ = np.polyfit(x, y, 2)
+        vertex = -slope / (2 * curvature) if curvature > 0 else np.nan
+        if x.min() < vertex < x.max():
+            optima.append((group.compute, float(np.exp(vertex))))
+    return optima
+
+
+def optimum_coverage(n_opt_draws, optima: list[tuple[float, float]], level: float = 0.9) -> dict[str, Any]:
+    """How many held-out budgets' empirical N_opt fall inside the central ``level`` interval of the law's N_opt
+    at their compute; ``n_opt_draws(compute)`` returns draws of N_opt there."""
+    rows = []
+    for compute, observed in optima:
+        draws = np.asarray(n_opt_draws(compute), dtype=float).ravel()
+        low, high = np.quantile(draws, [(1 - level) / 2, (1 + level) / 2])
+        rows.append({"compute": compute, "n_opt": observed, "lower": float(low), "upper": float(high),
+                     "covered": bool(low <= observed <= high)})
+    return {"level": level, "budgets": len(rows), "covered": sum(row["covered"] for row in rows), "rows": rows}
+
+
+def optimum_text(row: dict) -> str:
+    """"k/m budgets": held-out IsoFLOP budgets whose empirical N_opt is inside the 90% interval, or "–"."""
+    found = row.get("n_opt")
+    return "–" if not found else f"{found['covered']}/{found['budgets']} budgets"

@@ -35,3 +35,24 @@ def test_heldout_runs_are_the_complement():
     partial.tree["constant_data"] = tree["constant_data"].to_dataset().isel(run=slice(0, 10))
     held = heldout_runs(full, partial)
     assert held["run"].values.tolist() == full.runs["run"].values[10:].tolist()
+
+
+def test_held_out_budgets_optimum_is_the_profile_vertex_and_is_checked_against_the_interval():
+    import xarray as xr
+
+    from bayes_scaling.holdout import empirical_optima, optimum_coverage
+
+    budgets, true_opt = [1e20, 1e21], [2e9, 6e9]
+    rows = []
+    for compute, n_opt in zip(budgets, true_opt, strict=True):
+        for n in n_opt * np.geomspace(0.2, 5.0, 9):
+            rows.append((n, compute / (6 * n), compute, 2.0 * np.exp(0.05 * np.log(n / n_opt) ** 2)))
+    n, d, c, loss = map(np.array, zip(*rows, strict=True))
+    runs = xr.Dataset({"n_params": ("run", n), "n_tokens": ("run", d), "compute": ("run", c), "loss": ("run", loss)})
+    optima = empirical_optima(runs)
+    assert [c for c, _ in optima] == pytest.approx(budgets) and [o for _, o in optima] == pytest.approx(true_opt)
+    draws = np.random.default_rng(0)
+    checked = optimum_coverage(lambda c: (2e9 if c < 5e20 else 2e10) * np.exp(0.1 * draws.standard_normal(400)),
+                               optima)
+    assert (checked["budgets"], checked["covered"]) == (2, 1)  # the second interval misses 6e9
+    assert [row["covered"] for row in checked["rows"]] == [True, False]

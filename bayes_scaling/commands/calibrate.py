@@ -11,20 +11,21 @@ from bayes_scaling.calibration import backtest, rows_as_json
 from bayes_scaling.commands.fit import spec_from_args
 from bayes_scaling.fit.io import atomic_write_text
 from bayes_scaling.fit.run import prepare
-from bayes_scaling.holdout import LEVELS
+from bayes_scaling.holdout import LEVELS, optimum_text
 
 
 def format_backtest(name: str, rows: list[dict]) -> str:
     """The backtest as a table: one line per held-out fraction and method."""
     head = (f"{'held out':<10}{'method':<19}{'runs':>6}" + "".join(f"{f'{level:.0%} cov':>9}" for level in LEVELS)
-            + f"{'90% width':>11}{'CRPS':>9}{'log score':>11}{'seconds':>9}")
+            + f"{'90% width':>11}{'CRPS':>9}{'log score':>11}{'N_opt in 90%':>14}{'seconds':>9}")
     lines = [f"{name}: extrapolation backtest (coverage of central predictive intervals on held-out log loss)", head]
     for row in rows:
         flag = " NOT CONVERGED" if row["converged"] is False else ""
         log_score = f"{row['log_score']:>11.2f}" if "log_score" in row else f"{'–':>11}"
         lines.append(f"{row['fraction']:<10.0%}{row['method']:<19}{row['n_runs']:>6}"
                      + "".join(f"{row['coverage'][level]:>9.0%}" for level in LEVELS)
-                     + f"{row['width'][0.9]:>11.4f}{row['crps']:>9.4f}{log_score}{row['seconds']:>9.1f}{flag}")
+                     + f"{row['width'][0.9]:>11.4f}{row['crps']:>9.4f}{log_score}{optimum_text(row):>14}"
+                     + f"{row['seconds']:>9.1f}{flag}")
     return "\n".join(lines)
 
 

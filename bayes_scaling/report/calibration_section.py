@@ -15,7 +15,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from scipy.stats import binom
 
-from bayes_scaling.holdout import LEVELS
+from bayes_scaling.holdout import LEVELS, optimum_text
 from bayes_scaling.report.html import Markup, esc, figure_html, table_html
 
 #: How each backtest method is named on the page, and its colour.
@@ -75,7 +75,8 @@ def _backtest_rows(rows: list[dict[str, Any]]) -> list[list]:
         flag = " (NOT CONVERGED)" if row.get("converged") is False else ""
         out.append([f"{row['fraction']:.0%}", METHODS.get(row["method"], (row["method"],))[0] + flag, row["n_runs"],
                     *(f"{row['coverage'][str(level)]:.0%}" for level in LEVELS), f"{row['width']['0.9']:.3f}",
-                    f"{row['crps']:.4f}", f"{row['log_score']:.2f}" if "log_score" in row else "–"])
+                    f"{row['crps']:.4f}", f"{row['log_score']:.2f}" if "log_score" in row else "–",
+                    optimum_text(row)])
     return out
 
 
@@ -112,11 +113,15 @@ def calibration_section(result: dict[str, Any]) -> tuple[str, str, str]:
     body = ("<p>Extrapolation backtests: the analysis refitted without the runs with the most compute and scored "
             "on them, at several cutoffs. An honest X% interval covers about X% of held-out runs; the dashed line "
             "is that ideal. The bootstrap baseline sees the same runs and is scored the same way "
-            f"({result['backtest']['replicates']} resamples).</p>")
+            f"({result['backtest']['replicates']} resamples). Where the held-out runs form IsoFLOP budgets with a "
+            "minimum inside them, the last column counts the budgets whose empirical N_opt (vertex of a parabola in "
+            "log N) lies inside the 90% interval of the law's N_opt at that compute; the discrepancy term does not "
+            "change N_opt.</p>")
     body += figure_html(_coverage_figure(rows), "Coverage of central predictive intervals of held-out log loss "
                         "against their nominal level.", "coverage against nominal level")
     body += table_html(["held out", "method", "held-out runs", *(f"{level:.0%} coverage" for level in LEVELS),
-                        "90% width (log loss)", "CRPS (mean)", "log score (mean)"], _backtest_rows(rows))
+                        "90% width (log loss)", "CRPS (mean)", "log score (mean)",
+                        "held-out N_opt in 90% interval"], _backtest_rows(rows))
     gp = [row for row in rows if row["method"] == "bayes+discrepancy"]
     honest = [row for row in gp if HONEST_90[0] <= row["coverage"]["0.9"] <= HONEST_90[1]]
     css = "ok" if len(honest) == len(gp) else "bad"
