@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from bayes_scaling.data.errors import DataError
@@ -29,6 +30,8 @@ def _setup_logging(quiet: bool) -> None:
     for noisy in ("pymc", "pytensor", "numba", "h5py", "matplotlib", "arviz", "arviz_base", "arviz_stats",
                   "arviz_plots", "root"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
+    # the Dask cluster's start-up chatter, in this process and in the workers it starts (read when dask loads)
+    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
 
 
 def _positive_int(text: str) -> int:

@@ -109,7 +109,7 @@ class CalibrationSpec:
     hold_out: tuple[float, ...] = (0.1, 0.2, 0.3)
     replicates: int = 100
     simulations: int = 100
-    sbc_draws: int = 500
+    sbc_draws: int = 1000
 
     def __post_init__(self) -> None:
         if not self.hold_out or any(not 0 < f < 1 for f in self.hold_out):
