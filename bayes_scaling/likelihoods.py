@@ -11,7 +11,7 @@ import math
 from typing import Any, ClassVar
 
 import numpy as np
-from scipy.special import gammaln, stdtrit
+from scipy.special import gammaln
 
 from bayes_scaling.priors import Prior
 
@@ -75,11 +75,8 @@ class StudentT(Likelihood):
         )
 
     def sample(self, rng, mu, *, sigma, nu, **_):
-        """By the inverse CDF, so the random stream used does not depend on ``nu``: parameters that differ in
-        their last bits (as floating point may make them on another machine or process) give nearly equal draws,
-        where numpy's rejection sampler would draw different numbers from then on."""
         shape = np.broadcast_shapes(np.shape(mu), np.shape(sigma), np.shape(nu))
-        return mu + sigma * stdtrit(np.broadcast_to(nu, shape), rng.random(shape))
+        return mu + sigma * rng.standard_t(np.broadcast_to(nu, shape), size=shape)
 
 
 class Normal(Likelihood):

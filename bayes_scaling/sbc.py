@@ -9,7 +9,6 @@ costs its sampling, not a compilation.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import time
 from typing import Any
@@ -28,8 +27,9 @@ log = logging.getLogger(__name__)
 #: Posterior draws kept (evenly thinned) for the ranks, and histogram bins of the uniformity test.
 RANK_DRAWS = 199
 BINS = 20
-#: Simulations per task: progress is reported as tasks finish; each worker compiles the model once and reuses it.
-CHUNK = 5
+#: Tasks per worker: each task compiles the model once and fits its share of the simulations; progress is shown as
+#: tasks finish. The split is the same on every scheduler.
+TASKS_PER_WORKER = 3
 
 
 def simulate_log_loss(prepared: PreparedFit, truth: dict[str, float], rng: np.random.Generator) -> np.ndarray:
@@ -41,27 +41,12 @@ def simulate_log_loss(prepared: PreparedFit, truth: dict[str, float], rng: np.ra
     return likelihood.sample(rng, mu, **{k: truth[k] for k in likelihood.parameters})
 
 
-#: Models compiled in this process (a Dask worker keeps its own): a law's model is compiled once per worker.
-_COMPILED: dict[str, tuple[Any, Any]] = {}
-
-
-def _compiled(prepared: PreparedFit, geometry: str):
-    """The built and compiled model of ``prepared`` at its runs' design, compiled on first use in this process."""
-    key = json.dumps([prepared.law.name, prepared.likelihood.name, geometry,
-                      {name: prior.to_mapping() for name, prior in prepared.priors.items()},
-                      {name: prepared.runs.column(name).tolist() for name in prepared.law.inputs}])
-    if key not in _COMPILED:
-        built = build_model(prepared.law, prepared.runs, prepared.likelihood, prepared.priors, geometry)
-        _COMPILED.clear()  # one model at a time: a worker moves on to another law only between runs
-        _COMPILED[key] = (built, compile_model(built))
-    return _COMPILED[key]
-
-
 def _fit_chunk(task) -> list[dict[str, Any]]:
     """Fit a chunk of simulations with one compiled model: ``task`` is (prepared, sampler settings, [(index,
     truth, simulated log losses, seed)]). Returns each simulation's ranks and whether it converged."""
     prepared, settings, simulations = task
-    built, compiled = _compiled(prepared, settings.geometry)
+    built = build_model(prepared.law, prepared.runs, prepared.likelihood, prepared.priors, settings.geometry)
+    compiled = compile_model(built)
     names = (*prepared.law.parameters, *prepared.likelihood.parameters)
     out = []
     for index, truth, y, seed in simulations:
@@ -85,8 +70,9 @@ def sbc(prepared: PreparedFit, simulations: int = 100, *, seed: int = 0, draws: 
     """Run SBC for the prepared spec's law, priors and likelihood at its data's design.
 
     The true parameters, simulated data and sampler seeds of every simulation are drawn here, in order, from
-    ``seed``; the fits then run in chunks of :data:`CHUNK` (each worker compiles the model once), serially or on
-    Dask (:func:`~bayes_scaling.parallel.run_tasks`), so every scheduler gives the same ranks.
+    ``seed``; the fits then run in :data:`TASKS_PER_WORKER` x ``workers`` chunks (each compiling the model once and
+    swapping data in), serially or on Dask (:func:`~bayes_scaling.parallel.run_tasks`), so every scheduler gives
+    the same ranks.
 
     Returns
     -------
@@ -109,7 +95,8 @@ def sbc(prepared: PreparedFit, simulations: int = 100, *, seed: int = 0, draws: 
             planned.append((i, truth, y, seed + 1 + i))
         else:
             skipped += 1
-    tasks = [(prepared, settings, planned[k:k + CHUNK]) for k in range(0, len(planned), CHUNK)]
+    chunks = max(1, TASKS_PER_WORKER * workers)
+    tasks = [(prepared, settings, planned[k::chunks]) for k in range(chunks) if planned[k::chunks]]
     results, seconds = run_tasks(_timed_chunk, tasks, scheduler=scheduler, workers=workers, progress=progress)
     fitted = sorted((row for chunk, _ in results for row in chunk), key=lambda row: row["index"])
     ranks = {name: [row["ranks"][name] for row in fitted] for name in names}
