@@ -86,6 +86,16 @@ def _optimum_check(n_opt_draws, optima) -> dict[str, Any] | None:
         return None
 
 
+def check_splits(prepared: PreparedFit, fractions) -> None:
+    """Refuse, before any fit, a held-out fraction that holds out no run or leaves too few runs to fit the law."""
+    for fraction in fractions:
+        train, held = split(prepared, fraction)
+        if held.sizes["run"] == 0:
+            raise ValueError(f"{prepared.spec.name}: hold-out fraction {fraction} holds out no run of "
+                             f"{len(prepared.runs)}; give a larger fraction")
+        check_identifiable(train.runs, train.law, f"{prepared.spec.name} without the top {fraction:.0%} of compute")
+
+
 def backtest(prepared: PreparedFit, fractions=FRACTIONS, *, replicates: int = 200, seed: int = 0,
              starts: int = MAX_STARTS, scheduler: str = "serial", workers: int = 2,
              progress=None) -> tuple[list[dict[str, Any]], float]:
@@ -97,12 +107,7 @@ def backtest(prepared: PreparedFit, fractions=FRACTIONS, *, replicates: int = 20
     scheduler."""
     from bayes_scaling.parallel import run_tasks
 
-    for fraction in fractions:  # refuse a split that cannot be scored or fitted before any fit
-        train, held = split(prepared, fraction)
-        if held.sizes["run"] == 0:
-            raise ValueError(f"hold-out fraction {fraction} holds out no run of {len(prepared.runs)}; give a "
-                             "larger fraction")
-        check_identifiable(train.runs, train.law, f"{prepared.spec.name} without the top {fraction:.0%} of compute")
+    check_splits(prepared, fractions)
     tasks = [(prepared, fraction, replicates, seed, starts) for fraction in fractions]
     results, seconds = run_tasks(_backtest_one, tasks, scheduler=scheduler, workers=workers, progress=progress)
     return [row for rows in results for row in rows], seconds

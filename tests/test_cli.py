@@ -142,3 +142,15 @@ def test_calibrate_and_sbc_refuse_bad_settings_before_any_fit(tmp_path, capsys, 
     assert main(args) == EXIT_BAD_INPUT
     assert "cannot reach a Dask scheduler at 'tcp://127.0.0.1:1'" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_report_refuses_a_calibration_split_before_any_fit(tmp_path, capsys, simulated_frame):
+    write_csv(tmp_path / "runs.csv", simulated_frame.drop(columns=["compute"]))
+    spec = tmp_path / "sim.toml"
+    spec.write_text('[analysis]\nname = "sim"\nlaw = "chinchilla"\n[data]\ncsv = "runs.csv"\n'
+                    '[data.columns]\nn_params = "n_params"\nn_tokens = "n_tokens"\nloss = "loss"\n'
+                    "[calibration]\nhold_out = [0.2, 0.001]\nsimulations = 0\n")
+    out = tmp_path / "reports"
+    assert main(["report", str(spec), "--out", str(out)]) == EXIT_BAD_INPUT
+    assert "sim: hold-out fraction 0.001 holds out no run of 60" in capsys.readouterr().err
+    assert not out.exists()  # refused before the first fit: nothing written

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+from bayes_scaling.calibration import check_splits
 from bayes_scaling.commands.crossover import same_runs
 from bayes_scaling.crossover import DATA_LIMITED_LAWS, FRONTIER_LAWS
 from bayes_scaling.fit.io import POSTERIOR_FILE, atomic_write_text, load_tree
@@ -172,6 +173,9 @@ def report(args: argparse.Namespace) -> int:
     if len(set(names)) != len(names):
         raise SpecError(f"analysis names must be unique, got {names}")
     prepared = [prepare(spec) for spec in specs]  # all inputs checked before the first fit starts
+    for item in prepared:
+        if item.spec.calibration is not None:
+            check_splits(item, item.spec.calibration.hold_out)
     checks = {item.spec.name: [(variant, prepare(variant.apply(item.spec))) for variant in item.spec.sensitivity]
               for item in prepared}
     fits: dict[str, ScalingFit] = {}
