@@ -65,6 +65,9 @@ def sensitivity_section(fit: ScalingFit, checks: list[tuple[str, ScalingFit]]) -
 
 
 PREDICTIVES = (("law alone", False), ("with discrepancy", True))
+#: Scores already computed in this process, by the fingerprints of the fit and its check (report fits have them): a
+#: check is shown on its fit's page twice and on the comparison page, and scoring it is the slow part.
+_SCORED: dict[tuple[str, str], dict] = {}
 
 
 def extrapolation_scores(fit: ScalingFit, checks: list[tuple[str, ScalingFit]]) -> list[tuple[str, ScalingFit, dict]]:
@@ -72,9 +75,14 @@ def extrapolation_scores(fit: ScalingFit, checks: list[tuple[str, ScalingFit]]) 
     with the law and its noise alone and with the law's discrepancy term."""
     found = []
     for label, check in checks:
-        seed = int(fit.tree.attrs.get("seed", 0))
-        scores = {name: extrapolation_score(fit, check, seed=seed, discrepancy=with_gp)
-                  for name, with_gp in PREDICTIVES}
+        key = (fit.tree.attrs.get("fingerprint"), check.tree.attrs.get("fingerprint"))
+        scores = _SCORED.get(key) if None not in key else None
+        if scores is None:
+            seed = int(fit.tree.attrs.get("seed", 0))
+            scores = {name: extrapolation_score(fit, check, seed=seed, discrepancy=with_gp)
+                      for name, with_gp in PREDICTIVES}
+            if None not in key:
+                _SCORED[key] = scores
         if all(score is not None for score in scores.values()):
             found.append((label, check, scores))
     return found
