@@ -1,0 +1,167 @@
+"""Lean C entry points for nutpie's numba backend: the same log density, a fraction of the compile time.
+
+nutpie wraps PyTensor's compiled log density and its expansion in two numba ``cfunc`` s. Its wrappers assign
+whole arrays (``out[...] = grad``), test ``np.all(np.isfinite(out))`` and read shared data through a generic
+``literal_unroll`` extraction; numba types and lowers those overloads from scratch in every process, which took
+about 8 of the 10 s that compiling the Chinchilla model cost. PyTensor's own functions are cached on disk, so
+they load in well under a second.
+
+:func:`lean_wrappers` swaps in wrappers with the same C signatures and return codes that copy element by element
+and read each 1-d float64 shared array straight from nutpie's user-data record (pointer and size). The log
+density, its gradient and therefore every draw are unchanged (``tests/test_lean_numba.py`` checks both). A model
+with a shared array of another rank or dtype, or a nutpie whose private factories changed signature, is compiled
+by nutpie's own wrappers, as it always was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import logging
+import threading
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+_LOCK = threading.Lock()
+#: nutpie's own factories while :func:`lean_wrappers` has swapped them out (for models the lean path cannot take).
+_NUTPIE: dict[str, object] = {}
+#: The parameters nutpie's private wrapper factories had when these replacements were written (nutpie 0.16).
+_LOGP_PARAMETERS = ("n_dim", "logp_fn", "user_data", "shared_keys", "shared_data")
+_EXPAND_PARAMETERS = ("n_dim", "n_expanded", "expand_fn", "user_data", "shared_var_keys", "shared_data")
+
+
+@contextlib.contextmanager
+def lean_wrappers():
+    """Within the block, ``nutpie.compile_pymc_model(..., backend="numba")`` builds the lean wrappers."""
+    import nutpie.compile_pymc as nutpie_pymc
+
+    original = (getattr(nutpie_pymc, "_make_c_logp_func", None), getattr(nutpie_pymc, "_make_c_expand_func", None))
+    if not _matches(original[0], _LOGP_PARAMETERS) or not _matches(original[1], _EXPAND_PARAMETERS):
+        log.warning("nutpie's wrapper factories changed; compiling with nutpie's own (slower) wrappers")
+        yield
+        return
+    with _LOCK:
+        _NUTPIE.update(logp=original[0], expand=original[1])
+        nutpie_pymc._make_c_logp_func, nutpie_pymc._make_c_expand_func = make_logp_wrapper, make_expand_wrapper
+        try:
+            yield
+        finally:
+            nutpie_pymc._make_c_logp_func, nutpie_pymc._make_c_expand_func = original
+            _NUTPIE.clear()
+
+
+def _matches(function, parameters: tuple[str, ...]) -> bool:
+    return function is not None and tuple(inspect.signature(function).parameters) == parameters
+
+
+def make_logp_wrapper(n_dim, logp_fn, user_data, shared_keys, shared_data):
+    """``int64 logp(dim, x*, grad_out*, logp_out*, user_data*)``: 0 ok, 1 error, 3 non-finite gradient, 4
+    non-finite log density, -1 wrong dimension (nutpie's codes)."""
+    import math
+
+    import numba
+
+    if not _simple(shared_data, shared_keys):
+        return _NUTPIE["logp"](n_dim, logp_fn, user_data, shared_keys, shared_data)
+    extract = _extraction(logp_fn, user_data, shared_keys)
+    signature = numba.types.int64(numba.types.uint64, numba.types.CPointer(numba.types.double),
+                                  numba.types.CPointer(numba.types.double),
+                                  numba.types.CPointer(numba.types.double), numba.types.voidptr)
+
+    def logp(dim, x_, grad_, logp_, user_data_):
+        if dim != n_dim:
+            return -1
+        try:
+            value, grad = extract(numba.carray(x_, (n_dim,)), user_data_)
+        except Exception:  # nutpie's contract: report a failure by its code
+            return 1
+        scalar = value[()]
+        logp_[0] = scalar
+        finite = True
+        for i in range(n_dim):
+            grad_[i] = grad[i]
+            finite = finite and math.isfinite(grad[i])
+        if not finite:
+            return 3
+        if not math.isfinite(scalar):
+            return 4
+        return 0
+
+    return logp, signature
+
+
+def make_expand_wrapper(n_dim, n_expanded, expand_fn, user_data, shared_var_keys, shared_data):
+    """``int64 expand(dim, expanded, x*, out*, user_data*)``: 0 ok, -1 wrong size, -2 error (nutpie's codes)."""
+    import numba
+
+    if not _simple(shared_data, shared_var_keys):
+        return _NUTPIE["expand"](n_dim, n_expanded, expand_fn, user_data, shared_var_keys, shared_data)
+    extract = _extraction(expand_fn, user_data, shared_var_keys)
+    signature = numba.types.int64(numba.types.uint64, numba.types.uint64, numba.types.CPointer(numba.types.double),
+                                  numba.types.CPointer(numba.types.double), numba.types.voidptr)
+
+    def expand(dim, expanded, x_, out_, user_data_):
+        if dim != n_dim or expanded != n_expanded:
+            return -1
+        try:
+            (values,) = extract(numba.carray(x_, (n_dim,)), user_data_)
+        except Exception:
+            return -2
+        for i in range(n_expanded):
+            out_[i] = values[i]
+        return 0
+
+    return expand, signature
+
+
+def _simple(shared_data, keys) -> bool:
+    """Whether every shared array is 1-d float64 (what :func:`_extraction` reads)."""
+    return all(shared_data[k].ndim == 1 and shared_data[k].dtype == np.float64 for k in keys)
+
+
+def _extraction(function, user_data, keys):
+    """A jitted ``extract(x, user_data_ptr) -> function(x, *shared arrays)`` that reads each 1-d float64 array's
+    pointer and size from nutpie's user-data record (``shared.data.<key>``, ``shared.size.<key>``)."""
+    import numba
+
+    keys = list(keys)
+    if not keys:
+        return numba.njit(inline="always")(lambda x, user_data_: function(x))
+    record = user_data.dtype["shared"]
+    base = user_data.dtype.fields["shared"][1]
+    offsets = {field: base + record.fields[field][1] for field in ("data", "size")}
+    pointer_word = [(offsets["data"] + record["data"].fields[k][1]) // 8 for k in keys]
+    size_word = [(offsets["size"] + record["size"].fields[k][1]) // 8 for k in keys]
+    arrays = ", ".join(f"a{i}" for i in range(len(keys)))
+    lines = ["def extract(x, user_data_):", "    words = carray(user_data_, (n_words,), np.uint64)"]
+    lines += [f"    a{i} = carray(as_pointer(words[{p}]), (int(words[{s}]),), np.float64)"
+              for i, (p, s) in enumerate(zip(pointer_word, size_word, strict=True))]
+    lines.append(f"    return inner(x, {arrays})")
+    namespace = {"carray": numba.carray, "np": np, "as_pointer": _as_pointer(), "inner": function,
+                 "n_words": user_data.dtype.itemsize // 8}
+    exec("\n".join(lines), namespace)  # generated: the number of shared arrays is only known per model)
+    return numba.njit(inline="always")(namespace["extract"])
+
+
+_POINTER = None
+
+
+def _as_pointer():
+    """numba intrinsic: an integer address as ``void*``."""
+    global _POINTER
+    if _POINTER is None:
+        from numba import types
+        from numba.core import cgutils
+        from numba.extending import intrinsic
+
+        @intrinsic
+        def as_pointer(typingctx, address):
+            def codegen(context, builder, signature, args):
+                return builder.inttoptr(args[0], cgutils.voidptr_t)
+
+            return types.voidptr(address), codegen
+
+        _POINTER = as_pointer
+    return _POINTER

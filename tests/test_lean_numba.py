@@ -1,0 +1,100 @@
+"""The lean numba wrappers give nutpie the same log density, gradient and expansion as its own wrappers."""
+
+from __future__ import annotations
+
+import ctypes
+
+import numpy as np
+import pytest
+
+from bayes_scaling.fit.model import OBSERVED, all_priors, build_model
+from bayes_scaling.fit.sampler import compile_model
+from bayes_scaling.laws import get_law
+from bayes_scaling.likelihoods import get_likelihood
+
+DOUBLE_P = ctypes.POINTER(ctypes.c_double)
+
+
+def _logp(compiled, x: np.ndarray) -> tuple[int, float, np.ndarray]:
+    x = np.ascontiguousarray(x, dtype=float)
+    grad, value = np.zeros_like(x), np.zeros(1)
+    code = compiled.compiled_logp_func.ctypes(len(x), x.ctypes.data_as(DOUBLE_P), grad.ctypes.data_as(DOUBLE_P),
+                                              value.ctypes.data_as(DOUBLE_P),
+                                              ctypes.c_void_p(compiled.user_data.ctypes.data))
+    return code, value[0], grad
+
+
+def _expand(compiled, x: np.ndarray) -> tuple[int, np.ndarray]:
+    x = np.ascontiguousarray(x, dtype=float)
+    out = np.zeros(compiled.n_expanded)
+    code = compiled.compiled_expand_func.ctypes(len(x), compiled.n_expanded, x.ctypes.data_as(DOUBLE_P),
+                                                out.ctypes.data_as(DOUBLE_P),
+                                                ctypes.c_void_p(compiled.user_data.ctypes.data))
+    return code, out
+
+
+@pytest.fixture(scope="module")
+def both(simulated_frame):
+    """The Chinchilla model compiled by nutpie's own wrappers and by the lean ones."""
+    import nutpie
+
+    from bayes_scaling.data.runs import RunTable, validate_table
+
+    columns = {name: name for name in ("n_params", "n_tokens", "compute", "loss")}
+    runs = RunTable(frame=validate_table(simulated_frame, "simulated", columns), source={"file": "simulated"},
+                    n_counts_embeddings=True)
+    law, likelihood = get_law("chinchilla"), get_likelihood("student_t")
+    built = build_model(law, runs, likelihood, all_priors(law, likelihood, {}))
+    reference = nutpie.compile_pymc_model(built.model, backend="numba", var_names=built.sampled_names)
+    return reference, compile_model(built), runs
+
+
+def test_same_density_gradient_and_expansion(both):
+    reference, lean, _ = both
+    rng = np.random.default_rng(3)
+    assert lean.n_dim == reference.n_dim and lean.n_expanded == reference.n_expanded
+    for _ in range(20):
+        x = rng.normal(0.0, 1.0, reference.n_dim)
+        code, value, grad = _logp(lean, x)
+        assert (code, value) == _logp(reference, x)[:2]
+        np.testing.assert_array_equal(grad, _logp(reference, x)[2])
+        assert _expand(lean, x)[0] == 0
+        np.testing.assert_array_equal(_expand(lean, x)[1], _expand(reference, x)[1])
+    assert _logp(lean, np.zeros(reference.n_dim + 1))[0] == -1  # nutpie's wrong-dimension code
+
+
+def test_same_after_swapping_data(both):
+    """Swapped-in data (SBC's ``with_data``) reach the lean wrappers, including a new number of runs."""
+    reference, lean, runs = both
+    rng = np.random.default_rng(4)
+    new = {f"{OBSERVED}_observed": np.log(runs.column("loss")) + rng.normal(0, 0.01, len(runs))}
+    x = rng.normal(0.0, 1.0, reference.n_dim)
+    before = _logp(lean, x)[1]
+    swapped_ref, swapped_lean = reference.with_data(**new), lean.with_data(**new)
+    assert _logp(swapped_lean, x)[1] == _logp(swapped_ref, x)[1] != before
+    fewer = {name: runs.column(name)[:10] for name in ("n_params", "n_tokens")} | {f"{OBSERVED}_observed": new[
+        f"{OBSERVED}_observed"][:10]}
+    assert _logp(lean.with_data(**fewer), x)[1] == _logp(reference.with_data(**fewer), x)[1]
+
+
+def test_non_finite_density_reported_by_the_same_code(both):
+    """Where the density or gradient overflows, the lean wrapper returns nutpie's code (3 or 4), never 0."""
+    reference, lean, _ = both
+    codes = [(_logp(lean, np.full(lean.n_dim, v))[0], _logp(reference, np.full(lean.n_dim, v))[0])
+             for v in (1e3, -1e3, 1e300)]
+    assert all(mine == theirs for mine, theirs in codes)
+    assert any(mine in (3, 4) for mine, _ in codes)
+
+
+def test_other_shared_shapes_left_to_nutpie(both):
+    """A model with a 2-d or integer shared array gets nutpie's own wrappers (checked without compiling them)."""
+    from bayes_scaling.fit.lean_numba import lean_wrappers, make_expand_wrapper, make_logp_wrapper
+
+    reference = both[0]
+    for odd in (np.zeros((3, 2)), np.arange(3)):
+        shared = {"odd": odd}
+        with lean_wrappers():
+            logp, _ = make_logp_wrapper(2, reference.logp_func.vm.jit_fn, reference.user_data, ["odd"], shared)
+            expand, _ = make_expand_wrapper(2, 2, reference.expand_func.vm.jit_fn, reference.user_data, ["odd"],
+                                            shared)
+        assert (logp.__name__, expand.__name__) == ("logp_numba", "expand_numba")  # nutpie's inner functions
