@@ -2,6 +2,7 @@
 parameters that simulated it; plan prints intervals as text and JSON."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -73,6 +74,10 @@ def test_adhoc_fit_recovers_simulated_parameters(adhoc_fit):
     assert json.loads(tree.attrs["data_source"])["file"].endswith("my_runs.csv")
     assert (out / "index.html").is_file()
     assert not list(out.glob(".*tmp"))
+    umask = os.umask(0)
+    os.umask(umask)
+    for written in ("posterior.nc", "index.html"):  # ordinary files, not the temporary file's private 0600
+        assert (out / written).stat().st_mode & 0o777 == 0o666 & ~umask
 
 
 def test_plan_json_and_text(adhoc_fit, capsys):

@@ -75,7 +75,7 @@ def test_download_goes_to_the_cache_and_is_verified(tmp_path, monkeypatch, share
     path.unlink()
     with pytest.raises(ChecksumMismatch):
         resolve(tampered)
-    assert not path.exists() and not list(path.parent.glob("*.part"))
+    assert not path.exists() and not list(path.parent.iterdir())  # no partial download left behind
 
 
 def test_epoch_data_loads_with_derived_tokens_and_filter(shared_data):

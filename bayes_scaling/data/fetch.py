@@ -5,12 +5,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import tempfile
 import urllib.request
 from pathlib import Path
 
 from bayes_scaling.data.errors import ChecksumMismatch, DataNotFound
 from bayes_scaling.data.registry import DatasetEntry
+from bayes_scaling.fit.io import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -49,16 +49,14 @@ def _verified(entry: DatasetEntry, path: Path) -> Path:
 def _download(entry: DatasetEntry, target: Path, timeout: float = 60.0) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     log.info("downloading %s from %s", entry.name, entry.url)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(entry.url, timeout=timeout) as response:
+
+    def download_and_verify(tmp: Path) -> None:
+        with open(tmp, "wb") as out, urllib.request.urlopen(entry.url, timeout=timeout) as response:
             for block in iter(lambda: response.read(1 << 20), b""):
                 out.write(block)
-        _verified(entry, Path(tmp))
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        _verified(entry, tmp)
+
+    atomic_write(target, download_and_verify)
 
 
 def resolve(entry: DatasetEntry, *, download: bool = True) -> Path:

@@ -141,7 +141,7 @@ def _extraction(function, user_data, keys):
     lines.append(f"    return inner(x, {arrays})")
     namespace = {"carray": numba.carray, "np": np, "as_pointer": _as_pointer(), "inner": function,
                  "n_words": user_data.dtype.itemsize // 8}
-    exec("\n".join(lines), namespace)  # generated: the number of shared arrays is only known per model)
+    exec("\n".join(lines), namespace)  # generated: the number of shared arrays is only known per model
     return numba.njit(inline="always")(namespace["extract"])
 
 
