@@ -53,7 +53,7 @@ def adhoc_fit(tmp_path_factory, simulated_frame):
     csv = write_csv(folder / "my_runs.csv", frame)
     out = folder / "fit"
     code = main(["fit", "--law", "chinchilla", "--data", csv, "--out", str(out), "--n-params-col", "params",
-                 "--loss-col", "final_loss", "--seed", "5"])
+                 "--loss-col", "final_loss", "--seed", "5", "--page"])
     return code, out
 
 

@@ -61,7 +61,7 @@ def test_plan_at_gophers_budget(epoch_fit, capsys):
 def test_same_seed_gives_the_same_numbers_in_a_new_process(epoch_fit, tmp_path):
     again = tmp_path / "again"
     subprocess.run([sys.executable, "-m", "bayes_scaling.cli", "-q", "fit", str(REPO / "models" / "chinchilla.toml"),
-                    "--out", str(again), "--no-page"], check=True, capture_output=True)
+                    "--out", str(again)], check=True, capture_output=True)
     first, second = load(epoch_fit[1]).posterior, load(again).posterior
     for name in ("E", "A", "B", "alpha", "beta", "sigma", "nu"):
         np.testing.assert_array_equal(first[name].values, second[name].values)

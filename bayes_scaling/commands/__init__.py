@@ -1,11 +1,3 @@
-"""The CLI's sub-commands, one module each; :mod:`bayes_scaling.cli` parses arguments and dispatches here."""
-
-from bayes_scaling.commands.calibrate import calibrate
-from bayes_scaling.commands.crossover import crossover
-from bayes_scaling.commands.data import data
-from bayes_scaling.commands.fit import fit
-from bayes_scaling.commands.plan import plan
-from bayes_scaling.commands.report import report
-from bayes_scaling.commands.sbc import sbc
-
-__all__ = ["calibrate", "crossover", "data", "fit", "plan", "report", "sbc"]
+"""The CLI's sub-commands, one module each (``bayes_scaling.commands.<name>.<name>``); :mod:`bayes_scaling.cli`
+parses arguments and imports only the module of the command it runs, so ``fit`` does not pay for the report's
+plotting and Dask imports."""

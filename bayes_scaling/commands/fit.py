@@ -1,4 +1,5 @@
-"""``bayes-scaling fit``: spec (or --law/--data) -> posterior.nc and an HTML page, with diagnostics printed."""
+"""``bayes-scaling fit``: spec (or --law/--data) -> posterior.nc (and with ``--page`` its HTML page), with
+diagnostics printed."""
 
 from __future__ import annotations
 
@@ -66,7 +67,7 @@ def fit(args: argparse.Namespace) -> int:
           file=sys.stderr)
     tree = fit_prepared(prepared, progress=sys.stderr.isatty())
     result = ScalingFit(tree, Path(args.out))
-    written = write_fit(result, Path(args.out), page=not args.no_page)
+    written = write_fit(result, Path(args.out), page=args.page)
     print(format_fit_summary(result))
     for path in written:
         print(f"wrote {path}")
