@@ -5,9 +5,12 @@ For each held-out fraction f, the runs are split by the ``hold_out_top_compute``
 runs and any tied with them are held out); both methods see the same training runs and are scored on the same
 held-out runs, on log loss: coverage and width of central 50/80/90/95% intervals and CRPS (and, for the Bayesian
 fit, the log predictive density); where the held-out runs form IsoFLOP budgets with a minimum inside them, also
-whether each budget's empirical N_opt lies in the 90% interval of the law's N_opt there. The Bayesian fit is scored
+whether each budget's empirical N_opt (the vertex of a parabola through its runs) lies in the 90% predictive
+interval of that same estimate (``n_opt``: the parabola fitted to predictive draws at the budget's runs, noise
+included, as a held-out loss is scored against the predictive) and in the 90% interval of the law's own N_opt
+(``n_opt_law``: no noise, no discrepancy). The Bayesian fit is scored
 twice: the law with its noise model alone ("bayes", the model before the discrepancy term) and with the law's
-discrepancy GP ("bayes+discrepancy", :mod:`bayes_scaling.discrepancy`; it changes predicted losses, not N_opt).
+discrepancy GP ("bayes+discrepancy", :mod:`bayes_scaling.discrepancy`, drawn jointly along each held-out budget).
 """
 
 from __future__ import annotations
@@ -24,7 +27,14 @@ from bayes_scaling.data.filters import apply_filters
 from bayes_scaling.data.load import check_identifiable
 from bayes_scaling.fit.run import PreparedFit, fit_prepared
 from bayes_scaling.fit.tree import run_inputs
-from bayes_scaling.holdout import empirical_optima, optimum_coverage, predictive_score, sample_scores
+from bayes_scaling.holdout import (
+    empirical_optima,
+    optimum_coverage,
+    predictive_log_loss,
+    predictive_optimum_coverage,
+    predictive_score,
+    sample_scores,
+)
 from bayes_scaling.laws import LawNotApplicable
 from bayes_scaling.result import ScalingFit
 
@@ -57,9 +67,11 @@ def _backtest_one(task) -> list[dict[str, Any]]:
     sampler = {"sampling_seconds": float(fit.tree.attrs["sampling_seconds"]),
                "min_ess_bulk": fit.diagnostics.min_ess_bulk}
     optima = empirical_optima(held)
-    bayes_optima = _optimum_check(lambda c: fit.optimal_allocation(c)["n_params"], optima)
+    law_optima = _optimum_check(lambda c: fit.optimal_allocation(c)["n_params"], optima)
     rows = [{"fraction": fraction, "method": method, "n_train": len(train.runs), "converged": fit.converged,
-             "seconds": seconds, **sampler, "n_opt": bayes_optima,
+             "seconds": seconds, **sampler, "n_opt_law": law_optima,
+             "n_opt": _predictive_optimum_check(lambda budget, d=method != "bayes": predictive_log_loss(
+                 fit, budget, np.random.default_rng([seed, 3]), discrepancy=d), held, train.law),
              **predictive_score(fit, held, seed=seed, discrepancy=method != "bayes")}
             for method in ("bayes", "bayes+discrepancy")]
     inputs = {name: train.runs.column(name) for name in train.law.inputs}
@@ -69,8 +81,10 @@ def _backtest_one(task) -> list[dict[str, Any]]:
                                        np.random.default_rng(seed))
     boot_optima = _optimum_check(
         lambda c: train.law.optimal_allocation(c, **boot.params(boot.replicates))["n_params"], optima)
+    boot_predictive = _predictive_optimum_check(lambda budget: boot.predictive_log_loss(
+        {name: budget[name].values for name in train.law.inputs}, np.random.default_rng([seed, 3])), held, train.law)
     rows.append({"fraction": fraction, "method": "bootstrap", "n_train": len(train.runs), "converged": None,
-                 "seconds": boot.seconds, "n_opt": boot_optima,
+                 "seconds": boot.seconds, "n_opt_law": boot_optima, "n_opt": boot_predictive,
                  **sample_scores(samples, np.log(held["loss"].values))})
     return rows
 
@@ -84,6 +98,13 @@ def _optimum_check(n_opt_draws, optima) -> dict[str, Any] | None:
         return optimum_coverage(n_opt_draws, optima)
     except LawNotApplicable:
         return None
+
+
+def _predictive_optimum_check(predictive, held, law) -> dict[str, Any] | None:
+    """:func:`~bayes_scaling.holdout.predictive_optimum_coverage` where the law has N among its inputs."""
+    if "n_params" not in law.inputs:
+        return None
+    return predictive_optimum_coverage(predictive, held)
 
 
 def check_splits(prepared: PreparedFit, fractions) -> None:

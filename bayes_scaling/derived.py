@@ -153,3 +153,11 @@ def interval(values: xr.DataArray, level: float = 0.9, dims: tuple[str, ...] = (
         {"lower": q.isel(quantile=0, drop=True), "median": q.isel(quantile=1, drop=True),
          "upper": q.isel(quantile=2, drop=True)}
     )
+
+
+def parabola_vertices(log_n: np.ndarray, log_loss: np.ndarray) -> np.ndarray:
+    """N at the vertex of the parabola in log N least-squares fitted to log loss (to each column of a 2-d
+    ``log_loss``: points x profiles), as in Hoffmann et al.'s IsoFLOP analysis; NaN where it has no minimum."""
+    curvature, slope, _ = np.polyfit(log_n, log_loss, 2)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return np.where(curvature > 0, np.exp(-slope / (2 * curvature)), np.nan)

@@ -111,18 +111,26 @@ def fit_discrepancy(law, params: dict[str, np.ndarray], runs: dict[str, Any]) ->
 
 def discrepancy_draws(
     found: Discrepancy, law, params: dict[str, np.ndarray], runs: dict[str, Any], new: dict[str, Any],
-    rng: np.random.Generator,
+    rng: np.random.Generator, *, joint: bool = False,
 ) -> np.ndarray:
     """Draws of delta at the ``new`` inputs (draws on axis 0, points on axis 1), one per posterior draw.
 
-    Each draw's residuals at the ``runs`` are kriged to the new points: mean k*ᵀ (K + τ²I)⁻¹ r, variance
-    η² − k*ᵀ (K + τ²I)⁻¹ k*.
+    Each draw's residuals r at the ``runs`` are kriged to the new points: mean k*ᵀ (K + τ²I)⁻¹ r and covariance
+    K** − k*ᵀ (K + τ²I)⁻¹ k*. By default each point is drawn from its marginal (enough for per-point predictive
+    scores); with ``joint`` the points of a draw are drawn together from the full covariance, so that functions of
+    delta along a curve (the minimum of the loss along an IsoFLOP line) see its correlation.
     """
     train = _coordinates(runs, found.inputs)
     points = _coordinates(new, found.inputs)
     cov = found.covariance(_distances(train, train)) + found.nugget**2 * np.eye(len(train))
     cross = found.covariance(_distances(points, train))
     weights = cho_solve(cho_factor(cov, lower=True), cross.T)  # runs x points
-    variance = np.maximum(found.eta**2 - np.sum(cross * weights.T, axis=1), 0.0)
     residuals = np.log(np.asarray(runs["loss"], dtype=float))[None, :] - law_log_loss(law, params, runs)
-    return residuals @ weights + np.sqrt(variance)[None, :] * rng.standard_normal((residuals.shape[0], len(points)))
+    mean = residuals @ weights
+    normal = rng.standard_normal((residuals.shape[0], len(points)))
+    if not joint:
+        variance = np.maximum(found.eta**2 - np.sum(cross * weights.T, axis=1), 0.0)
+        return mean + np.sqrt(variance)[None, :] * normal
+    posterior = found.covariance(_distances(points, points)) - cross @ weights
+    values, vectors = np.linalg.eigh(0.5 * (posterior + posterior.T))  # PSD square root: robust where points repeat
+    return mean + normal @ (vectors * np.sqrt(np.maximum(values, 0.0))).T

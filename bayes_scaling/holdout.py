@@ -13,6 +13,7 @@ import numpy as np
 import xarray as xr
 from scipy.special import logsumexp
 
+from bayes_scaling.derived import parabola_vertices
 from bayes_scaling.discrepancy import law_log_loss
 from bayes_scaling.likelihoods import get_likelihood
 from bayes_scaling.result import ScalingFit
@@ -96,22 +97,25 @@ def extrapolation_score(full: ScalingFit, partial: ScalingFit, *, seed: int = 0,
     return predictive_score(partial, runs, seed=seed, discrepancy=discrepancy)
 
 
+def _budget_profiles(runs: xr.Dataset, min_runs: int):
+    """``(compute, index, log N, empirical N_opt)`` of each IsoFLOP budget among ``runs`` whose loss profile has a
+    minimum inside its range of N."""
+    from bayes_scaling.data.budgets import budget_groups
+
+    log_n, log_loss = np.log(runs["n_params"].values), np.log(runs["loss"].values)
+    for group in budget_groups(runs["compute"].values, min_runs=min_runs, most=64):
+        x = log_n[group.index]
+        if np.ptp(x) == 0:
+            continue
+        vertex = float(parabola_vertices(x, log_loss[group.index]))
+        if x.min() < np.log(vertex) < x.max():
+            yield group.compute, group.index, x, vertex
+
+
 def empirical_optima(runs: xr.Dataset, *, min_runs: int = 5) -> list[tuple[float, float]]:
     """``(budget compute, N_opt)`` of each IsoFLOP budget among ``runs`` whose loss profile has a minimum inside
     its range of N: the vertex of a parabola fitted to log loss against log N over the budget's runs."""
-    from bayes_scaling.data.budgets import budget_groups
-
-    optima = []
-    log_n, log_loss = np.log(runs["n_params"].values), np.log(runs["loss"].values)
-    for group in budget_groups(runs["compute"].values, min_runs=min_runs, most=64):
-        x, y = log_n[group.index], log_loss[group.index]
-        if np.ptp(x) == 0:
-            continue
-        curvature, slope, _ = np.polyfit(x, y, 2)
-        vertex = -slope / (2 * curvature) if curvature > 0 else np.nan
-        if x.min() < vertex < x.max():
-            optima.append((group.compute, float(np.exp(vertex))))
-    return optima
+    return [(compute, vertex) for compute, _, _, vertex in _budget_profiles(runs, min_runs)]
 
 
 def optimum_coverage(n_opt_draws, optima: list[tuple[float, float]], level: float = 0.9) -> dict[str, Any]:
@@ -126,7 +130,48 @@ def optimum_coverage(n_opt_draws, optima: list[tuple[float, float]], level: floa
     return {"level": level, "budgets": len(rows), "covered": sum(row["covered"] for row in rows), "rows": rows}
 
 
+def predictive_optimum_coverage(predictive, runs: xr.Dataset, *, level: float = 0.9,
+                                min_runs: int = 5) -> dict[str, Any] | None:
+    """Held-out IsoFLOP budgets' empirical N_opt against the predictive distribution of that same estimate.
+
+    The empirical N_opt of a budget is the vertex of a parabola in log N through its runs' observed log losses,
+    noise included; so it is scored like a held-out loss, against draws of the estimate: ``predictive(budget_runs)``
+    returns draws of log loss at the budget's runs (draws x runs, each draw jointly: law, discrepancy along the
+    budget and noise), and the same parabola is fitted to each draw. Rows as :func:`optimum_coverage`, plus
+    ``no_minimum``: the share of draws whose parabola has no minimum (left out of the interval). None if no
+    held-out budget has a minimum inside its runs.
+    """
+    rows = []
+    for compute, index, log_n, observed in _budget_profiles(runs, min_runs):
+        draws = parabola_vertices(log_n, np.asarray(predictive(runs.isel({RUN_DIM: index})), dtype=float).T)
+        finite = draws[np.isfinite(draws)]
+        if not finite.size:
+            continue
+        low, high = np.quantile(finite, [(1 - level) / 2, (1 + level) / 2])
+        rows.append({"compute": compute, "n_opt": observed, "lower": float(low), "upper": float(high),
+                     "covered": bool(low <= observed <= high), "no_minimum": float(1 - finite.size / draws.size)})
+    if not rows:
+        return None
+    return {"level": level, "budgets": len(rows), "covered": sum(row["covered"] for row in rows), "rows": rows}
+
+
+def predictive_log_loss(fit: ScalingFit, runs: xr.Dataset, rng: np.random.Generator, *,
+                        discrepancy: bool = False) -> np.ndarray:
+    """Posterior predictive draws of log loss at ``runs`` (draws x runs): the law per posterior draw, with
+    ``discrepancy`` plus the discrepancy GP drawn jointly over the runs, plus the fit's noise."""
+    likelihood = get_likelihood(str(fit.tree.attrs["likelihood"]))
+    inputs = {name: runs[name].values for name in fit.law.inputs}
+    mu = law_log_loss(fit.law, fit.draws(fit.law.parameters), inputs)
+    if discrepancy:
+        mu = mu + fit.discrepancy_draws(rng, joint=True, **inputs)
+    noise = {name: values[:, None] for name, values in fit.draws(likelihood.parameters).items()}
+    return likelihood.sample(rng, mu, **noise)
+
+
 def optimum_text(row: dict) -> str:
-    """"k/m budgets": held-out IsoFLOP budgets whose empirical N_opt is inside the 90% interval, or "–"."""
-    found = row.get("n_opt")
-    return "–" if not found else f"{found['covered']}/{found['budgets']} budgets"
+    """"k/m": held-out IsoFLOP budgets whose empirical N_opt is inside the 90% predictive interval of that estimate,
+    then "(law k/m)" inside the 90% interval of the law's own N_opt; "–" where there is no such budget."""
+    found, law = row.get("n_opt"), row.get("n_opt_law")
+    if not found:
+        return "–"
+    return f"{found['covered']}/{found['budgets']}" + (f" (law {law['covered']}/{law['budgets']})" if law else "")

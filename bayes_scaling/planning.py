@@ -37,6 +37,20 @@ def _rows(dataset: xr.Dataset, dim: str, names: Sequence[str], level: float) -> 
     return rows
 
 
+def _add_discrepancy_rows(fit: ScalingFit, rows: list[dict[str, Any]], compute: Sequence[float],
+                          level: float) -> None:
+    from bayes_scaling.discrepancy_allocation import allocation_with_discrepancy
+
+    try:
+        alloc = allocation_with_discrepancy(fit, compute)
+    except LawNotApplicable:
+        return
+    names = ("n_params", "n_tokens", "tokens_per_param")
+    for row, found in zip(rows, _rows(alloc, "compute", names, level), strict=True):
+        missing = float(alloc["n_params"].sel(compute=row["compute"]).isnull().mean())
+        row["with_discrepancy"] = {**{name: found[name] for name in names}, "no_minimum": missing}
+
+
 def plan(
     fit: ScalingFit,
     *,
@@ -44,9 +58,15 @@ def plan(
     n_params: Sequence[float] = (),
     target_loss: Sequence[float] = (),
     level: float = 0.9,
+    discrepancy: bool = True,
 ) -> dict[str, Any]:
     """Compute-optimal allocations for ``compute`` budgets, budgets for ``n_params`` sizes and the compute needed
-    for ``target_loss``, each quantity as median and central ``level`` credible interval."""
+    for ``target_loss``, each quantity as median and central ``level`` credible interval.
+
+    With ``discrepancy`` (and a law of N and D), each budget's row also holds ``with_discrepancy``: the allocation
+    allowing for the law's discrepancy along the IsoFLOP line
+    (:func:`~bayes_scaling.discrepancy_allocation.allocation_with_discrepancy`), the interval to quote when the
+    budget lies beyond the runs, and ``no_minimum``, the share of draws whose profile had no minimum."""
     if not 0 < level < 1:
         raise ValueError(f"--level must be between 0 and 1, got {level}")
     out: dict[str, Any] = {
@@ -66,6 +86,8 @@ def plan(
     if compute:
         alloc = fit.optimal_allocation(compute)
         out["compute"] = _rows(alloc, "compute", ("n_params", "n_tokens", "tokens_per_param", "loss"), level)
+        if discrepancy:
+            _add_discrepancy_rows(fit, out["compute"], compute, level)
     if n_params:
         budgets = fit.optimal_for_params(n_params)
         out["params"] = _rows(budgets, "n_params", ("compute", "n_tokens", "tokens_per_param", "loss"), level)

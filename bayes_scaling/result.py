@@ -77,9 +77,11 @@ class ScalingFit:
             return Discrepancy.from_json(self.tree.attrs["discrepancy"])
         return fit_discrepancy(self.law, self.draws(self.law.parameters), self.runs)
 
-    def discrepancy_draws(self, rng, **inputs: Any):
-        """Draws of the discrepancy delta (posterior draws x points) at the given inputs, for predictions."""
-        return discrepancy_draws(self.discrepancy, self.law, self.draws(self.law.parameters), self.runs, inputs, rng)
+    def discrepancy_draws(self, rng, *, joint: bool = False, **inputs: Any):
+        """Draws of the discrepancy delta (posterior draws x points) at the given inputs, for predictions; ``joint``
+        draws the points of each draw together (:func:`~bayes_scaling.discrepancy.discrepancy_draws`)."""
+        return discrepancy_draws(self.discrepancy, self.law, self.draws(self.law.parameters), self.runs, inputs, rng,
+                                 joint=joint)
 
     def attr_json(self, key: str) -> Any:
         """A JSON-encoded attribute (spec, priors, data_source, filters, versions, diagnostics)."""

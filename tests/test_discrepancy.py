@@ -77,3 +77,21 @@ def test_discrepancy_restores_coverage_beyond_the_runs(world):
         return np.mean((observed >= low) & (observed <= high))
 
     assert coverage(law_only) < 0.5 and coverage(with_gp) >= 0.8
+
+
+def test_joint_draws_have_the_marginals_of_the_pointwise_ones_and_the_kernel_correlation():
+    """Joint draws along a line: same mean and variance per point as the marginal draws, and neighbouring points
+    correlated as the posterior covariance says (nearly 1 for points 0.01 decades apart)."""
+    rng = np.random.default_rng(1)
+    n = np.geomspace(1e8, 1e10, 30)
+    runs = {"n_params": n, "n_tokens": 2e11 / n, "loss": 2.0 * np.exp(0.01 * rng.standard_normal(30))}
+    params = {k: np.full(4000, v) for k, v in {"E": 1.7, "A": 400.0, "B": 1800.0, "alpha": 0.34, "beta": 0.36}.items()}
+    found = Discrepancy(("n_params", "n_tokens"), eta=0.02, length_scale=0.5, nugget=0.002, n_runs=30)
+    far = np.geomspace(1e12, 1.02e12, 3)
+    new = {"n_params": far, "n_tokens": 1e24 / (6 * far)}
+    joint = discrepancy_draws(found, LAW, params, runs, new, np.random.default_rng(2), joint=True)
+    marginal = discrepancy_draws(found, LAW, params, runs, new, np.random.default_rng(2))
+    np.testing.assert_allclose(joint.std(axis=0), marginal.std(axis=0), rtol=0.06)
+    np.testing.assert_allclose(joint.mean(axis=0), marginal.mean(axis=0), atol=0.002)
+    assert np.corrcoef(joint[:, 0], joint[:, 1])[0, 1] > 0.95
+    assert abs(np.corrcoef(marginal[:, 0], marginal[:, 1])[0, 1]) < 0.1

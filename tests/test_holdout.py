@@ -56,3 +56,34 @@ def test_held_out_budgets_optimum_is_the_profile_vertex_and_is_checked_against_t
                                optima)
     assert (checked["budgets"], checked["covered"]) == (2, 1)  # the second interval misses 6e9
     assert [row["covered"] for row in checked["rows"]] == [True, False]
+
+
+def test_predictive_optimum_check_scores_the_noisy_vertex_against_draws_of_the_same_estimate():
+    """Runs on exact parabolas in log N: draws of the profile with noise give intervals around the true vertex;
+    draws centred on a shifted profile miss it; draws with no minimum are counted, not used."""
+    import xarray as xr
+
+    from bayes_scaling.holdout import predictive_optimum_coverage
+
+    budgets, true_opt = [1e20, 1e21], [2e9, 6e9]
+    rows = []
+    for compute, n_opt in zip(budgets, true_opt, strict=True):
+        for n in n_opt * np.geomspace(0.2, 5.0, 9):
+            rows.append((n, compute / (6 * n), compute, 2.0 * np.exp(0.05 * np.log(n / n_opt) ** 2)))
+    n, d, c, loss = map(np.array, zip(*rows, strict=True))
+    runs = xr.Dataset({"n_params": ("run", n), "n_tokens": ("run", d), "compute": ("run", c), "loss": ("run", loss)})
+    rng = np.random.default_rng(0)
+
+    def profile(budget, shift=1.0):
+        log_n = np.log(budget["n_params"].values)
+        centre = np.log(shift * (2e9 if budget["compute"].values[0] < 5e20 else 6e9))
+        return np.log(2.0) + 0.05 * (log_n - centre)[None, :] ** 2 + 0.002 * rng.standard_normal((500, log_n.size))
+
+    honest = predictive_optimum_coverage(profile, runs)
+    assert (honest["budgets"], honest["covered"]) == (2, 2)
+    assert all(row["lower"] < row["n_opt"] < row["upper"] < 3 * row["n_opt"] for row in honest["rows"])
+    shifted = predictive_optimum_coverage(lambda budget: profile(budget, shift=3.0), runs)
+    assert shifted["covered"] == 0
+    flat = predictive_optimum_coverage(lambda budget: -profile(budget), runs)  # every draw opens downward
+    assert flat is None
+    assert predictive_optimum_coverage(profile, runs.isel(run=slice(0, 3))) is None  # no budget of 5 runs

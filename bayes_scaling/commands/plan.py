@@ -36,6 +36,13 @@ def format_plan(result: dict) -> str:
         lines.append(f"\nbudget C = {row['compute']:.4g} FLOP (compute-optimal):")
         lines += [f"  {LABELS[k][0]:<14}{_fmt(row[k])} {LABELS[k][1]}".rstrip() for k in
                   ("n_params", "n_tokens", "tokens_per_param", "loss")]
+        if row.get("with_discrepancy"):
+            found = row["with_discrepancy"]
+            missing = f"; {found['no_minimum']:.0%} of draws had no minimum" if found["no_minimum"] >= 0.005 else ""
+            lines.append(f"  allowing for the law's discrepancy along the IsoFLOP line (quote this beyond the runs"
+                         f"{missing}):")
+            lines += [f"  {LABELS[k][0]:<14}{_fmt(found[k])} {LABELS[k][1]}".rstrip() for k in
+                      ("n_params", "n_tokens", "tokens_per_param")]
     for row in result.get("params", []):
         lines.append(f"\nmodel size N = {row['n_params']:.4g} parameters (budget that makes it compute-optimal):")
         lines += [f"  {LABELS[k][0]:<14}{_fmt(row[k])} {LABELS[k][1]}".rstrip() for k in

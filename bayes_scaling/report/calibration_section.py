@@ -80,6 +80,22 @@ def _backtest_rows(rows: list[dict[str, Any]]) -> list[list]:
     return out
 
 
+def _optimum_table(rows: list[dict[str, Any]]) -> str:
+    """Each held-out IsoFLOP budget's empirical N_opt beside each method's 90% predictive interval of it."""
+    budgets: dict[tuple[float, float], dict[str, str]] = {}
+    for row in rows:
+        for budget in (row.get("n_opt") or {}).get("rows", []):
+            cell = f"[{budget['lower']:.3g}, {budget['upper']:.3g}]" + ("" if budget["covered"] else " missed")
+            budgets.setdefault((row["fraction"], budget["compute"], budget["n_opt"]), {})[row["method"]] = cell
+    if not budgets:
+        return ""
+    methods = [m for m in METHODS if any(m in cells for cells in budgets.values())]
+    body = [[f"{fraction:.0%}", f"{compute:.3g}", f"{n_opt:.3g}", *(cells.get(m, "–") for m in methods)]
+            for (fraction, compute, n_opt), cells in sorted(budgets.items())]
+    return table_html(["held out", "budget (FLOP)", "empirical N_opt",
+                       *(f"{METHODS[m][0]}: 90% interval" for m in methods)], body)
+
+
 def coverage_sentence(rows: list[dict[str, Any]], fraction: float) -> str:
     """What the 90% intervals covered with ``fraction`` of the compute held out, by method, as prose."""
     found = {row["method"]: row for row in rows if abs(row["fraction"] - fraction) < 1e-9}
@@ -114,14 +130,17 @@ def calibration_section(result: dict[str, Any]) -> tuple[str, str, str]:
             "on them, at several cutoffs. An honest X% interval covers about X% of held-out runs; the dashed line "
             "is that ideal. The bootstrap baseline sees the same runs and is scored the same way "
             f"({result['backtest']['replicates']} resamples). Where the held-out runs form IsoFLOP budgets with a "
-            "minimum inside them, the last column counts the budgets whose empirical N_opt (vertex of a parabola in "
-            "log N) lies inside the 90% interval of the law's N_opt at that compute; the discrepancy term does not "
-            "change N_opt.</p>")
+            "minimum inside them, the last column counts the budgets whose empirical N_opt (the vertex of a parabola "
+            "in log N through their runs) lies inside the 90% predictive interval of that same estimate: the "
+            "parabola fitted to each predictive draw at the budget's runs, noise included (and, for the Bayesian "
+            "fit with its discrepancy term, the discrepancy drawn jointly along the budget). In brackets: inside "
+            "the 90% interval of the law's own N_opt, which has neither noise nor discrepancy.</p>")
     body += figure_html(_coverage_figure(rows), "Coverage of central predictive intervals of held-out log loss "
                         "against their nominal level.", "coverage against nominal level")
     body += table_html(["held out", "method", "held-out runs", *(f"{level:.0%} coverage" for level in LEVELS),
                         "90% width (log loss)", "CRPS (mean)", "log score (mean)",
                         "held-out N_opt in 90% interval"], _backtest_rows(rows))
+    body += _optimum_table(rows)
     gp = [row for row in rows if row["method"] == "bayes+discrepancy"]
     honest = [row for row in gp if HONEST_90[0] <= row["coverage"]["0.9"] <= HONEST_90[1]]
     css = "ok" if len(honest) == len(gp) else "bad"

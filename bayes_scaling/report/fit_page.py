@@ -56,6 +56,14 @@ def _summary_section(fit: ScalingFit) -> str:
             f"<strong>{interval_text(row['tokens_per_param'])}</strong> tokens per parameter, reaching a loss of "
             f"{interval_text(row['loss'])} nats/token.</p>"
         )
+        if row.get("with_discrepancy"):
+            found = row["with_discrepancy"]
+            parts.append(
+                "<p>Allowing for the law's discrepancy along that IsoFLOP line (the law's misfit at the runs, carried "
+                "beyond them as a Gaussian process; the interval held-out budgets call for, see Calibration where "
+                f"measured): <strong>{interval_text(found['n_params'], style=count)}</strong> parameters, "
+                f"<strong>{interval_text(found['tokens_per_param'])}</strong> tokens per parameter.</p>"
+            )
     if result.get("exponents"):
         a = fit.exponents()["a"].values.ravel()
         low, high = published.HOFFMANN_TABLE2["Approach 3 (parametric loss)"]["a"][1:]
@@ -158,11 +166,18 @@ def _allocation_section(fit: ScalingFit) -> str:
             "compute-optimal N and D against compute",
         )
     result = plan(fit, compute=list(PLANNING_BUDGETS), level=LEVEL)
+    gp = any("with_discrepancy" in r for r in result["compute"])
     rows = [[f"{r['compute']:.3g}", interval_text(r["n_params"], style=count),
              interval_text(r["n_tokens"], style=count),
-             interval_text(r["tokens_per_param"]), interval_text(r["loss"])] for r in result["compute"]]
-    body += "<h3>Budgets</h3>" + table_html(
-        ["compute (FLOP)", "N_opt", "D_opt", "tokens / parameter", "loss (nats)"], rows)
+             interval_text(r["tokens_per_param"]), interval_text(r["loss"]),
+             *([interval_text(r["with_discrepancy"]["n_params"], style=count)] if gp else [])]
+            for r in result["compute"]]
+    body += "<h3>Budgets</h3>" + (
+        "<p>The last column allows for the law's discrepancy along each IsoFLOP line: the vertex of the loss "
+        "profile of law plus discrepancy per draw. Beyond the runs, it is the N_opt interval to quote.</p>"
+        if gp else "") + table_html(
+        ["compute (FLOP)", "N_opt", "D_opt", "tokens / parameter", "loss (nats)",
+         *(["N_opt with discrepancy"] if gp else [])], rows)
     if fit.law.name == "chinchilla":
         sizes = list(published.HOFFMANN_TABLE3)
         table3 = plan(fit, n_params=sizes, level=LEVEL)["params"]

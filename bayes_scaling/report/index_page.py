@@ -22,7 +22,7 @@ def _row(folder: str, fit: ScalingFit) -> list[object]:
     source = fit.attr_json("data_source")
     data = source.get("dataset") or source.get("file", "")
     try:
-        result = plan(fit, compute=[published.GOPHER_BUDGET], level=LEVEL)
+        result = plan(fit, compute=[published.GOPHER_BUDGET], level=LEVEL, discrepancy=False)
         row = result["compute"][0]
         a = interval_text(result["exponents"]["a"])
         n_opt, tpp = interval_text(row["n_params"], style=count), interval_text(row["tokens_per_param"])

@@ -1,0 +1,56 @@
+"""The allocation that allows for the law's discrepancy: seeded per budget, near the law's where the runs are, wider
+than the law's far beyond them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bayes_scaling.discrepancy_allocation import allocation_with_discrepancy
+from bayes_scaling.planning import plan
+from bayes_scaling.result import ScalingFit
+
+from .conftest import synthetic_tree
+
+
+@pytest.fixture(scope="module")
+def fit():
+    return ScalingFit(synthetic_tree(draws=300))
+
+
+def _interval(values):
+    return np.nanquantile(np.asarray(values).ravel(), [0.05, 0.5, 0.95])
+
+
+def test_a_budget_gets_the_same_draws_alone_or_with_others(fit):
+    alone = allocation_with_discrepancy(fit, 1e24)["n_params"].sel(compute=1e24)
+    together = allocation_with_discrepancy(fit, [1e20, 1e24])["n_params"].sel(compute=1e24)
+    np.testing.assert_array_equal(alone.values, together.values)
+    assert alone.dims == ("chain", "draw")
+
+
+def test_near_the_runs_it_follows_the_law_and_far_beyond_it_is_wider():
+    """With a discrepancy as large as Epoch AI's runs show (eta 0.03 over a few decades): close to the law's
+    allocation among the runs, much wider than it three decades beyond them."""
+    from bayes_scaling.discrepancy import Discrepancy
+
+    tree = synthetic_tree(draws=300)
+    tree.attrs["discrepancy"] = Discrepancy(("n_params", "n_tokens"), 0.03, 3.0, 0.004, 60).to_json()
+    fit = ScalingFit(tree)
+    inside, beyond = 3e20, 1e24  # the runs' budgets span 6e18 to 3e21
+    law = fit.optimal_allocation([inside, beyond])["n_params"]
+    with_gp = allocation_with_discrepancy(fit, [inside, beyond])["n_params"]
+    law_in, gp_in = _interval(law.sel(compute=inside)), _interval(with_gp.sel(compute=inside))
+    assert abs(np.log(gp_in[1] / law_in[1])) < np.log(1.3)
+    law_far, gp_far = _interval(law.sel(compute=beyond)), _interval(with_gp.sel(compute=beyond))
+    assert np.log(gp_far[2] / gp_far[0]) > np.log(law_far[2] / law_far[0]) + 1.0
+    assert np.log(gp_far[2] / gp_far[0]) > np.log(gp_in[2] / gp_in[0]) + 1.0
+
+
+def test_plan_reports_it_beside_the_law_s_allocation(fit):
+    row = plan(fit, compute=[1e24])["compute"][0]
+    found = row["with_discrepancy"]
+    assert set(found) == {"n_params", "n_tokens", "tokens_per_param", "no_minimum"}
+    assert found["n_params"]["lower"] < found["n_params"]["median"] < found["n_params"]["upper"]
+    assert 0.0 <= found["no_minimum"] < 0.2
+    assert "with_discrepancy" not in plan(fit, compute=[1e24], discrepancy=False)["compute"][0]
