@@ -140,6 +140,12 @@ def _calibration_result(coverage_gp: float = 0.85) -> dict:
 
     rows = [row(m, f, c) for f in (0.1, 0.2) for m, c in (("bayes", 0.54), ("bayes+discrepancy", coverage_gp),
                                                            ("bootstrap", 0.44))]
+    for r in rows[3:]:  # the 20% split held out one IsoFLOP budget with a minimum inside its runs
+        wide = r["method"] == "bayes+discrepancy"
+        budget = {"compute": 2.95e21, "n_opt": 4.13e9, "lower": 3.2e9 if wide else 5.2e9, "upper": 1.3e10,
+                  "covered": wide, "no_minimum": 0.01}
+        r["n_opt"] = {"level": 0.9, "budgets": 1, "covered": int(wide), "rows": [budget]}
+        r["n_opt_law"] = {"level": 0.9, "budgets": 1, "covered": 0, "rows": [budget | {"covered": False}]}
     ranks = {name: rng.integers(0, 200, 100).tolist() for name in ("E", "A", "alpha")}
     sbc = {"ranks": ranks, "p_values": {"E": 0.4, "A": 0.2, "alpha": 0.05}, "simulations": 100, "skipped": 0,
            "unconverged": 3, "rank_draws": 199, "bins": 20}
@@ -158,4 +164,6 @@ def test_calibration_section_shows_coverage_bootstrap_and_rank_histograms():
     assert 'class="bad">With the discrepancy term' in bad and "at 0 of 2 cutoffs" in bad
     summary = calibration_summary_section({"chinchilla": ("chinchilla/index.html", _calibration_result())})
     assert 'href="chinchilla/index.html#calibration"' in summary and "85%" in summary and "0.050" in summary
+    assert "1/1 (law 0/1)" in summary and "1/1 (law 0/1)" in html  # held-out N_opt: predictive, then the law's
+    assert "[3.2e+09, 1.3e+10]" in html and "[5.2e+09, 1.3e+10] missed" in html  # per-budget table
     assert calibration_summary_section({}) == ""

@@ -164,10 +164,13 @@ def calibration_summary_section(calibrated: dict[str, tuple[str, dict[str, Any]]
             found = {r["method"]: r for r in result["backtest"]["rows"] if abs(r["fraction"] - fraction) < 1e-9}
             rows.append([cell, f"{fraction:.0%}", *(f"{found[m]['coverage']['0.9']:.0%}" if m in found else "–"
                                                     for m in METHODS),
+                         optimum_text(found["bayes+discrepancy"]) if "bayes+discrepancy" in found else "–",
                          "–" if worst is None else f"{worst:.3f} ({sbc['simulations']} datasets)"])
     body = ("<p>How often the intervals cover what they claim (details on each analysis's page): the coverage of 90% "
-            "predictive intervals on the runs with the most compute, held out of the fit, and the smallest p-value "
-            "of the SBC rank-uniformity tests.</p>"
+            "predictive intervals on the runs with the most compute, held out of the fit; the held-out IsoFLOP "
+            "budgets whose empirical N_opt lies in the 90% predictive interval of the law with its discrepancy (in "
+            "brackets: in the law's own N_opt interval); and the smallest p-value of the SBC rank-uniformity "
+            "tests.</p>"
             + table_html(["analysis", "held out", *(f"90% coverage: {label}" for label, _ in METHODS.values()),
-                          "SBC: smallest p"], rows))
+                          "held-out N_opt in 90%", "SBC: smallest p"], rows))
     return f'<section id="calibration"><h2>Are the intervals honest?</h2>{body}</section>'
