@@ -37,20 +37,27 @@ def test_heldout_runs_are_the_complement():
     assert held["run"].values.tolist() == full.runs["run"].values[10:].tolist()
 
 
-def test_held_out_budgets_optimum_is_the_profile_vertex_and_is_checked_against_the_interval():
+BUDGETS, OPTIMA = [1e20, 1e21], [2e9, 6e9]
+
+
+def _parabola_runs():
+    """9 runs per IsoFLOP budget whose log loss is an exact parabola in log N with its vertex at the budget's N_opt."""
     import xarray as xr
 
-    from bayes_scaling.holdout import empirical_optima, optimum_coverage
-
-    budgets, true_opt = [1e20, 1e21], [2e9, 6e9]
     rows = []
-    for compute, n_opt in zip(budgets, true_opt, strict=True):
+    for compute, n_opt in zip(BUDGETS, OPTIMA, strict=True):
         for n in n_opt * np.geomspace(0.2, 5.0, 9):
             rows.append((n, compute / (6 * n), compute, 2.0 * np.exp(0.05 * np.log(n / n_opt) ** 2)))
     n, d, c, loss = map(np.array, zip(*rows, strict=True))
-    runs = xr.Dataset({"n_params": ("run", n), "n_tokens": ("run", d), "compute": ("run", c), "loss": ("run", loss)})
+    return xr.Dataset({"n_params": ("run", n), "n_tokens": ("run", d), "compute": ("run", c), "loss": ("run", loss)})
+
+
+def test_held_out_budgets_optimum_is_the_profile_vertex_and_is_checked_against_the_interval():
+    from bayes_scaling.holdout import empirical_optima, optimum_coverage
+
+    runs = _parabola_runs()
     optima = empirical_optima(runs)
-    assert [c for c, _ in optima] == pytest.approx(budgets) and [o for _, o in optima] == pytest.approx(true_opt)
+    assert [c for c, _ in optima] == pytest.approx(BUDGETS) and [o for _, o in optima] == pytest.approx(OPTIMA)
     draws = np.random.default_rng(0)
     checked = optimum_coverage(lambda c: (2e9 if c < 5e20 else 2e10) * np.exp(0.1 * draws.standard_normal(400)),
                                optima)
@@ -61,17 +68,9 @@ def test_held_out_budgets_optimum_is_the_profile_vertex_and_is_checked_against_t
 def test_predictive_optimum_check_scores_the_noisy_vertex_against_draws_of_the_same_estimate():
     """Runs on exact parabolas in log N: draws of the profile with noise give intervals around the true vertex;
     draws centred on a shifted profile miss it; draws with no minimum are counted, not used."""
-    import xarray as xr
-
     from bayes_scaling.holdout import predictive_optimum_coverage
 
-    budgets, true_opt = [1e20, 1e21], [2e9, 6e9]
-    rows = []
-    for compute, n_opt in zip(budgets, true_opt, strict=True):
-        for n in n_opt * np.geomspace(0.2, 5.0, 9):
-            rows.append((n, compute / (6 * n), compute, 2.0 * np.exp(0.05 * np.log(n / n_opt) ** 2)))
-    n, d, c, loss = map(np.array, zip(*rows, strict=True))
-    runs = xr.Dataset({"n_params": ("run", n), "n_tokens": ("run", d), "compute": ("run", c), "loss": ("run", loss)})
+    runs = _parabola_runs()
     rng = np.random.default_rng(0)
 
     def profile(budget, shift=1.0):
