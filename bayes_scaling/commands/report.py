@@ -144,8 +144,9 @@ def _calibrate_or_reuse(item, folder: Path, args) -> dict:
             print(f"    calibration of {item.spec.name}: unchanged, reusing {path}", file=sys.stderr)
             return saved
     settings = item.spec.calibration
+    sbc = f"{settings.simulations} SBC simulations" if settings.simulations else "no SBC"
     print(f"    calibration of {item.spec.name}: backtests at {', '.join(f'{f:.0%}' for f in settings.hold_out)} "
-          f"held out and {settings.simulations} SBC simulations on {args.scheduler}", file=sys.stderr)
+          f"held out and {sbc} on {args.scheduler}", file=sys.stderr)
 
     def progress(done: int, total: int) -> None:
         print(f"      {done}/{total} tasks done", file=sys.stderr)
