@@ -37,6 +37,7 @@ def _expand(compiled, x: np.ndarray) -> tuple[int, np.ndarray]:
 def both(simulated_frame):
     """The Chinchilla model compiled by nutpie's own wrappers and by the lean ones."""
     import nutpie
+    import pytensor
 
     from bayes_scaling.data.runs import RunTable, validate_table
 
@@ -45,7 +46,8 @@ def both(simulated_frame):
                     n_counts_embeddings=True)
     law, likelihood = get_law("chinchilla"), get_likelihood("student_t")
     built = build_model(law, runs, likelihood, all_priors(law, likelihood, {}))
-    reference = nutpie.compile_pymc_model(built.model, backend="numba", var_names=built.sampled_names)
+    with pytensor.config.change_flags(numba__fastmath=False):  # as compile_model does
+        reference = nutpie.compile_pymc_model(built.model, backend="numba", var_names=built.sampled_names)
     return reference, compile_model(built), runs
 
 
@@ -98,3 +100,29 @@ def test_other_shared_shapes_left_to_nutpie(both):
             expand, _ = make_expand_wrapper(2, 2, reference.expand_func.vm.jit_fn, reference.user_data, ["odd"],
                                             shared)
         assert (logp.__name__, expand.__name__) == ("logp_numba", "expand_numba")  # nutpie's inner functions
+
+
+def test_draws_do_not_depend_on_whether_pytensor_compiled_or_loaded_its_functions(tmp_path):
+    """The same seed gives the same draws with PyTensor's disk cache cold (its functions compiled, and inlined, in
+    the process) and warm (loaded). With numba's fastmath they differed for this IsoFLOP fit, and serial runs
+    disagreed with fresh Dask workers."""
+    import os
+    import subprocess
+    import sys
+
+    from bayes_scaling.simulate import isoflop_design, simulate_runs
+
+    from .conftest import TRUE_NOISE, TRUE_PARAMS
+
+    design = isoflop_design(np.geomspace(6e18, 3e21, 8), sizes_per_budget=8)
+    frame = simulate_runs(get_law("chinchilla"), TRUE_PARAMS, design, get_likelihood("student_t"), TRUE_NOISE, seed=3)
+    frame.to_csv(csv := tmp_path / "runs.csv", index=False)
+    script = ("import sys; from bayes_scaling.cli import main; from bayes_scaling import load; "
+              "main(['-q', 'fit', '--law', 'isoflop', '--data', sys.argv[1], '--out', sys.argv[2], '--draws', "
+              "'300', '--tune', '300', '--allow-unconverged']); print(repr(load(sys.argv[2]).posterior['E']"
+              ".values.ravel()[:50].tolist()))")
+    env = {**os.environ, "PYTENSOR_FLAGS": f"base_compiledir={tmp_path / 'cache'}"}
+    outputs = [subprocess.run([sys.executable, "-c", script, str(csv), str(tmp_path / f"fit{i}")], env=env,
+                              check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
+               for i in range(2)]  # the first run fills the empty cache, the second loads from it
+    assert outputs[0] == outputs[1]

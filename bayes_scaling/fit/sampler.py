@@ -29,13 +29,19 @@ class SamplingResult:
 
 
 def compile_model(built: BuiltModel):
-    """The nutpie-compiled log density (numba), storing only the sampler's free variables; lean C wrappers
-    (:mod:`~bayes_scaling.fit.lean_numba`) cut the compile time, not the draws."""
+    """The nutpie-compiled log density (numba, without fastmath), storing only the sampler's free variables; lean
+    C wrappers (:mod:`~bayes_scaling.fit.lean_numba`) cut the compile time, not the draws."""
     import nutpie
 
     from bayes_scaling.fit.lean_numba import lean_wrappers
 
-    with lean_wrappers():
+    import pytensor
+
+    # Without fastmath: with it, LLVM may reassociate and fuse differently when PyTensor's functions are compiled
+    # in this process (and inlined) than when they are loaded from PyTensor's disk cache, and the same seed gave
+    # different draws depending on the cache's state (serial runs against fresh Dask workers, a fresh clone
+    # against a warm machine). Strict IEEE arithmetic makes the draws independent of it.
+    with lean_wrappers(), pytensor.config.change_flags(numba__fastmath=False):
         return nutpie.compile_pymc_model(built.model, backend="numba", var_names=built.sampled_names)
 
 
