@@ -80,12 +80,14 @@ class SamplerSpec:
 
 @dataclass(frozen=True)
 class Variant:
-    """A sensitivity check: the same analysis with some data filters set or dropped, or another likelihood."""
+    """A sensitivity check: the same analysis with some data filters set or dropped, or another likelihood; its
+    ``sampler`` settings (draws, tune, target_accept) override the analysis's where the check is harder to sample."""
 
     label: str
     filters: dict[str, float] = field(default_factory=dict)
     drop: tuple[str, ...] = ()
     likelihood: str | None = None
+    sampler: dict[str, Any] = field(default_factory=dict)
 
     @property
     def slug(self) -> str:
@@ -96,7 +98,7 @@ class Variant:
         filters = {k: v for k, v in spec.data.filters.items() if k not in self.drop} | self.filters
         return replace(spec, name=f"{spec.name}--{self.slug}", title=f"{spec.title or spec.name}: {self.label}",
                        likelihood=self.likelihood or spec.likelihood, data=replace(spec.data, filters=filters),
-                       sensitivity=(), calibration=None)
+                       sampler=replace(spec.sampler, **self.sampler), sensitivity=(), calibration=None)
 
 
 @dataclass(frozen=True)
@@ -172,6 +174,10 @@ def data_spec_from_table(table: Mapping[str, Any], where: str, base: Path | None
     )
 
 
+#: The sampler settings a [[sensitivity]] check may override.
+VARIANT_SAMPLER = {"draws", "tune", "target_accept"}
+
+
 def variants_from_list(tables: Any, where: str) -> tuple[Variant, ...]:
     """The ``[[sensitivity]]`` tables as :class:`Variant` objects."""
     if not isinstance(tables, list) or not all(isinstance(t, Mapping) for t in tables):
@@ -179,7 +185,11 @@ def variants_from_list(tables: Any, where: str) -> tuple[Variant, ...]:
     out = []
     for i, table in enumerate(tables, 1):
         at = f"{where} [[sensitivity]] #{i}"
-        _check_keys(at, table, {"label", "likelihood", "drop", *FILTERS})
+        _check_keys(at, table, {"label", "likelihood", "drop", "sampler", *FILTERS})
+        sampler = table.get("sampler", {})
+        if not isinstance(sampler, Mapping) or set(sampler) - VARIANT_SAMPLER:
+            raise SpecError(f"{at}: 'sampler' may set {', '.join(sorted(VARIANT_SAMPLER))}, "
+                            "e.g. sampler = {{ tune = 3000, target_accept = 0.99 }}")
         if not str(table.get("label", "")).strip():
             raise SpecError(f"{at}: 'label' is required (it names the check on the page)")
         unknown = set(table.get("drop", [])) - set(FILTERS)
@@ -187,7 +197,8 @@ def variants_from_list(tables: Any, where: str) -> tuple[Variant, ...]:
             raise SpecError(f"{at}: drop names unknown filter(s) {sorted(unknown)}; "
                             f"valid: {', '.join(sorted(FILTERS))}")
         out.append(Variant(label=str(table["label"]), filters={k: v for k, v in table.items() if k in FILTERS},
-                           drop=tuple(table.get("drop", [])), likelihood=table.get("likelihood")))
+                           drop=tuple(table.get("drop", [])), likelihood=table.get("likelihood"),
+                           sampler=dict(sampler)))
     if len({v.slug for v in out}) != len(out):
         raise SpecError(f"{where}: [[sensitivity]] labels must differ")
     return tuple(out)

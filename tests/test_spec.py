@@ -69,6 +69,8 @@ def test_sensitivity_checks_change_one_choice_each():
     wider, everything, robust = (variant.apply(spec) for variant in spec.sensitivity)
     assert wider.data.filters["isoflop_loss_window"] == 0.2 and wider.likelihood == spec.likelihood
     assert "isoflop_loss_window" not in everything.data.filters
+    assert (everything.sampler.tune, everything.sampler.target_accept) == (3000, 0.99)  # the check's own settings
+    assert wider.sampler == spec.sampler and everything.sampler.seed == spec.sampler.seed
     assert robust.likelihood == "student_t" and robust.data.filters == spec.data.filters
     assert robust.name == "porian-rw-kaplan-isoflop--student-t-likelihood" and robust.sensitivity == ()
 
@@ -80,6 +82,7 @@ def test_sensitivity_checks_change_one_choice_each():
         ([{"label": "x", "drop": ["no_such_filter"]}], "drop names unknown filter(s) ['no_such_filter']"),
         ([{"label": "x", "priors": {}}], "[[sensitivity]] #1: unknown key(s) ['priors']"),
         ([{"label": "A b"}, {"label": "a-b"}], "labels must differ"),
+        ([{"label": "x", "sampler": {"seed": 3}}], "'sampler' may set draws, target_accept, tune"),
         ({"label": "x"}, "write each check as a [[sensitivity]] table"),
     ],
 )

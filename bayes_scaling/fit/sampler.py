@@ -32,10 +32,9 @@ def compile_model(built: BuiltModel):
     """The nutpie-compiled log density (numba, without fastmath), storing only the sampler's free variables; lean
     C wrappers (:mod:`~bayes_scaling.fit.lean_numba`) cut the compile time, not the draws."""
     import nutpie
+    import pytensor
 
     from bayes_scaling.fit.lean_numba import lean_wrappers
-
-    import pytensor
 
     # Without fastmath: with it, LLVM may reassociate and fuse differently when PyTensor's functions are compiled
     # in this process (and inlined) than when they are loaded from PyTensor's disk cache, and the same seed gave
