@@ -108,14 +108,21 @@ def predictive_check(fit: ScalingFit) -> tuple[Figure, float]:
 
 
 def allocation(fit: ScalingFit, compute_range: tuple[float, float] = (1e18, 1e26)) -> Figure | None:
-    """N_opt(C) and D_opt(C) with 90% bands, against Hoffmann's approach 3, approach 1 (Table 3) and Epoch's fit
-    (Chinchilla's law) or Kaplan's Table 6 line (other laws); the range reaches down to the smallest run."""
+    """N_opt(C) and D_opt(C) with 90% bands (and, for a law of N and D, the band allowing for its discrepancy),
+    against Hoffmann's approach 3, approach 1 (Table 3) and Epoch's fit (Chinchilla's law) or Kaplan's Table 6 line
+    (other laws); the range reaches down to the smallest run."""
     compute_range = (min(compute_range[0], float(fit.runs["compute"].min())), compute_range[1])
     try:
         alloc = fit.optimal_allocation(np.geomspace(*compute_range, 41))
     except NotImplementedError:
         return None
     budgets = alloc["compute"].values
+    try:  # every other budget: the discrepancy's profiles cost more than the law's closed form
+        from bayes_scaling.discrepancy_allocation import allocation_with_discrepancy
+
+        with_gp = allocation_with_discrepancy(fit, budgets[::2])
+    except NotImplementedError:
+        with_gp = None
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.3), dpi=110)
     references = {}
     if fit.law.name == "chinchilla":
@@ -127,6 +134,11 @@ def allocation(fit: ScalingFit, compute_range: tuple[float, float] = (1e18, 1e26
         low, mid, high = (alloc[key].quantile(q, dim=["chain", "draw"]).values for q in (BAND[0], 0.5, BAND[1]))
         ax.fill_between(budgets, low, high, color=COLOURS["posterior"], alpha=0.3, lw=0, label="this fit, 90% band")
         ax.plot(budgets, mid, color=COLOURS["posterior"], lw=2, label="this fit, median")
+        if with_gp is not None:
+            gp_low, gp_high = (with_gp[key].quantile(q, dim=["chain", "draw"], skipna=True).values for q in BAND)
+            ax.plot(with_gp["compute"].values, gp_low, color=COLOURS["posterior"], lw=1, ls=":")
+            ax.plot(with_gp["compute"].values, gp_high, color=COLOURS["posterior"], lw=1, ls=":",
+                    label="90% band allowing for the discrepancy")
         for name, (values, colour) in references.items():
             point = fit.law.optimal_allocation(budgets, **values)[key]
             ax.plot(budgets, point, color=colour, lw=1.3, ls="--", label=name)

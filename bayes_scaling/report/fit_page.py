@@ -162,7 +162,8 @@ def _allocation_section(fit: ScalingFit) -> str:
              "Epoch AI's refit and Hoffmann's approach-1 budgets (Table 3). " if fit.law.name == "chinchilla" else
              "Compute-optimal parameters and tokens with 90% credible bands, against Kaplan et al.'s line "
              "N_opt = 1.3e9 (C / PF-day)^0.73 (non-embedding parameters; compare the slope, as N counts differ). ")
-            + "The grey band is the compute range of the runs: beyond it the curves are extrapolations.",
+            + "The grey band is the compute range of the runs: beyond it the curves are extrapolations. Dotted: "
+            "the 90% band allowing for the law's discrepancy along each IsoFLOP line (laws of N and D).",
             "compute-optimal N and D against compute",
         )
     result = plan(fit, compute=list(PLANNING_BUDGETS), level=LEVEL)
