@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from bayes_scaling.blas import with_one_blas_thread
 from bayes_scaling.laws import Law
 
 #: Bisection bracket in FLOP for inverting monotone functions of compute (1e10 .. 1e40 FLOP).
@@ -155,6 +156,7 @@ def interval(values: xr.DataArray, level: float = 0.9, dims: tuple[str, ...] = (
     )
 
 
+@with_one_blas_thread
 def parabola_vertices(log_n: np.ndarray, log_loss: np.ndarray) -> np.ndarray:
     """N at the vertex of the parabola in log N least-squares fitted to log loss (to each column of a 2-d
     ``log_loss``: points x profiles), as in Hoffmann et al.'s IsoFLOP analysis; NaN where it has no minimum."""

@@ -30,6 +30,8 @@ import numpy as np
 from scipy.linalg import cho_factor, cho_solve
 from scipy.optimize import minimize
 
+from bayes_scaling.blas import with_one_blas_thread
+
 log = logging.getLogger(__name__)
 
 KERNEL = "exponential"
@@ -93,6 +95,7 @@ def law_log_loss(law, params: dict[str, np.ndarray], inputs: dict[str, Any]) -> 
     return np.log(law.loss(**points, **values))
 
 
+@with_one_blas_thread
 def fit_discrepancy(law, params: dict[str, np.ndarray], runs: dict[str, Any]) -> Discrepancy:
     """Maximum-marginal-likelihood GP hyperparameters on the posterior-median residuals of log loss.
 
@@ -109,6 +112,7 @@ def fit_discrepancy(law, params: dict[str, np.ndarray], runs: dict[str, Any]) ->
     return found
 
 
+@with_one_blas_thread
 def discrepancy_draws(
     found: Discrepancy, law, params: dict[str, np.ndarray], runs: dict[str, Any], new: dict[str, Any],
     rng: np.random.Generator, *, joint: bool = False,

@@ -95,3 +95,26 @@ def test_joint_draws_have_the_marginals_of_the_pointwise_ones_and_the_kernel_cor
     np.testing.assert_allclose(joint.mean(axis=0), marginal.mean(axis=0), atol=0.002)
     assert np.corrcoef(joint[:, 0], joint[:, 1])[0, 1] > 0.95
     assert abs(np.corrcoef(marginal[:, 0], marginal[:, 1])[0, 1]) < 0.1
+
+
+def test_same_bits_whatever_the_number_of_blas_threads():
+    """Dask workers start BLAS with one thread, a process with one per core: the GP's hyperparameters and draws
+    (300 runs, enough for OpenBLAS to split its work) must not depend on it."""
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.default_rng(0)
+    n, d = np.exp(rng.uniform(np.log(1e8), np.log(1e10), 300)), np.exp(rng.uniform(np.log(1e9), np.log(1e11), 300))
+    truth = {"E": 1.7, "A": 400.0, "B": 1800.0, "alpha": 0.34, "beta": 0.36}
+    params = {k: v * np.exp(0.01 * rng.standard_normal(200)) for k, v in truth.items()}
+    wiggle = 0.01 * rng.standard_normal(300) + 0.01 * np.sin(np.log(n))  # noise and a misfit for the GP to find
+    loss = LAW.loss(n_params=n, n_tokens=d, **truth) * np.exp(wiggle)
+    runs = {"n_params": n, "n_tokens": d, "loss": loss}
+    new = {"n_params": np.geomspace(1e10, 1e11, 20), "n_tokens": np.geomspace(1e11, 1e12, 20)}
+    results = []
+    for threads in (1, 2):
+        with threadpool_limits(limits=threads, user_api="blas"):
+            found = fit_discrepancy(LAW, params, runs)
+            results.append((found, discrepancy_draws(found, LAW, params, runs, new, np.random.default_rng(1),
+                                                     joint=True)))
+    assert results[0][0] == results[1][0]
+    np.testing.assert_array_equal(results[0][1], results[1][1])
