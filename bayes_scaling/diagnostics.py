@@ -109,10 +109,15 @@ class LooSummary:
 
 
 def loo_summary(tree) -> LooSummary:
-    """PSIS-LOO from the tree's ``log_likelihood`` group."""
+    """PSIS-LOO from the tree's ``log_likelihood`` group. Runs with Pareto k > 0.7 are counted in the summary (and
+    shown on the pages), so ArviZ's warning about them is not printed as well."""
+    import warnings
+
     import arviz_stats as azs
 
-    result = azs.loo(tree, pointwise=True)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Estimated shape parameter of Pareto", category=UserWarning)
+        result = azs.loo(tree, pointwise=True)
     k = np.asarray(result.pareto_k).ravel()
     return LooSummary(
         elpd=float(result.elpd), se=float(result.se), p_loo=float(result.p),
