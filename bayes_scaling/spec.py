@@ -77,6 +77,16 @@ class SamplerSpec:
     geometry: str = "centred"
     adaptation: str = "low_rank"
 
+    def __post_init__(self) -> None:
+        counts = {"draws": 1, "tune": 0, "chains": 1, "seed": 0}
+        for name, least in counts.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise ValueError(f"sampler {name} must be a whole number >= {least}, got {value!r}")
+        if isinstance(self.target_accept, bool) or not isinstance(self.target_accept, int | float) \
+                or not 0 < self.target_accept < 1:
+            raise ValueError(f"sampler target_accept must be between 0 and 1, got {self.target_accept!r}")
+
 
 @dataclass(frozen=True)
 class Variant:
@@ -190,6 +200,10 @@ def variants_from_list(tables: Any, where: str) -> tuple[Variant, ...]:
         if not isinstance(sampler, Mapping) or set(sampler) - VARIANT_SAMPLER:
             raise SpecError(f"{at}: 'sampler' may set {', '.join(sorted(VARIANT_SAMPLER))}, "
                             "e.g. sampler = {{ tune = 3000, target_accept = 0.99 }}")
+        try:
+            replace(SamplerSpec(), **sampler)
+        except ValueError as err:
+            raise SpecError(f"{at}: {err}") from None
         if not str(table.get("label", "")).strip():
             raise SpecError(f"{at}: 'label' is required (it names the check on the page)")
         unknown = set(table.get("drop", [])) - set(FILTERS)
