@@ -68,12 +68,16 @@ def _backtest_one(task) -> list[dict[str, Any]]:
                "min_ess_bulk": fit.diagnostics.min_ess_bulk}
     optima = empirical_optima(held)
     law_optima = _optimum_check(lambda c: fit.optimal_allocation(c)["n_params"], optima)
-    rows = [{"fraction": fraction, "method": method, "n_train": len(train.runs), "converged": fit.converged,
-             "seconds": seconds, **sampler, "n_opt_law": law_optima,
-             "n_opt": _predictive_optimum_check(lambda budget, d=method != "bayes": predictive_log_loss(
-                 fit, budget, np.random.default_rng([seed, 3]), discrepancy=d), held, train.law),
-             **predictive_score(fit, held, seed=seed, discrepancy=method != "bayes")}
-            for method in ("bayes", "bayes+discrepancy")]
+
+    def bayes_row(method: str) -> dict[str, Any]:
+        with_gp = method == "bayes+discrepancy"
+        predictive = _predictive_optimum_check(lambda budget: predictive_log_loss(
+            fit, budget, np.random.default_rng([seed, 3]), discrepancy=with_gp), held, train.law)
+        return {"fraction": fraction, "method": method, "n_train": len(train.runs), "converged": fit.converged,
+                "seconds": seconds, **sampler, "n_opt_law": law_optima, "n_opt": predictive,
+                **predictive_score(fit, held, seed=seed, discrepancy=with_gp)}
+
+    rows = [bayes_row(method) for method in ("bayes", "bayes+discrepancy")]
     inputs = {name: train.runs.column(name) for name in train.law.inputs}
     boot = bootstrap_fit(train.law, inputs, train.runs.column("loss"), replicates=replicates, seed=seed,
                          max_starts=starts)

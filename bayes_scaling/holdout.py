@@ -55,14 +55,8 @@ def predictive_score(fit: ScalingFit, runs: xr.Dataset, *, seed: int = 0, levels
     """
     if runs.sizes.get(RUN_DIM, 0) == 0:
         raise ValueError(f"{fit.name}: no held-out runs to score")
-    likelihood = get_likelihood(str(fit.tree.attrs["likelihood"]))
     rng = np.random.default_rng(seed)
-    params = fit.draws(fit.law.parameters)
-    noise = {name: values[:, None] for name, values in fit.draws(likelihood.parameters).items()}
-    inputs = {name: runs[name].values for name in fit.law.inputs}
-    mu = law_log_loss(fit.law, params, inputs)
-    if discrepancy:
-        mu = mu + fit.discrepancy_draws(np.random.default_rng([seed, 2]), **inputs)
+    likelihood, mu, noise = _predictive_parts(fit, runs, np.random.default_rng([seed, 2]) if discrepancy else None)
     observed = np.log(runs["loss"].values)
     log_density = likelihood.logpdf(observed[None, :], mu, **noise)
     lpd = logsumexp(log_density, axis=0) - np.log(log_density.shape[0])
@@ -155,16 +149,24 @@ def predictive_optimum_coverage(predictive, runs: xr.Dataset, *, level: float = 
     return {"level": level, "budgets": len(rows), "covered": sum(row["covered"] for row in rows), "rows": rows}
 
 
+def _predictive_parts(fit: ScalingFit, runs: xr.Dataset, discrepancy_rng: np.random.Generator | None, *,
+                      joint: bool = False):
+    """The fit's likelihood, the location of log loss at ``runs`` per posterior draw (draws x runs: the law, plus
+    the discrepancy drawn from ``discrepancy_rng`` unless it is None) and the noise parameters per draw."""
+    likelihood = get_likelihood(str(fit.tree.attrs["likelihood"]))
+    inputs = {name: runs[name].values for name in fit.law.inputs}
+    mu = law_log_loss(fit.law, fit.draws(fit.law.parameters), inputs)
+    if discrepancy_rng is not None:
+        mu = mu + fit.discrepancy_draws(discrepancy_rng, joint=joint, **inputs)
+    noise = {name: values[:, None] for name, values in fit.draws(likelihood.parameters).items()}
+    return likelihood, mu, noise
+
+
 def predictive_log_loss(fit: ScalingFit, runs: xr.Dataset, rng: np.random.Generator, *,
                         discrepancy: bool = False) -> np.ndarray:
     """Posterior predictive draws of log loss at ``runs`` (draws x runs): the law per posterior draw, with
     ``discrepancy`` plus the discrepancy GP drawn jointly over the runs, plus the fit's noise."""
-    likelihood = get_likelihood(str(fit.tree.attrs["likelihood"]))
-    inputs = {name: runs[name].values for name in fit.law.inputs}
-    mu = law_log_loss(fit.law, fit.draws(fit.law.parameters), inputs)
-    if discrepancy:
-        mu = mu + fit.discrepancy_draws(rng, joint=True, **inputs)
-    noise = {name: values[:, None] for name, values in fit.draws(likelihood.parameters).items()}
+    likelihood, mu, noise = _predictive_parts(fit, runs, rng if discrepancy else None, joint=True)
     return likelihood.sample(rng, mu, **noise)
 
 
