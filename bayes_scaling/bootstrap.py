@@ -102,8 +102,8 @@ def typical_values(law: Law, inputs: dict[str, np.ndarray]) -> dict[str, float]:
     for term in law.power_terms:
         if law.default_priors[term.amplitude].at_centre:
             centre = float(np.mean(np.log(inputs[term.input])))
-            typical[term.amplitude] = float(np.exp(term.log_amplitude(np.log(typical[term.amplitude]),
-                                                                      typical[term.exponent], centre)))
+            typical[term.amplitude] = float(np.exp(term.log_amplitude_at_centre(
+                np.log(typical[term.amplitude]), typical[term.exponent], centre)))
     return typical
 
 

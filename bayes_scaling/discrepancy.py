@@ -51,6 +51,11 @@ class Discrepancy:
     nugget: float
     n_runs: int
     kernel: str = KERNEL
+    #: Extrapolation drift (:mod:`bayes_scaling.drift`): s in log loss per decade of compute beyond ``drift_from``
+    #: (log10 of the data's largest), measured on ``drift_errors`` held-out runs (0: not measured).
+    drift: float = 0.0
+    drift_from: float = float("inf")
+    drift_errors: int = 0
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -61,8 +66,10 @@ class Discrepancy:
         return cls(**{**raw, "inputs": tuple(raw["inputs"])})
 
     def describe(self) -> str:
+        drift = (f"; drift {self.drift:.4f} per decade of compute beyond the data (from {self.drift_errors} runs "
+                 f"held out of refits)" if self.drift_errors else "; drift not measured")
         return (f"GP on log loss over log10 {', '.join(self.inputs)}: eta {self.eta:.4f}, length scale "
-                f"{self.length_scale:.3g} decades, nugget {self.nugget:.4f}")
+                f"{self.length_scale:.3g} decades, nugget {self.nugget:.4f}{drift}")
 
     def covariance(self, distance: np.ndarray) -> np.ndarray:
         """Kernel value at distances in decades."""
@@ -122,8 +129,11 @@ def discrepancy_draws(
     Each draw's residuals r at the ``runs`` are kriged to the new points: mean k*ᵀ (K + τ²I)⁻¹ r and covariance
     K** − k*ᵀ (K + τ²I)⁻¹ k*. By default each point is drawn from its marginal (enough for per-point predictive
     scores); with ``joint`` the points of a draw are drawn together from the full covariance, so that functions of
-    delta along a curve (the minimum of the loss along an IsoFLOP line) see its correlation.
+    delta along a curve (the minimum of the loss along an IsoFLOP line) see its correlation. The drift
+    s d(x) z (:mod:`bayes_scaling.drift`) is added with one z per draw.
     """
+    from bayes_scaling.drift import beyond
+
     train = _coordinates(runs, found.inputs)
     points = _coordinates(new, found.inputs)
     cov = found.covariance(_distances(train, train)) + found.nugget**2 * np.eye(len(train))
@@ -132,6 +142,8 @@ def discrepancy_draws(
     residuals = np.log(np.asarray(runs["loss"], dtype=float))[None, :] - law_log_loss(law, params, runs)
     mean = residuals @ weights
     normal = rng.standard_normal((residuals.shape[0], len(points)))
+    if found.drift:
+        mean = mean + found.drift * rng.standard_normal((residuals.shape[0], 1)) * beyond(new, found.drift_from)
     if not joint:
         variance = np.maximum(found.eta**2 - np.sum(cross * weights.T, axis=1), 0.0)
         return mean + np.sqrt(variance)[None, :] * normal

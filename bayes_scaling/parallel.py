@@ -7,15 +7,36 @@ a run on any cluster give the same numbers. ``scheduler`` is ``"serial"``, ``"lo
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 log = logging.getLogger(__name__)
 
 #: Seconds to wait for an existing scheduler before refusing its address.
 CONNECT_SECONDS = 10
+
+
+@contextlib.contextmanager
+def _sigterm_as_exit() -> Iterator[None]:
+    """While inside, SIGTERM (``timeout``, a job scheduler) raises SystemExit, so that ``finally`` blocks close the
+    LocalCluster's worker processes instead of leaving them (and their semaphores) behind. Main thread only."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def run_tasks(func: Callable[[Any], Any], tasks: Sequence[Any], *, scheduler: str = "serial", workers: int = 2,
@@ -29,6 +50,11 @@ def run_tasks(func: Callable[[Any], Any], tasks: Sequence[Any], *, scheduler: st
             if progress:
                 progress(i + 1, len(tasks))
         return results, time.perf_counter() - start
+    with _sigterm_as_exit():
+        return _run_on_dask(func, tasks, scheduler, workers, progress, start)
+
+
+def _run_on_dask(func, tasks, scheduler: str, workers: int, progress, start: float) -> tuple[list[Any], float]:
     from distributed import Client, LocalCluster, as_completed
 
     cluster = None

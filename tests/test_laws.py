@@ -116,6 +116,28 @@ def test_a_centre_prior_is_a_prior_on_the_term_at_the_data_centre(simulated_runs
         all_priors(law, likelihood, {"E": {"dist": "LogNormal", "mu": 0.0, "sigma": 1.0, "at": "centre"}})
 
 
+def test_isoflop_centre_priors_are_on_tokens_per_parameter_and_the_loss_above_the_floor(simulated_runs):
+    """The IsoFLOP law's N_0 prior is on the optimum at the data's centre budget in units of sqrt(C/6), so forward
+    draws give tokens per parameter r = C/(6 N_opt^2) with median 20 whatever the data's scale; C_c's prior is on
+    the frontier term above the floor at that budget, in nats."""
+    from bayes_scaling.fit.model import centre_of, prior_draws
+
+    law, likelihood = get_law("isoflop"), get_likelihood("normal")
+    priors = all_priors(law, likelihood)
+    draws = prior_draws(law, likelihood, priors, simulated_runs, np.random.default_rng(1), 4000)
+    log_c = centre_of(simulated_runs, "compute")
+    log_n_opt = np.log(draws["N_0"]) + draws["a"] * log_c
+    log_r = log_c - np.log(6.0) - 2.0 * log_n_opt
+    assert np.median(log_r) == pytest.approx(np.log(20.0), abs=0.1)
+    assert np.std(log_r) == pytest.approx(2 * priors["N_0"].params["sigma"], rel=0.08)
+    log_term = draws["alpha_C"] * (np.log(draws["C_c"]) - log_c)
+    finite = np.isfinite(log_term)  # C_c overflows where alpha_C is near 0 (1 draw in 4000 here)
+    assert finite.mean() > 0.999
+    log_term = log_term[finite]
+    assert np.median(log_term) == pytest.approx(0.0, abs=0.08)
+    assert np.std(log_term) == pytest.approx(1.0, rel=0.08)
+
+
 def test_floor_aware_geometry_is_the_naive_density_times_its_jacobian(simulated_runs):
     """The IsoFLOP law samples (level, share) for E + (C_c/C)^alpha_C: its log density equals the naive one plus the
     log |Jacobian| of the map to the naive coordinates, measured here by finite differences."""
@@ -145,7 +167,9 @@ def test_floor_aware_geometry_is_the_naive_density_times_its_jacobian(simulated_
         for k in names])
     back = dict(zip(("N_0", "C_c", "E"), np.exp(naive_coordinates(free)), strict=True))
     assert back == pytest.approx({k: values[k] for k in back}, rel=1e-9)
-    naive_point = shared | {f"{k}_log__": np.log(values[k]) for k in ("N_0", "C_c", "E")}
+    # the naive geometry moves log N_0 and log C_c (their priors are on the terms at the centre) and E's log
+    naive_point = shared | {"N_0_log": np.log(values["N_0"]), "C_c_log": np.log(values["C_c"]),
+                            "E_log__": np.log(values["E"])}
     expected = logp_naive(naive_point) + np.log(abs(np.linalg.det(jacobian)))
     assert logp_centred(shared | free) == pytest.approx(expected, rel=1e-7)
 

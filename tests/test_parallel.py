@@ -49,3 +49,29 @@ def test_sbc_on_a_local_cluster_matches_the_serial_run(prepared):
     local = sbc(prepared, 3, scheduler="local", workers=2, **kwargs)
     assert local["ranks"] == serial["ranks"] and local["skipped"] == serial["skipped"]
     assert len(local["task_seconds"]) == len(serial["task_seconds"]) == 3  # one simulation per task
+
+
+def test_sigterm_closes_the_local_cluster_cleanly(tmp_path):
+    """A run stopped by SIGTERM (``timeout``, a job scheduler) shuts its LocalCluster down: exit status 128 + 15 and
+    no leaked worker processes or semaphores reported."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "run.py"
+    script.write_text(
+        "import time\n"
+        "from bayes_scaling.parallel import run_tasks\n"
+        "def slow(x):\n"
+        "    time.sleep(60)\n"
+        "if __name__ == '__main__':\n"
+        "    print('started', flush=True)\n"
+        "    run_tasks(slow, [1, 2], scheduler='local', workers=2, progress=lambda *_: None)\n")
+    child = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert child.stdout.readline().strip() == "started"
+    time.sleep(8)  # the cluster is up and the tasks are running
+    child.send_signal(signal.SIGTERM)
+    _, stderr = child.communicate(timeout=60)
+    assert child.returncode == 128 + signal.SIGTERM
+    assert "leaked" not in stderr, stderr

@@ -34,10 +34,10 @@ def all_priors(law: Law, likelihood: Likelihood, overrides: Mapping[str, Prior] 
     merged = merge_priors(defaults, overrides, owner=f"law {law.name!r} with likelihood {likelihood.name!r}")
     amplitudes = {term.amplitude: term for term in law.power_terms}
     for name, prior in merged.items():
-        if prior.at_centre and (name not in amplitudes or amplitudes[name].floor):
+        if prior.at_centre and name not in amplitudes:
             raise PriorError(
-                f"{name}: a prior 'at = \"centre\"' is only for the amplitude of a power term without a floor "
-                f"(here: {', '.join(t.amplitude for t in law.power_terms if not t.floor) or 'none'}); remove 'at'"
+                f"{name}: a prior 'at = \"centre\"' is only for the amplitude of a power term "
+                f"(here: {', '.join(t.amplitude for t in law.power_terms) or 'none'}); remove 'at'"
             )
     for term in law.power_terms:
         if not merged[term.amplitude].is_positive:
@@ -101,15 +101,19 @@ def build_model(
             # naive geometry: the sampler moves log(amplitude); the prior is on the term at the centre
             centre = centres.setdefault(term.input, centre_of(runs, term.input))
             exponent = values[term.exponent]
-            start = term.log_amplitude(np.log(priors[name].typical()), priors[term.exponent].typical(), centre)
+            start = term.log_amplitude_at_centre(np.log(priors[name].typical()), priors[term.exponent].typical(),
+                                                 centre)
             log_value = pm.Flat(f"{name}_log", initval=float(start))
-            coordinate = term.centred(log_value, exponent, centre)
+            in_units = term.centred(log_value, exponent, centre) - term.log_centre_unit(centre)
             values[name] = pt.exp(log_value)
-            pm.Potential(f"{name}_prior", pm.logp(priors[name].dist_object(), pt.exp(coordinate)) + coordinate
+            pm.Potential(f"{name}_prior", pm.logp(priors[name].dist_object(), pt.exp(in_units)) + in_units
                          - term.log_jacobian(exponent, pt.log))
         for name, term in centred_terms.items():
             centre = centres[term.input]
-            start = term.centred(np.log(priors[name].typical()), priors[term.exponent].typical(), centre)
+            if priors[name].at_centre:  # the typical term at the centre, in the prior's units
+                start = float(np.log(priors[name].typical()) + term.log_centre_unit(centre))
+            else:
+                start = term.centred(np.log(priors[name].typical()), priors[term.exponent].typical(), centre)
             if term.floor:
                 floor_start = priors[term.floor].typical()
                 level = pm.Flat(f"{name}_level", initval=float(np.logaddexp(np.log(floor_start), start)))
@@ -119,14 +123,13 @@ def build_model(
                 pm.Potential(f"{term.floor}_prior", pm.logp(priors[term.floor].dist_object(), values[term.floor])
                              + pt.log(values[term.floor]))
             else:
-                if priors[name].at_centre:
-                    start = float(np.log(priors[name].typical()))
                 coordinate = pm.Flat(f"{name}_centred", initval=float(start))
             exponent = values[term.exponent]
             log_value = term.log_amplitude(coordinate, exponent, centre)
             values[name] = pt.exp(log_value)
             if priors[name].at_centre:  # the coordinate is the log of the term at the centre: no Jacobian to A
-                pm.Potential(f"{name}_prior", pm.logp(priors[name].dist_object(), pt.exp(coordinate)) + coordinate)
+                in_units = coordinate - term.log_centre_unit(centre)
+                pm.Potential(f"{name}_prior", pm.logp(priors[name].dist_object(), pt.exp(in_units)) + in_units)
             else:
                 jacobian = log_value + term.log_jacobian(exponent, pt.log)
                 pm.Potential(f"{name}_prior", pm.logp(priors[name].dist_object(), values[name]) + jacobian)
@@ -171,6 +174,7 @@ def prior_draws(law: Law, likelihood: Likelihood, priors: Mapping[str, Prior], r
              for name in names}
     for term in law.power_terms:
         if priors[term.amplitude].at_centre:  # the draws above are of the term at the centre
-            draws[term.amplitude] = np.exp(term.log_amplitude(
-                np.log(draws[term.amplitude]), draws[term.exponent], centre_of(runs, term.input)))
+            with np.errstate(over="ignore"):  # an exponent near 0 sends the amplitude to inf: such data are skipped
+                draws[term.amplitude] = np.exp(term.log_amplitude_at_centre(
+                    np.log(draws[term.amplitude]), draws[term.exponent], centre_of(runs, term.input)))
     return draws

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -13,8 +14,9 @@ from bayes_scaling.data.load import check_identifiable, load_runs
 from bayes_scaling.data.runs import RunTable
 from bayes_scaling.diagnostics import diagnose
 from bayes_scaling.discrepancy import fit_discrepancy
+from bayes_scaling.drift import measure_drift
 from bayes_scaling.fit.model import OBSERVED, RUN_DIM, BuiltModel, all_priors, build_model, prior_draws
-from bayes_scaling.fit.sampler import run_nuts
+from bayes_scaling.fit.sampler import compile_model, run_nuts
 from bayes_scaling.fit.tree import build_tree, posterior_parameters, run_inputs
 from bayes_scaling.laws import Law, get_law
 from bayes_scaling.likelihoods import Likelihood, get_likelihood
@@ -51,7 +53,8 @@ def fit_prepared(prepared: PreparedFit, *, progress: bool = False) -> xr.DataTre
     built: BuiltModel = build_model(
         prepared.law, prepared.runs, prepared.likelihood, prepared.priors, spec.sampler.geometry
     )
-    sampled = run_nuts(built, spec.sampler, progress=progress)
+    compiled = compile_model(built)
+    sampled = run_nuts(built, spec.sampler, compiled=compiled, progress=progress)
     natural = posterior_parameters(built, sampled.posterior)
     checked = [*prepared.law.parameters, *prepared.likelihood.parameters]
     diagnostics = diagnose(natural, sampled.sample_stats, checked)
@@ -65,7 +68,9 @@ def fit_prepared(prepared: PreparedFit, *, progress: bool = False) -> xr.DataTre
         },
     )
     draws = {name: natural[name].to_numpy().reshape(-1) for name in prepared.law.parameters}
-    tree.attrs["discrepancy"] = fit_discrepancy(prepared.law, draws, run_inputs(prepared.runs)).to_json()
+    found = fit_discrepancy(prepared.law, draws, run_inputs(prepared.runs))
+    found = dataclasses.replace(found, **measure_drift(prepared, built, compiled, found.eta))
+    tree.attrs["discrepancy"] = found.to_json()
     tree.attrs["fit_seconds"] = round(time.perf_counter() - start, 3)
     return tree
 

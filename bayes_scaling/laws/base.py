@@ -7,6 +7,7 @@ Laws never import PyMC; :mod:`bayes_scaling.fit.model` builds the model from the
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -43,6 +44,11 @@ class PowerTerm:
     their sum far better than either, so the sampler then sees the log of the sum at the centre,
     ``level = log(E + t)``, and the logit of the term's share of it, ``share``, instead of the term and ``E``; the
     map (level, share) -> (centred coordinate, E) has Jacobian E, which is added with E's prior.
+
+    ``centre_unit = (k, p)``: a prior ``at = "centre"`` is on the term at the centre measured in units of
+    ``(k x̄)^p``. The default ``(1, 0)`` is the term's own units (nats, for a term of the loss). A term that is
+    itself a size, such as ``N_opt = N_0 C^a``, needs a unit that moves with the data's scale to get a prior that
+    holds for any dataset: ``(1/6, 1/2)`` makes it ``N_opt / sqrt(C̄/6) = sqrt(N_opt / D_opt)`` under C = 6 N D.
     """
 
     amplitude: str
@@ -50,6 +56,7 @@ class PowerTerm:
     input: str
     form: str = "decay"
     floor: str | None = None
+    centre_unit: tuple[float, float] = (1.0, 0.0)
 
     def __post_init__(self) -> None:
         if self.form not in TERM_FORMS:
@@ -70,6 +77,15 @@ class PowerTerm:
         if self.form == "growth":
             return coordinate - exponent * centre
         return coordinate / exponent + centre
+
+    def log_centre_unit(self, centre: float) -> float:
+        """log of the unit ``(k x̄)^p`` a prior on the term at the centre measures it in (``centre`` = mean log x)."""
+        factor, power = self.centre_unit
+        return power * (math.log(factor) + centre)
+
+    def log_amplitude_at_centre(self, log_value, exponent, centre: float):
+        """The natural log-amplitude whose term at the centre is ``exp(log_value)`` units (:attr:`centre_unit`)."""
+        return self.log_amplitude(log_value + self.log_centre_unit(centre), exponent, centre)
 
     def log_jacobian(self, exponent, log):
         """log |d log(amplitude) / d coordinate| (``log`` is ``np.log`` or ``pt.log``)."""

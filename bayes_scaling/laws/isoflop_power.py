@@ -21,8 +21,9 @@ class IsoFlopPowerLaw(IsoFlopLaw):
     (``bayes-scaling crossover``) is computed from this law. Its a is biased where profiles have a floor (+0.06 on
     simulated Chinchilla runs), so quote a from the floored ``isoflop`` law.
 
-    Default priors as the ``isoflop`` law's, without E and with ``alpha_C ~ Gamma(mu=0.06, sigma=0.05)`` (Kaplan's
-    floorless 0.050 in its bulk).
+    Default priors as the ``isoflop`` law's, without E, with ``alpha_C ~ Gamma(mu=0.06, sigma=0.05)`` (Kaplan's
+    floorless 0.050 in its bulk) and the frontier at the data's centre budget, (C_c / C̄)^alpha_C, now the whole
+    minimal loss: ``LogNormal(log 3, 0.5)`` nats (95% in 1.1 to 8).
     """
 
     name = "isoflop_power"
@@ -32,9 +33,10 @@ class IsoFlopPowerLaw(IsoFlopLaw):
     default_priors: ClassVar[dict[str, Prior]] = {
         **{k: v for k, v in IsoFlopLaw.default_priors.items() if k != "E"},
         "alpha_C": Prior("Gamma", {"mu": 0.06, "sigma": 0.05}),
+        "C_c": Prior("LogNormal", {"mu": 1.1, "sigma": 0.5}, at="centre"),
     }
     power_terms = (
-        PowerTerm(amplitude="N_0", exponent="a", input="compute", form="growth"),
+        PowerTerm(amplitude="N_0", exponent="a", input="compute", form="growth", centre_unit=(1.0 / 6.0, 0.5)),
         PowerTerm(amplitude="C_c", exponent="alpha_C", input="compute", form="scale"),
     )
 

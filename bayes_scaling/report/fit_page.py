@@ -224,7 +224,23 @@ def _data_section(fit: ScalingFit) -> str:
          ["Pareto k > 0.7 (unreliable points)", f"{loo.k_over_0_7} of {loo.n_points}"],
          ["largest Pareto k", f"{loo.k_max:.2f}"]],
     )
+    body += _discrepancy_table(fit)
     return f'<section id="data"><h2>Data and posterior predictive checks{_flag(fit)}</h2>{body}</section>'
+
+
+def _discrepancy_table(fit: ScalingFit) -> str:
+    """The discrepancy term's hyperparameters and its extrapolation drift, as fitted with this posterior."""
+    found = fit.discrepancy
+    drift = (f"{found.drift:.4f} per decade of compute beyond the data ({found.drift_errors} runs held out of "
+             f"leave-future-out refits)" if found.drift_errors else "not measured (too few runs to refit)")
+    return ("<p>The discrepancy term adds to each prediction what the law gets wrong: a Gaussian process on log "
+            "loss over the law's inputs (near the runs it borrows their misfit, far from them its spread reaches "
+            "eta) and a drift whose spread grows linearly with each decade of compute beyond the largest in the "
+            "data, at the rate at which refits without the top 10-30% of compute missed it "
+            "(<code>bayes_scaling.drift</code>).</p>" + table_html(
+                ["discrepancy term", "value"],
+                [["eta (log loss)", f"{found.eta:.4f}"], ["length scale (decades)", f"{found.length_scale:.3g}"],
+                 ["nugget (log loss)", f"{found.nugget:.4f}"], ["drift (log loss)", drift]], css_class="kv"))
 
 
 def _diagnostics_section(fit: ScalingFit) -> str:
@@ -255,9 +271,17 @@ def _provenance_section(fit: ScalingFit) -> str:
                  fit.attr_json("n_counts_embeddings")]]]
     body = "<h3>Data</h3>" + table_html(["field", "value"], rows, css_class="kv")
     priors = fit.attr_json("priors")
+    units = {term.amplitude: term for term in fit.law.power_terms if term.centre_unit != (1.0, 0.0)}
+
+    def described(name: str, raw: dict) -> str:
+        prior = Prior.from_mapping(raw)
+        if not (prior.at_centre and name in units):
+            return prior.describe()
+        factor, power = units[name].centre_unit
+        return f"{prior.describe()}, in units of ({factor:.3g} × {units[name].input})^{power:g}"
+
     body += "<h3>Priors</h3>" + table_html(
-        ["parameter", "prior"],
-        [[name, Prior.from_mapping(p).describe()] for name, p in priors.items()], css_class="kv")
+        ["parameter", "prior"], [[name, described(name, p)] for name, p in priors.items()], css_class="kv")
     sampler = spec.get("sampler", {})
     body += "<h3>Sampler and software</h3>" + table_html(
         ["setting", "value"],
