@@ -8,9 +8,10 @@ fit, the log predictive density); where the held-out runs form IsoFLOP budgets w
 whether each budget's empirical N_opt (the vertex of a parabola through its runs) lies in the 90% predictive
 interval of that same estimate (``n_opt``: the parabola fitted to predictive draws at the budget's runs, noise
 included, as a held-out loss is scored against the predictive) and in the 90% interval of the law's own N_opt
-(``n_opt_law``: no noise, no discrepancy). The Bayesian fit is scored
-twice: the law with its noise model alone ("bayes", the model before the discrepancy term) and with the law's
-discrepancy GP ("bayes+discrepancy", :mod:`bayes_scaling.discrepancy`, drawn jointly along each held-out budget).
+(``n_opt_law``: no noise, no discrepancy). The Bayesian fit is scored three times, the model as it grew: the law
+with its noise model alone ("bayes"), plus the discrepancy GP without the extrapolation drift ("bayes+gp") and the
+whole discrepancy, GP and drift ("bayes+discrepancy", :mod:`bayes_scaling.discrepancy` and
+:mod:`bayes_scaling.drift`, drawn jointly along each held-out budget).
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ from bayes_scaling.result import ScalingFit
 log = logging.getLogger(__name__)
 
 FRACTIONS = (0.1, 0.2, 0.3)
+#: The Bayesian rows of a backtest: method name, and which part of the discrepancy its predictive includes.
+BAYES_METHODS = {"bayes": None, "bayes+gp": "gp", "bayes+discrepancy": "all"}
 
 
 def split(prepared: PreparedFit, fraction: float) -> tuple[PreparedFit, Any]:
@@ -69,15 +72,16 @@ def _backtest_one(task) -> list[dict[str, Any]]:
     optima = empirical_optima(held)
     law_optima = _optimum_check(lambda c: fit.optimal_allocation(c)["n_params"], optima)
 
-    def bayes_row(method: str) -> dict[str, Any]:
-        with_gp = method == "bayes+discrepancy"
+    def bayes_row(method: str, part: str | None) -> dict[str, Any]:
+        scored = fit.without_drift() if part == "gp" else fit
         predictive = _predictive_optimum_check(lambda budget: predictive_log_loss(
-            fit, budget, np.random.default_rng([seed, 3]), discrepancy=with_gp), held, train.law)
+            scored, budget, np.random.default_rng([seed, 3]), discrepancy=part is not None), held, train.law)
         return {"fraction": fraction, "method": method, "n_train": len(train.runs), "converged": fit.converged,
                 "seconds": seconds, **sampler, "n_opt_law": law_optima, "n_opt": predictive,
-                **predictive_score(fit, held, seed=seed, discrepancy=with_gp)}
+                "drift": fit.discrepancy.drift,
+                **predictive_score(scored, held, seed=seed, discrepancy=part is not None)}
 
-    rows = [bayes_row(method) for method in ("bayes", "bayes+discrepancy")]
+    rows = [bayes_row(method, part) for method, part in BAYES_METHODS.items()]
     inputs = {name: train.runs.column(name) for name in train.law.inputs}
     boot = bootstrap_fit(train.law, inputs, train.runs.column("loss"), replicates=replicates, seed=seed,
                          max_starts=starts)

@@ -8,6 +8,8 @@ Every method returns xarray objects with ``chain, draw`` dims.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import json
 import logging
 from collections.abc import Iterable, Mapping
@@ -76,6 +78,13 @@ class ScalingFit:
         if "discrepancy" in self.tree.attrs:
             return Discrepancy.from_json(self.tree.attrs["discrepancy"])
         return fit_discrepancy(self.law, self.draws(self.law.parameters), self.runs)
+
+    def without_drift(self) -> ScalingFit:
+        """The same fit with the discrepancy's extrapolation drift set to 0 (the GP alone), for before-and-after
+        scores of the drift."""
+        other = copy.copy(self)
+        other.__dict__["discrepancy"] = dataclasses.replace(self.discrepancy, drift=0.0)
+        return other
 
     def discrepancy_draws(self, rng, *, joint: bool = False, **inputs: Any):
         """Draws of the discrepancy delta (posterior draws x points) at the given inputs, for predictions; ``joint``

@@ -104,9 +104,14 @@ def test_calibrate_scores_bayes_and_bootstrap_on_the_same_held_out_runs(tmp_path
     text = capsys.readouterr().out
     assert "extrapolation backtest" in text and "bootstrap" in text
     result = json.loads(out.read_text())
-    bayes, with_discrepancy, boot = result["rows"]
-    assert [row["method"] for row in result["rows"]] == ["bayes", "bayes+discrepancy", "bootstrap"]
+    bayes, gp_only, with_discrepancy, boot = result["rows"]
+    assert [row["method"] for row in result["rows"]] == ["bayes", "bayes+gp", "bayes+discrepancy", "bootstrap"]
     assert with_discrepancy["n_runs"] == bayes["n_runs"] and with_discrepancy["width"]["0.9"] > 0
+    assert gp_only["drift"] == with_discrepancy["drift"] >= 0
+    if with_discrepancy["drift"] == 0:  # the GP alone is then the whole discrepancy: the same predictive
+        assert gp_only["coverage"] == with_discrepancy["coverage"] and gp_only["crps"] == with_discrepancy["crps"]
+    else:
+        assert with_discrepancy["width"]["0.9"] > gp_only["width"]["0.9"]
     assert bayes["n_runs"] == boot["n_runs"] >= 12 and bayes["n_train"] == boot["n_train"] == 60 - bayes["n_runs"]
     assert set(bayes["coverage"]) == {"0.5", "0.8", "0.9", "0.95"} and 0 <= boot["coverage"]["0.9"] <= 1
     assert bayes["coverage"]["0.9"] >= 0.5  # the simulating law, extrapolated one budget: mostly covered

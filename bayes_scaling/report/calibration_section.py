@@ -20,7 +20,8 @@ from bayes_scaling.report.html import Markup, esc, figure_html, table_html
 
 #: How each backtest method is named on the page, and its colour.
 METHODS = {"bayes": ("Bayesian: law alone", "#8da9c4"),
-           "bayes+discrepancy": ("Bayesian: law + discrepancy", "#1f5fa8"),
+           "bayes+gp": ("Bayesian: law + GP (no drift)", "#5b84b1"),
+           "bayes+discrepancy": ("Bayesian: law + discrepancy (GP and drift)", "#1f5fa8"),
            "bootstrap": ("bootstrap (Epoch AI's procedure)", "#d1495b")}
 #: The range a 90% interval's coverage of held-out runs should fall in to be called honest.
 HONEST_90 = (0.8, 0.98)
