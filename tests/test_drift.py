@@ -55,3 +55,34 @@ def test_predictions_carry_the_drift_only_beyond_the_data_with_one_slope_per_dra
         expected = np.sqrt(0.01**2 + (0.05 * np.array([1.0, 2.0])) ** 2)
         np.testing.assert_allclose(spread.std(0), expected, rtol=0.06)
         assert np.corrcoef(spread[:, 0], spread[:, 1])[0, 1] > 0.9  # one slope moves both
+
+
+def _prepared(frame):
+    from bayes_scaling.data.runs import RunTable, validate_table
+    from bayes_scaling.fit.model import all_priors
+    from bayes_scaling.fit.run import PreparedFit
+    from bayes_scaling.likelihoods import get_likelihood
+    from bayes_scaling.spec import AnalysisSpec, DataSpec, SamplerSpec
+
+    likelihood = get_likelihood("student_t")
+    columns = {k: k for k in ("n_params", "n_tokens", "compute", "loss")}
+    runs = RunTable(frame=validate_table(frame, "simulated", columns), source={"file": "simulated"})
+    spec = AnalysisSpec(name="sim", law="chinchilla", data=DataSpec(csv="simulated"),
+                        sampler=SamplerSpec(draws=300, tune=300, seed=5))
+    return PreparedFit(spec, LAW, likelihood, all_priors(LAW, likelihood), runs)
+
+
+def test_refits_find_no_drift_in_the_law_and_a_drift_where_the_data_bend_away_from_it(simulated_frame):
+    """Leave-future-out refits of runs simulated from the law find s = 0; with the loss bending below the law
+    beyond 1e20 FLOP (3% per decade, which the law's parameters can partly follow), they find a drift of that
+    order (0.011 per decade measured)."""
+    import json
+
+    from bayes_scaling.fit.run import fit_prepared
+
+    exact = json.loads(fit_prepared(_prepared(simulated_frame)).attrs["discrepancy"])
+    assert exact["drift_errors"] >= 12 and exact["drift"] < 0.005
+    bent = simulated_frame.copy()
+    bent["loss"] *= np.exp(-0.03 * np.maximum(np.log10(bent["compute"] / 1e20), 0.0))
+    found = json.loads(fit_prepared(_prepared(bent)).attrs["discrepancy"])
+    assert found["drift_errors"] == exact["drift_errors"] and 0.005 < found["drift"] < 0.1
