@@ -158,7 +158,7 @@ def test_calibration_section_shows_coverage_bootstrap_and_rank_histograms():
     anchor, _, html = calibration_section(_calibration_result())
     assert anchor == "calibration" and html.count("<img") == 2  # coverage figure and rank histograms
     assert "Bayesian: law + discrepancy" in html and "bootstrap (Epoch AI&#x27;s procedure)" in html
-    assert "honest (80% to 98% coverage) at 2 of 2 cutoffs" in html
+    assert "honest at 2 of 2 cutoffs" in html and "77% to 100% on 48 runs" in html
     assert "No parameter's rank uniformity is rejected" in html and "3 of 100 fits failed" in html
     _, _, bad = calibration_section(_calibration_result(coverage_gp=0.6))
     assert 'class="bad">With the discrepancy term' in bad and "at 0 of 2 cutoffs" in bad
@@ -167,3 +167,13 @@ def test_calibration_section_shows_coverage_bootstrap_and_rank_histograms():
     assert "1/1 (law 0/1)" in summary and "1/1 (law 0/1)" in html  # held-out N_opt: predictive, then the law's
     assert "[3.2e+09, 1.3e+10]" in html and "[5.2e+09, 1.3e+10] missed" in html  # per-budget table
     assert calibration_summary_section({}) == ""
+
+
+def test_honesty_allows_what_a_true_90_percent_interval_does_on_that_many_runs():
+    """On few held-out runs every run inside a 90% interval is no sign of a too-wide one; on many it is."""
+    from bayes_scaling.report.calibration_section import honest_range, is_honest
+
+    assert is_honest(1.0, 26) and is_honest(0.75, 28) and not is_honest(0.6, 28)
+    assert not is_honest(1.0, 200) and is_honest(0.9, 200)
+    low, high = honest_range(72)
+    assert 0.80 < low < 0.82 and 0.96 < high < 0.98
