@@ -27,6 +27,7 @@ benchmark: $(STAMP)
 	$(PY) benchmarks/bench_chinchilla_geometry.py
 	$(PY) benchmarks/bench_report_rerun.py
 	$(PY) benchmarks/bench_calibrate.py
+	$(PY) benchmarks/bench_sbc_priors.py
 
 clean:
 	rm -rf $(VENV) reports .pytest_cache .ruff_cache

@@ -177,3 +177,15 @@ def test_honesty_allows_what_a_true_90_percent_interval_does_on_that_many_runs()
     assert not is_honest(1.0, 200) and is_honest(0.9, 200)
     low, high = honest_range(72)
     assert 0.80 < low < 0.82 and 0.96 < high < 0.98
+
+
+def test_a_page_states_the_coverage_its_calibration_backtests_measured():
+    """A spec with [calibration] backtests but no hold-out sensitivity check gets their coverage in its page's header
+    note, not "not measured"."""
+    from bayes_scaling.report.sensitivity import extrapolation_note
+
+    fit = ScalingFit(synthetic_tree())
+    assert "not measured" in extrapolation_note(fit, [])
+    note = extrapolation_note(fit, [], _calibration_result())
+    assert "not measured" not in note and "top 20% of compute held out: <strong>85%</strong> of 48 runs" in note
+    assert "(law alone: 54%)" in note and 'href="#calibration"' in note

@@ -203,7 +203,7 @@ def report(args: argparse.Namespace) -> int:
             sections = [crossover_section(fit, companion)] if companion is not None else []
             sections += [sensitivity_section(fit, variants)] if variants else []
             sections += [calibration_section(calibration)] if calibration else []
-            return sections, [extrapolation_note(fit, variants)]
+            return sections, [extrapolation_note(fit, variants, calibration)]
 
         shown = [fit, *(check for _, check in sensitivity[name]), *([companion] if companion else [])]
         _write_page_if_changed(fit, out / name, shown, extras, args.refit, written,

@@ -120,10 +120,31 @@ def extrapolation_html(fit: ScalingFit, checks: list[tuple[str, ScalingFit]]) ->
             f"{DISCREPANCY_NOTE}</p>" + table_html(EXTRAPOLATION_HEADER, rows))
 
 
-def extrapolation_note(fit: ScalingFit, checks: list[tuple[str, ScalingFit]]) -> str:
-    """One paragraph for the top of a fit's page: the measured extrapolation coverage of this law on these data, or
-    that it has not been measured."""
+def _backtest_parts(calibration: dict | None) -> list[str]:
+    """The [calibration] backtests' 90% coverage with the discrepancy (and of the law alone), one part per cutoff."""
+    rows = (calibration or {}).get("backtest", {}).get("rows", [])
+    parts = []
+    for fraction in sorted({row["fraction"] for row in rows}):
+        found = {row["method"]: row for row in rows if row["fraction"] == fraction}
+        if "bayes+discrepancy" not in found:
+            continue
+        gp = found["bayes+discrepancy"]
+        flag = "" if gp.get("converged", True) else " (refit NOT CONVERGED)"
+        alone = f" (law alone: {found['bayes']['coverage']['0.9']:.0%})" if "bayes" in found else ""
+        parts.append(f"top {fraction:.0%} of compute held out: <strong>{gp['coverage']['0.9']:.0%}</strong> of "
+                     f"{gp['n_runs']} runs{alone}{flag}")
+    return parts
+
+
+def extrapolation_note(fit: ScalingFit, checks: list[tuple[str, ScalingFit]], calibration: dict | None = None) -> str:
+    """One paragraph for the top of a fit's page: the measured extrapolation coverage of this law on these data (from
+    its ``hold_out_top_compute`` checks and its ``[calibration]`` backtests), or that it has not been measured."""
     scores = extrapolation_scores(fit, checks)
+    backtests = _backtest_parts(calibration)
+    if backtests and not scores:
+        return ('<p class="calibration">Measured extrapolation coverage of this law on these data (90% predictive '
+                f"intervals with the discrepancy term, refitted without the runs with the most compute): "
+                f'{"; ".join(backtests)}. Details under <a href="#calibration">Calibration</a>.</p>')
     if not scores:
         return ('<p class="calibration">Extrapolation coverage: <strong>not measured</strong> for this analysis (its '
                 "spec has no <code>hold_out_top_compute</code> check); treat intervals beyond the largest budget "
@@ -135,5 +156,6 @@ def extrapolation_note(fit: ScalingFit, checks: list[tuple[str, ScalingFit]]) ->
         parts.append(f"{esc(label)}: the 90% predictive intervals covered <strong>{gp['coverage'][0.9]:.0%}</strong> "
                      f"of {gp['n_runs']} held-out runs (law alone, without the discrepancy term: "
                      f"{alone['coverage'][0.9]:.0%}){flag}")
+    more = (f' Backtests: {"; ".join(backtests)} (<a href="#calibration">Calibration</a>).' if backtests else "")
     return (f'<p class="calibration">Measured extrapolation coverage of this law on these data: {"; ".join(parts)}. '
-            'Details under <a href="#sensitivity">Sensitivity checks</a>.</p>')
+            f'Details under <a href="#sensitivity">Sensitivity checks</a>.{more}</p>')
