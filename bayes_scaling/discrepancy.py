@@ -35,6 +35,9 @@ from bayes_scaling.blas import with_one_blas_thread
 log = logging.getLogger(__name__)
 
 KERNEL = "exponential"
+#: Most runs the GP is fitted to and conditioned on. Its marginal likelihood costs O(n^3) per evaluation (a few ms at
+#: 240 runs, minutes at 10,000), so larger data are thinned to this many, evenly spread over the runs in input order.
+MOST_RUNS = 1000
 #: Bounds of (eta, length scale in decades, nugget) for the marginal-likelihood search.
 BOUNDS = ((1e-5, 0.5), (1e-3, 10.0), (1e-5, 0.5))
 STARTS = ((0.005, 0.3, 0.004), (0.01, 1.0, 0.004), (0.02, 3.0, 0.003), (0.002, 0.1, 0.01))
@@ -95,6 +98,18 @@ def _negative_log_marginal(log_theta: np.ndarray, distance: np.ndarray, residual
     return float(0.5 * residuals @ cho_solve(factor, residuals) + np.sum(np.log(np.diag(factor[0]))))
 
 
+def thinned(runs: dict[str, Any], names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """The inputs ``names`` and ``loss`` of at most :data:`MOST_RUNS` runs: all of them, or an even spread over the
+    runs sorted by their inputs (the same runs every time)."""
+    columns = {name: np.asarray(runs[name], dtype=float).ravel() for name in (*names, "loss")}
+    count = columns["loss"].size
+    if count <= MOST_RUNS:
+        return columns
+    order = np.lexsort([np.log(columns[name]) for name in reversed(names)])
+    keep = np.sort(order[np.linspace(0, count - 1, MOST_RUNS).round().astype(int)])
+    return {name: values[keep] for name, values in columns.items()}
+
+
 def law_log_loss(law, params: dict[str, np.ndarray], inputs: dict[str, Any]) -> np.ndarray:
     """log L_law per draw (axis 0, from 1-d parameter arrays) and point (axis 1)."""
     values = {name: np.asarray(params[name], dtype=float).reshape(-1, 1) for name in law.parameters}
@@ -106,8 +121,10 @@ def law_log_loss(law, params: dict[str, np.ndarray], inputs: dict[str, Any]) -> 
 def fit_discrepancy(law, params: dict[str, np.ndarray], runs: dict[str, Any]) -> Discrepancy:
     """Maximum-marginal-likelihood GP hyperparameters on the posterior-median residuals of log loss.
 
-    ``params`` holds 1-d arrays of posterior draws of the law's parameters; ``runs`` the law's inputs and ``loss``.
+    ``params`` holds 1-d arrays of posterior draws of the law's parameters; ``runs`` the law's inputs and ``loss``
+    (at most :data:`MOST_RUNS` of them are used, :func:`thinned`).
     """
+    runs = thinned(runs, tuple(law.inputs))
     residuals = np.log(np.asarray(runs["loss"], dtype=float)) - np.median(law_log_loss(law, params, runs), axis=0)
     distance = _distances(*(2 * (_coordinates(runs, law.inputs),)))
     bounds = np.log(BOUNDS)
@@ -134,6 +151,7 @@ def discrepancy_draws(
     """
     from bayes_scaling.drift import beyond
 
+    runs = thinned(runs, found.inputs)  # the runs the GP was fitted to
     train = _coordinates(runs, found.inputs)
     points = _coordinates(new, found.inputs)
     cov = found.covariance(_distances(train, train)) + found.nugget**2 * np.eye(len(train))

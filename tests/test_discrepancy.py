@@ -118,3 +118,17 @@ def test_same_bits_whatever_the_number_of_blas_threads():
                                                      joint=True)))
     assert results[0][0] == results[1][0]
     np.testing.assert_array_equal(results[0][1], results[1][1])
+
+
+def test_many_runs_are_thinned_to_an_even_spread_for_the_gp(world, monkeypatch):
+    """Above MOST_RUNS runs the GP is fitted to and conditioned on an even spread of them (its cost is cubic)."""
+    import bayes_scaling.discrepancy as discrepancy
+
+    runs, held, params = world
+    monkeypatch.setattr(discrepancy, "MOST_RUNS", 30)
+    found = fit_discrepancy(LAW, params, runs)
+    assert found.n_runs == 30 and found.eta > 0.002
+    kept = discrepancy.thinned(runs, found.inputs)
+    assert kept["n_params"].size == 30 and np.ptp(np.log10(kept["n_params"])) > 1.5  # spread over the grid
+    draws = discrepancy_draws(found, LAW, params, runs, held, np.random.default_rng(0))
+    assert draws.shape == (200, 40) and np.all(np.isfinite(draws))
