@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from bayes_scaling.diagnostics import psis_loo
 from bayes_scaling.pairing import paired
 from bayes_scaling.planning import summary
 from bayes_scaling.result import ScalingFit
@@ -91,15 +92,13 @@ def loo_comparison(first: ScalingFit, second: ScalingFit) -> dict[str, Any]:
     ValueError
         If the fits did not score the same observations (their ELPDs would not compare).
     """
-    import arviz_stats as azs
-
     if not same_observations(first, second):
         raise ValueError(f"{first.name} and {second.name} were not fitted to the same runs; their ELPDs do not "
                          "compare")
     out: dict[str, Any] = {"first": first.name, "second": second.name}
     pointwise = {}
     for key, fit in (("first", first), ("second", second)):
-        result = azs.loo(fit.tree, pointwise=True)
+        result = psis_loo(fit.tree)
         k = np.asarray(result.pareto_k).ravel()
         pointwise[key] = np.asarray(result.elpd_i).ravel()
         out[key + "_loo"] = {"elpd": float(result.elpd), "se": float(result.se), "p_loo": float(result.p),

@@ -108,16 +108,21 @@ class LooSummary:
         return json.dumps(asdict(self))
 
 
-def loo_summary(tree) -> LooSummary:
-    """PSIS-LOO from the tree's ``log_likelihood`` group. Runs with Pareto k > 0.7 are counted in the summary (and
-    shown on the pages), so ArviZ's warning about them is not printed as well."""
+def psis_loo(tree):
+    """ArviZ's pointwise PSIS-LOO of the tree's ``log_likelihood`` group. Runs with Pareto k > 0.7 are counted by
+    the callers (and shown on the pages), so ArviZ's warning about them is not printed as well."""
     import warnings
 
     import arviz_stats as azs
 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Estimated shape parameter of Pareto", category=UserWarning)
-        result = azs.loo(tree, pointwise=True)
+        return azs.loo(tree, pointwise=True)
+
+
+def loo_summary(tree) -> LooSummary:
+    """PSIS-LOO from the tree's ``log_likelihood`` group (:func:`psis_loo`), with its Pareto k counted."""
+    result = psis_loo(tree)
     k = np.asarray(result.pareto_k).ravel()
     return LooSummary(
         elpd=float(result.elpd), se=float(result.se), p_loo=float(result.p),

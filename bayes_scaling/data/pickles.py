@@ -23,6 +23,8 @@ class RestrictedUnpickler(pickle.Unpickler):
     """Unpickler that builds only pandas, numpy and plain builtin objects."""
 
     def find_class(self, module: str, name: str):
+        if module == "numpy.core" or module.startswith("numpy.core."):  # numpy 1.x's name, deprecated in 2.x
+            module = "numpy._core" + module[len("numpy.core"):]
         if module.startswith(ALLOWED_PREFIXES) or (module, name) in ALLOWED_BUILTINS:
             return super().find_class(module, name)
         raise pickle.UnpicklingError(f"refusing to load {module}.{name}: only pandas, numpy and builtins are allowed")

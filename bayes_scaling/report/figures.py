@@ -90,8 +90,8 @@ def isoflop_slices(fit: ScalingFit, seed: int = 0) -> Figure | None:
 def predictive_check(fit: ScalingFit) -> tuple[Figure, float]:
     """Observed loss of each run against its posterior predictive median with the 90% interval; returns the
     figure and the fraction of runs inside their 90% interval."""
-    pp = np.exp(fit.tree["posterior_predictive"][OBSERVED])
-    low, mid, high = (pp.quantile(q, dim=["chain", "draw"]).values for q in (BAND[0], 0.5, BAND[1]))
+    log_pp = fit.tree["posterior_predictive"][OBSERVED]  # quantiles of log loss, then exp: heavy tails cannot overflow
+    low, mid, high = (np.exp(log_pp.quantile(q, dim=["chain", "draw"]).values) for q in (BAND[0], 0.5, BAND[1]))
     observed = fit.runs["loss"].values
     inside = float(np.mean((observed >= low) & (observed <= high)))
     fig, ax = plt.subplots(figsize=(6.5, 5), dpi=110)
