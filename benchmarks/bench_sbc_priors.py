@@ -4,7 +4,8 @@
 Prints one table, a column per prior set: the prior predictive's median simulated loss (5th to 95th percentile over
 datasets, nats), the share of datasets whose optimum at the centre budget lies inside the runs' sizes, and seconds
 per SBC fit (model compiled once, data swapped in; serial), then the ratio. Run with ``BAYES_SCALING_DATA`` set
-(``make benchmark``); the earlier priors take minutes per fit, so the default is 3 simulations each.
+(``make benchmark``); the earlier priors take tens of seconds to minutes per fit, so the default is 8 simulations
+each.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ def prior_predictive_summary(prepared, draws: int = 400, seed: int = 0) -> tuple
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spec", default=str(REPO / "models" / "epoch-isoflop.toml"))
-    parser.add_argument("--simulations", type=int, default=3)
+    parser.add_argument("--simulations", type=int, default=8)
     args = parser.parse_args()
     current = prepare(load_spec(args.spec))
     earlier = dataclasses.replace(current, priors=all_priors(current.law, current.likelihood, EARLIER))
