@@ -62,8 +62,9 @@ def _coverage_figure(rows: list[dict[str, Any]]) -> Figure:
         ax.set_xlim(0.45, 1.0)
         ax.set_ylim(0.0, 1.02)
     axes[0][0].set_ylabel("held-out runs covered")
-    axes[0][-1].legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
+    handles, labels = axes[0][-1].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=7, loc="lower center", ncol=len(labels), frameon=False)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))  # the legend below the panels, off the curves
     return fig
 
 
