@@ -6,7 +6,8 @@ themselves by leave-future-out refits.
     \delta_{drift}(x) = s \, d(x) \, z, \qquad z \sim \mathcal{N}(0, 1) \text{ per posterior draw}, \qquad
     d(x) = \max\big(0,\ \log_{10} c(x) - \log_{10} c_{max}\big)
 
-with :math:`c` the compute of a point (``compute``, or N·D for laws of N and D: the same up to the factor 6) and
+with :math:`c` the compute of a point (``compute``, or N·D for laws of N and D: the same up to the factor 6; N or D
+for a law of one of them) and
 :math:`c_{max}` the largest in the data. It is added to the stationary discrepancy GP
 (:mod:`bayes_scaling.discrepancy`), whose spread stops growing at :math:`\eta` a few length scales from the runs.
 A law fitted to small budgets can be off by an amount that keeps growing with each decade beyond them (a frontier
@@ -50,11 +51,12 @@ MOST_SLOPE = 1.0
 
 
 def log10_scale(inputs: dict[str, Any]) -> np.ndarray:
-    """log10 of the compute of each point: ``compute`` if given, else N·D (the axis the drift grows along)."""
-    if "compute" in inputs:
-        return np.log10(np.asarray(inputs["compute"], dtype=float)).ravel()
-    return (np.log10(np.asarray(inputs["n_params"], dtype=float))
-            + np.log10(np.asarray(inputs["n_tokens"], dtype=float))).ravel()
+    """log10 of the scale of each point, the axis the drift grows along: ``compute`` if given, else the product of
+    the sizes given (N·D for a law of N and D, N or D alone for a law of one)."""
+    names = ["compute"] if "compute" in inputs else [name for name in ("n_params", "n_tokens") if name in inputs]
+    if not names:
+        raise ValueError(f"no compute, n_params or n_tokens among the inputs {sorted(inputs)}")
+    return sum(np.log10(np.asarray(inputs[name], dtype=float)).ravel() for name in names)
 
 
 def beyond(inputs: dict[str, Any], reference: float) -> np.ndarray:

@@ -35,6 +35,8 @@ def test_distance_is_in_decades_of_compute_or_of_n_times_d():
     np.testing.assert_allclose(log10_scale({"n_params": np.array([1e9]), "n_tokens": np.array([2e10])}),
                                [np.log10(2e19)])
     np.testing.assert_allclose(beyond({"compute": np.array([1e18, 1e20, 1e21])}, 20.0), [0.0, 0.0, 1.0])
+    np.testing.assert_allclose(log10_scale({"n_params": np.array([1e9])}), [9.0])  # a law of N alone (Kaplan's L(N))
+    np.testing.assert_allclose(log10_scale({"n_tokens": np.array([1e12])}), [12.0])
 
 
 def test_predictions_carry_the_drift_only_beyond_the_data_with_one_slope_per_draw():
@@ -57,7 +59,7 @@ def test_predictions_carry_the_drift_only_beyond_the_data_with_one_slope_per_dra
         assert np.corrcoef(spread[:, 0], spread[:, 1])[0, 1] > 0.9  # one slope moves both
 
 
-def _prepared(frame):
+def _prepared(frame, law=LAW):
     from bayes_scaling.data.runs import RunTable, validate_table
     from bayes_scaling.fit.model import all_priors
     from bayes_scaling.fit.run import PreparedFit
@@ -67,9 +69,9 @@ def _prepared(frame):
     likelihood = get_likelihood("student_t")
     columns = {k: k for k in ("n_params", "n_tokens", "compute", "loss")}
     runs = RunTable(frame=validate_table(frame, "simulated", columns), source={"file": "simulated"})
-    spec = AnalysisSpec(name="sim", law="chinchilla", data=DataSpec(csv="simulated"),
+    spec = AnalysisSpec(name="sim", law=law.name, data=DataSpec(csv="simulated"),
                         sampler=SamplerSpec(draws=300, tune=300, seed=5))
-    return PreparedFit(spec, LAW, likelihood, all_priors(LAW, likelihood), runs)
+    return PreparedFit(spec, law, likelihood, all_priors(law, likelihood), runs)
 
 
 def test_refits_find_no_drift_in_the_law_and_a_drift_where_the_data_bend_away_from_it(simulated_frame):
@@ -86,3 +88,18 @@ def test_refits_find_no_drift_in_the_law_and_a_drift_where_the_data_bend_away_fr
     bent["loss"] *= np.exp(-0.03 * np.maximum(np.log10(bent["compute"] / 1e20), 0.0))
     found = json.loads(fit_prepared(_prepared(bent)).attrs["discrepancy"])
     assert found["drift_errors"] == exact["drift_errors"] and 0.005 < found["drift"] < 0.1
+
+
+def test_a_law_of_one_size_drifts_along_that_size(simulated_frame):
+    """Kaplan's L(N) has neither compute nor D among its inputs: its drift is measured and applied along N."""
+    import json
+
+    from bayes_scaling.fit.run import fit_prepared
+    from bayes_scaling.result import ScalingFit
+
+    fit = ScalingFit(fit_prepared(_prepared(simulated_frame, get_law("kaplan_params"))))
+    found = json.loads(fit.tree.attrs["discrepancy"])
+    largest = np.log10(simulated_frame["n_params"].max())
+    assert found["drift_errors"] > 0 and found["drift_from"] == pytest.approx(largest)
+    draws = fit.discrepancy_draws(np.random.default_rng(0), n_params=np.array([1e12]))
+    assert draws.shape[1] == 1 and np.all(np.isfinite(draws))
