@@ -157,9 +157,16 @@ def interval(values: xr.DataArray, level: float = 0.9, dims: tuple[str, ...] = (
 
 
 @with_one_blas_thread
-def parabola_vertices(log_n: np.ndarray, log_loss: np.ndarray) -> np.ndarray:
+def parabola_minima(log_n: np.ndarray, log_loss: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """N at the vertex of the parabola in log N least-squares fitted to log loss (to each column of a 2-d
-    ``log_loss``: points x profiles), as in Hoffmann et al.'s IsoFLOP analysis; NaN where it has no minimum."""
-    curvature, slope, _ = np.polyfit(log_n, log_loss, 2)
+    ``log_loss``: points x profiles), as in Hoffmann et al.'s IsoFLOP analysis, and the parabola's log loss there;
+    NaN where it has no minimum."""
+    curvature, slope, intercept = np.polyfit(log_n, log_loss, 2)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        return np.where(curvature > 0, np.exp(-slope / (2 * curvature)), np.nan)
+        vertex = np.where(curvature > 0, -slope / (2 * curvature), np.nan)
+        return np.exp(vertex), intercept - curvature * vertex**2
+
+
+def parabola_vertices(log_n: np.ndarray, log_loss: np.ndarray) -> np.ndarray:
+    """N at the vertex of the parabola (:func:`parabola_minima`); NaN where it has no minimum."""
+    return parabola_minima(log_n, log_loss)[0]

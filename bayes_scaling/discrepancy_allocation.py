@@ -22,7 +22,7 @@ from collections.abc import Iterable
 import numpy as np
 import xarray as xr
 
-from bayes_scaling.derived import parabola_vertices, query
+from bayes_scaling.derived import parabola_minima, query
 from bayes_scaling.discrepancy import law_log_loss
 from bayes_scaling.laws import LawNotApplicable
 from bayes_scaling.result import ScalingFit
@@ -34,26 +34,30 @@ POINTS = 21
 
 def allocation_with_discrepancy(fit: ScalingFit, compute: float | Iterable[float], *, seed: int = 0,
                                 half_width: float = HALF_WIDTH, points: int = POINTS) -> xr.Dataset:
-    """``n_params``, ``n_tokens`` and ``tokens_per_param`` (dims ``chain, draw, compute``) at the vertex of each
-    draw's IsoFLOP profile of law plus discrepancy; NaN where a draw's profile has no minimum. Seeded per budget,
-    so a budget's numbers do not depend on the others asked for."""
+    """``n_params``, ``n_tokens``, ``tokens_per_param`` and ``loss`` (dims ``chain, draw, compute``) at the vertex
+    of each draw's IsoFLOP profile of law plus discrepancy (the loss of that profile there, without run-to-run
+    noise); NaN where a draw's profile has no minimum. Seeded per budget, so a budget's numbers do not depend on the
+    others asked for."""
     law = fit.law
     if set(law.inputs) != {"n_params", "n_tokens"}:
         raise LawNotApplicable(f"{law.name}: the discrepancy-aware allocation needs a law of N and D")
     budgets = query(compute, "compute")
     centres = fit.optimal_allocation(budgets.values)["n_params"].median(("chain", "draw")).values
     params = fit.draws(law.parameters)
-    columns = []
+    columns, minima = [], []
     for budget, centre in zip(budgets.values, centres, strict=True):
         rng = np.random.default_rng([seed, 5, int(np.float64(budget).view(np.uint64))])  # per budget, any order
         n = centre * np.logspace(-half_width, half_width, points)
         inputs = {"n_params": n, "n_tokens": budget / (6 * n)}
         profile = law_log_loss(law, params, inputs) + fit.discrepancy_draws(rng, joint=True, **inputs)
-        columns.append(parabola_vertices(np.log(n), profile.T))
+        vertex, lowest = parabola_minima(np.log(n), profile.T)
+        columns.append(vertex)
+        minima.append(lowest)
     post = fit.posterior
     shape = (post.sizes["chain"], post.sizes["draw"], budgets.size)
-    n_opt = xr.DataArray(np.stack(columns, axis=-1).reshape(shape), dims=("chain", "draw", "compute"),
-                         coords={"chain": post["chain"].values, "draw": post["draw"].values,
-                                 "compute": budgets.values})
+    dims, coords = ("chain", "draw", "compute"), {"chain": post["chain"].values, "draw": post["draw"].values,
+                                                  "compute": budgets.values}
+    n_opt = xr.DataArray(np.stack(columns, axis=-1).reshape(shape), dims=dims, coords=coords)
+    loss = xr.DataArray(np.exp(np.stack(minima, axis=-1).reshape(shape)), dims=dims, coords=coords)
     n_tokens = n_opt["compute"] / (6 * n_opt)
-    return xr.Dataset({"n_params": n_opt, "n_tokens": n_tokens, "tokens_per_param": n_tokens / n_opt})
+    return xr.Dataset({"n_params": n_opt, "n_tokens": n_tokens, "tokens_per_param": n_tokens / n_opt, "loss": loss})

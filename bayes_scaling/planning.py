@@ -45,7 +45,7 @@ def _add_discrepancy_rows(fit: ScalingFit, rows: list[dict[str, Any]], compute: 
         alloc = allocation_with_discrepancy(fit, compute)
     except LawNotApplicable:
         return
-    names = ("n_params", "n_tokens", "tokens_per_param")
+    names = ("n_params", "n_tokens", "tokens_per_param", "loss")
     for row, found in zip(rows, _rows(alloc, "compute", names, level), strict=True):
         missing = float(alloc["n_params"].sel(compute=row["compute"]).isnull().mean())
         row["with_discrepancy"] = {**{name: found[name] for name in names}, "no_minimum": missing}
@@ -64,8 +64,8 @@ def plan(
     for ``target_loss``, each quantity as median and central ``level`` credible interval.
 
     With ``discrepancy`` (and a law of N and D), each budget's row also holds ``with_discrepancy``: the allocation
-    allowing for the law's discrepancy along the IsoFLOP line
-    (:func:`~bayes_scaling.discrepancy_allocation.allocation_with_discrepancy`), the interval to quote when the
+    allowing for the law's discrepancy along the IsoFLOP line, with the loss of that profile at its optimum
+    (:func:`~bayes_scaling.discrepancy_allocation.allocation_with_discrepancy`), the intervals to quote when the
     budget lies beyond the runs, and ``no_minimum``, the share of draws whose profile had no minimum."""
     if not 0 < level < 1:
         raise ValueError(f"--level must be between 0 and 1, got {level}")

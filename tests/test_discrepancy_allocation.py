@@ -45,12 +45,21 @@ def test_near_the_runs_it_follows_the_law_and_far_beyond_it_is_wider():
     law_far, gp_far = _interval(law.sel(compute=beyond)), _interval(with_gp.sel(compute=beyond))
     assert np.log(gp_far[2] / gp_far[0]) > np.log(law_far[2] / law_far[0]) + 1.0
     assert np.log(gp_far[2] / gp_far[0]) > np.log(gp_in[2] / gp_in[0]) + 1.0
+    # the loss at that optimum: with a negligible discrepancy (eta 1e-5) the law's; with eta 0.03 each draw moves by
+    # about the discrepancy's spread there
+    law_loss = fit.optimal_allocation([beyond])["loss"].values.ravel()
+    gp_loss = allocation_with_discrepancy(fit, [beyond])["loss"].values.ravel()
+    tree.attrs["discrepancy"] = Discrepancy(("n_params", "n_tokens"), 1e-5, 3.0, 0.004, 60).to_json()
+    still = allocation_with_discrepancy(ScalingFit(tree), [beyond])["loss"].values.ravel()
+    np.testing.assert_allclose(still, law_loss, rtol=2e-3)
+    assert 0.01 < np.nanstd(np.log(gp_loss / still)) < 0.05  # NaN: draws whose profile had no minimum
 
 
 def test_plan_reports_it_beside_the_law_s_allocation(fit):
     row = plan(fit, compute=[1e24])["compute"][0]
     found = row["with_discrepancy"]
-    assert set(found) == {"n_params", "n_tokens", "tokens_per_param", "no_minimum"}
+    assert set(found) == {"n_params", "n_tokens", "tokens_per_param", "loss", "no_minimum"}
+    assert found["loss"]["lower"] < found["loss"]["median"] < found["loss"]["upper"]
     assert found["n_params"]["lower"] < found["n_params"]["median"] < found["n_params"]["upper"]
     assert 0.0 <= found["no_minimum"] < 0.2
     assert "with_discrepancy" not in plan(fit, compute=[1e24], discrepancy=False)["compute"][0]

@@ -42,7 +42,7 @@ def format_plan(result: dict) -> str:
             lines.append(f"  allowing for the law's discrepancy along the IsoFLOP line (quote this beyond the runs"
                          f"{missing}):")
             lines += [f"  {LABELS[k][0]:<14}{_fmt(found[k])} {LABELS[k][1]}".rstrip() for k in
-                      ("n_params", "n_tokens", "tokens_per_param")]
+                      ("n_params", "n_tokens", "tokens_per_param", "loss")]
     for row in result.get("params", []):
         lines.append(f"\nmodel size N = {row['n_params']:.4g} parameters (budget that makes it compute-optimal):")
         lines += [f"  {LABELS[k][0]:<14}{_fmt(row[k])} {LABELS[k][1]}".rstrip() for k in

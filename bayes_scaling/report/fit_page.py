@@ -62,7 +62,8 @@ def _summary_section(fit: ScalingFit) -> str:
                 "<p>Allowing for the law's discrepancy along that IsoFLOP line (the law's misfit at the runs, carried "
                 "beyond them as a Gaussian process; the interval held-out budgets call for, see Calibration where "
                 f"measured): <strong>{interval_text(found['n_params'], style=count)}</strong> parameters, "
-                f"<strong>{interval_text(found['tokens_per_param'])}</strong> tokens per parameter.</p>"
+                f"<strong>{interval_text(found['tokens_per_param'])}</strong> tokens per parameter, reaching a loss "
+                f"of {interval_text(found['loss'])} nats/token.</p>"
             )
     if result.get("exponents"):
         a = fit.exponents()["a"].values.ravel()
