@@ -32,6 +32,8 @@ def test_fit_page_has_every_section_and_inlined_figures(page):
     assert "http://" not in page.replace("http://www.w3.org", "")
     assert page.count("<script") == 1 and IMAGE_CHECK in page  # the only script counts broken images
     assert "Hoffmann's Table 3 with intervals" in page and "NOT CONVERGED" not in page
+    assert "Allowing for the law&#x27;s discrepancy" in page or "Allowing for the law's discrepancy" in page
+    assert "interval_text(" not in page and "found[" not in page  # every sentence's values were filled in
 
 
 def test_unconverged_fit_is_flagged_at_the_top_and_in_every_numeric_section():

@@ -61,7 +61,8 @@ def _summary_section(fit: ScalingFit) -> str:
             parts.append(
                 "<p>Allowing for the law's discrepancy along that IsoFLOP line (the law's misfit at the runs, carried "
                 "beyond them as a Gaussian process, plus its drift beyond the largest compute fitted; the interval "
-                "held-out budgets call for, see Calibration where measured): <strong>{interval_text(found['n_params'], style=count)}</strong> parameters, "
+                "held-out budgets call for, see Calibration where measured): "
+                f"<strong>{interval_text(found['n_params'], style=count)}</strong> parameters, "
                 f"<strong>{interval_text(found['tokens_per_param'])}</strong> tokens per parameter, reaching a loss "
                 f"of {interval_text(found['loss'])} nats/token.</p>"
             )
