@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from bayes_scaling.bootstrap import MAX_STARTS, bootstrap_fit
-from bayes_scaling.data.filters import apply_filters
+from bayes_scaling.data.filters import split_top_compute
 from bayes_scaling.data.load import check_identifiable
 from bayes_scaling.fit.run import PreparedFit, fit_prepared
 from bayes_scaling.fit.tree import run_inputs
@@ -49,10 +49,8 @@ BAYES_METHODS = {"bayes": None, "bayes+gp": "gp", "bayes+discrepancy": "all"}
 def split(prepared: PreparedFit, fraction: float) -> tuple[PreparedFit, Any]:
     """The prepared fit on the runs kept by ``hold_out_top_compute = fraction``, and the held-out runs (a Dataset
     over ``run``)."""
-    train_runs = apply_filters(prepared.runs, {"hold_out_top_compute": fraction})
-    kept = set(train_runs.frame["row"].tolist())
-    everything = run_inputs(prepared.runs)
-    held = everything.isel(run=[i for i, row in enumerate(everything["run"].values.tolist()) if row not in kept])
+    train_runs, held_runs = split_top_compute(prepared.runs, fraction)
+    held = run_inputs(held_runs)
     spec = dataclasses.replace(prepared.spec, name=f"{prepared.spec.name}--holdout-{fraction:g}",
                                data=dataclasses.replace(prepared.spec.data, filters={
                                    **prepared.spec.data.filters, "hold_out_top_compute": fraction}))

@@ -84,3 +84,10 @@ def _per_budget(frame, name: str, value: float) -> np.ndarray:
         else:
             keep.append(group.index[loss[group.index] <= (1.0 + value) * loss[best]])
     return np.sort(np.concatenate(keep)) if keep else np.array([], dtype=int)
+
+
+def split_top_compute(runs: RunTable, fraction: float) -> tuple[RunTable, RunTable]:
+    """The runs ``hold_out_top_compute = fraction`` keeps, and the runs it holds out (in the data's order)."""
+    train = apply_filters(runs, {"hold_out_top_compute": fraction})
+    held = runs.frame[~runs.frame["row"].isin(set(train.frame["row"].tolist()))]
+    return train, runs.with_frame(held, f"the top {fraction:g} of compute, held out")

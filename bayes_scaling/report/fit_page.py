@@ -10,6 +10,7 @@ import numpy as np
 
 from bayes_scaling import published
 from bayes_scaling.diagnostics import MAX_RHAT, MIN_ESS, loo_summary
+from bayes_scaling.drift import FRACTIONS
 from bayes_scaling.laws import LawNotApplicable
 from bayes_scaling.planning import plan, summary
 from bayes_scaling.priors import Prior
@@ -238,7 +239,8 @@ def _discrepancy_table(fit: ScalingFit) -> str:
     return ("<p>The discrepancy term adds to each prediction what the law gets wrong: a Gaussian process on log "
             "loss over the law's inputs (near the runs it borrows their misfit, far from them its spread reaches "
             "eta) and a drift whose spread grows linearly with each decade of compute beyond the largest in the "
-            "data, at the rate at which refits without the top 10-30% of compute missed it "
+            f"data, at the rate at which refits without the top {FRACTIONS[0]:.0%} to {FRACTIONS[-1]:.0%} of "
+            "compute missed it "
             "(<code>bayes_scaling.drift</code>).</p>" + table_html(
                 ["discrepancy term", "value"],
                 [["eta (log loss)", f"{found.eta:.4f}"], ["length scale (decades)", f"{found.length_scale:.3g}"],
