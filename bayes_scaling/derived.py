@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from bayes_scaling.blas import with_one_blas_thread
 from bayes_scaling.laws import Law
+from bayes_scaling.util.blas import with_one_blas_thread
 
 #: Bisection bracket in FLOP for inverting monotone functions of compute (1e10 .. 1e40 FLOP).
 LOG_COMPUTE_BRACKET = (np.log(1e10), np.log(1e40))

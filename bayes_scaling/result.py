@@ -20,11 +20,11 @@ from typing import Any
 import xarray as xr
 
 from bayes_scaling import derived
-from bayes_scaling.diagnostics import Diagnostics
-from bayes_scaling.discrepancy import Discrepancy, discrepancy_draws, fit_discrepancy
-from bayes_scaling.fit.io import load_tree
+from bayes_scaling.data.named_models import NAMED_MODELS
 from bayes_scaling.laws import Law, get_law
-from bayes_scaling.published import NAMED_MODELS
+from bayes_scaling.sampling.diagnostics import Diagnostics
+from bayes_scaling.sampling.io import load_tree
+from bayes_scaling.uncertainty.discrepancy import Discrepancy, discrepancy_draws, fit_discrepancy
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +73,8 @@ class ScalingFit:
 
     @cached_property
     def discrepancy(self) -> Discrepancy:
-        """The law's discrepancy GP (:mod:`bayes_scaling.discrepancy`): stored with the fit, or fitted now for
-        files written before it existed."""
+        """The law's discrepancy GP (:mod:`bayes_scaling.uncertainty.discrepancy`): stored with the fit, or fitted now
+        for files written before it existed."""
         if "discrepancy" in self.tree.attrs:
             return Discrepancy.from_json(self.tree.attrs["discrepancy"])
         return fit_discrepancy(self.law, self.draws(self.law.parameters), self.runs)
@@ -88,7 +88,7 @@ class ScalingFit:
 
     def discrepancy_draws(self, rng, *, joint: bool = False, **inputs: Any):
         """Draws of the discrepancy delta (posterior draws x points) at the given inputs, for predictions; ``joint``
-        draws the points of each draw together (:func:`~bayes_scaling.discrepancy.discrepancy_draws`)."""
+        draws the points of each draw together (:func:`~bayes_scaling.uncertainty.discrepancy.discrepancy_draws`)."""
         return discrepancy_draws(self.discrepancy, self.law, self.draws(self.law.parameters), self.runs, inputs, rng,
                                  joint=joint)
 

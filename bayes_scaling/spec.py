@@ -39,25 +39,12 @@ from typing import Any
 
 from bayes_scaling.data.filters import FILTERS
 from bayes_scaling.data.runs import COMPUTE_TOLERANCE
+from bayes_scaling.data.source import DataSpec
 from bayes_scaling.priors import Prior
 
 
 class SpecError(ValueError):
     """An analysis spec that cannot be used; the message names the file, the key and the fix."""
-
-
-@dataclass(frozen=True)
-class DataSpec:
-    """Where the runs come from and which of them are used."""
-
-    dataset: str | None = None
-    csv: str | None = None
-    columns: dict[str, str] = field(default_factory=dict)
-    units: dict[str, str] = field(default_factory=dict)
-    filters: dict[str, float] = field(default_factory=dict)
-    compute_tolerance: float = COMPUTE_TOLERANCE
-    n_counts_embeddings: bool | None = None
-    select: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bayes_scaling.calibration import backtest
-from bayes_scaling.fit.run import prepare
+from bayes_scaling.sampling.run import prepare
 from bayes_scaling.spec import load_spec
+from bayes_scaling.validation.calibration import backtest
 
 REPO = Path(__file__).resolve().parents[1]
 #: Relative differences below this are floating-point rounding (a sum taken in another order), not other numbers.

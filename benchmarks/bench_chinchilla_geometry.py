@@ -26,10 +26,10 @@ LAW_PARAMS = ["E", "A", "B", "alpha", "beta"]
 def measure(prepared, geometry: str, adaptation: str) -> dict:
     import dataclasses
 
-    from bayes_scaling.diagnostics import diagnose
-    from bayes_scaling.fit.model import build_model
-    from bayes_scaling.fit.sampler import compile_model, run_nuts
-    from bayes_scaling.fit.tree import posterior_parameters
+    from bayes_scaling.sampling.diagnostics import diagnose
+    from bayes_scaling.sampling.model import build_model
+    from bayes_scaling.sampling.sampler import compile_model, run_nuts
+    from bayes_scaling.sampling.tree import posterior_parameters
 
     settings = dataclasses.replace(prepared.spec.sampler, geometry=geometry, adaptation=adaptation)
     built = build_model(prepared.law, prepared.runs, prepared.likelihood, prepared.priors, geometry)
@@ -67,7 +67,7 @@ def end_to_end(extra: list[str], repeats: int = 3) -> list[float]:
 def main() -> None:
     if "BAYES_SCALING_DATA" not in os.environ and (REPO.parent / "shared" / "data").is_dir():
         os.environ["BAYES_SCALING_DATA"] = str(REPO.parent / "shared" / "data")
-    from bayes_scaling.fit.run import prepare
+    from bayes_scaling.sampling.run import prepare
     from bayes_scaling.spec import load_spec
 
     prepared = prepare(load_spec(SPEC))

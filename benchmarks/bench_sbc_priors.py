@@ -17,11 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-from bayes_scaling.fit.model import all_priors, centre_of, prior_draws
-from bayes_scaling.fit.run import prepare
 from bayes_scaling.priors import Prior
-from bayes_scaling.sbc import sbc, simulate_log_loss
+from bayes_scaling.sampling.model import all_priors, centre_of, prior_draws
+from bayes_scaling.sampling.run import prepare
 from bayes_scaling.spec import load_spec
+from bayes_scaling.validation.sbc import sbc, simulate_log_loss
 
 REPO = Path(__file__).resolve().parents[1]
 #: The IsoFLOP law's default priors before the prior predictive check (session 7), where they differ.

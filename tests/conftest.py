@@ -12,7 +12,7 @@ import xarray as xr
 from bayes_scaling.data.runs import RunTable, validate_table
 from bayes_scaling.laws import get_law
 from bayes_scaling.likelihoods import get_likelihood
-from bayes_scaling.simulate import isoflop_design, simulate_runs
+from bayes_scaling.validation.simulate import isoflop_design, simulate_runs
 
 REPO = Path(__file__).resolve().parents[1]
 TRUE_PARAMS = {"E": 1.8, "A": 450.0, "B": 1800.0, "alpha": 0.34, "beta": 0.36}
@@ -53,8 +53,8 @@ def simulated_runs(simulated_frame) -> RunTable:
 
 def synthetic_tree(converged: bool = True, draws: int = 200, seed: int = 0) -> xr.DataTree:
     """A small fit-shaped DataTree around TRUE_PARAMS, built with numpy (no sampling), for report and API tests."""
-    from bayes_scaling.diagnostics import Diagnostics
-    from bayes_scaling.fit.model import OBSERVED
+    from bayes_scaling.sampling.diagnostics import Diagnostics
+    from bayes_scaling.sampling.model import OBSERVED
 
     rng = np.random.default_rng(seed)
     law, likelihood = get_law("chinchilla"), get_likelihood("student_t")

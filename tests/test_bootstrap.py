@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from bayes_scaling.bootstrap import bootstrap_fit, huber
 from bayes_scaling.laws import get_law
+from bayes_scaling.validation.bootstrap import bootstrap_fit, huber
 
 from .conftest import TRUE_PARAMS
 
@@ -31,7 +31,7 @@ def test_bootstrap_recovers_the_law_and_its_replicates_bracket_the_truth(simulat
 
 
 def test_grid_starts_put_amplitudes_with_centre_priors_on_their_natural_scale(simulated_frame):
-    from bayes_scaling.bootstrap import typical_values
+    from bayes_scaling.validation.bootstrap import typical_values
 
     law = get_law("chinchilla")
     inputs = {k: simulated_frame[k].to_numpy() for k in law.inputs}

@@ -133,7 +133,7 @@ def test_sbc_ranks_every_parameter_of_each_simulation(tmp_path, capsys, simulate
 
 
 def test_calibrate_and_sbc_refuse_bad_settings_before_any_fit(tmp_path, capsys, simulated_frame, monkeypatch):
-    import bayes_scaling.parallel
+    import bayes_scaling.util.parallel
 
     csv = write_csv(tmp_path / "runs.csv", simulated_frame.drop(columns=["compute"]))
     out = tmp_path / "result.json"
@@ -146,7 +146,7 @@ def test_calibrate_and_sbc_refuse_bad_settings_before_any_fit(tmp_path, capsys, 
     args = ["calibrate", "--law", "chinchilla", "--data", csv, "--hold-out", "0.95", "--out", str(out)]
     assert main(args) == EXIT_BAD_INPUT
     assert "runs.csv: the filters removed every run" in capsys.readouterr().err
-    monkeypatch.setattr(bayes_scaling.parallel, "CONNECT_SECONDS", 1)
+    monkeypatch.setattr(bayes_scaling.util.parallel, "CONNECT_SECONDS", 1)
     args = ["sbc", "--law", "chinchilla", "--data", csv, "--simulations", "2", "--scheduler", "tcp://127.0.0.1:1",
             "--out", str(out)]
     assert main(args) == EXIT_BAD_INPUT

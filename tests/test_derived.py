@@ -5,8 +5,8 @@ import pytest
 import xarray as xr
 
 from bayes_scaling import derived
+from bayes_scaling.analysis.planning import plan
 from bayes_scaling.laws import get_law
-from bayes_scaling.planning import plan
 from bayes_scaling.result import ScalingFit
 
 from .conftest import TRUE_PARAMS, synthetic_tree

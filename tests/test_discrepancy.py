@@ -4,8 +4,8 @@ the runs, and its spread grows to eta away from them (no NUTS: posterior draws a
 import numpy as np
 import pytest
 
-from bayes_scaling.discrepancy import Discrepancy, discrepancy_draws, fit_discrepancy, law_log_loss
 from bayes_scaling.laws import get_law
+from bayes_scaling.uncertainty.discrepancy import Discrepancy, discrepancy_draws, fit_discrepancy
 
 TRUE = {"E": 1.8, "A": 400.0, "B": 1800.0, "alpha": 0.34, "beta": 0.36}
 LAW = get_law("chinchilla")
@@ -27,7 +27,7 @@ def world():
     points = np.vstack([train, beyond])
     misfit = _field(points, 0.01, 0.5, seed=4)
     inputs = {"n_params": 10 ** points[:, 0], "n_tokens": 10 ** points[:, 1]}
-    log_loss = law_log_loss(LAW, {k: np.array([v]) for k, v in TRUE.items()}, inputs)[0]
+    log_loss = LAW.log_loss({k: np.array([v]) for k, v in TRUE.items()}, inputs)[0]
     loss = np.exp(log_loss + misfit + 0.002 * rng.standard_normal(len(points)))
     split = len(train)
     runs = {"n_params": inputs["n_params"][:split], "n_tokens": inputs["n_tokens"][:split], "loss": loss[:split]}
@@ -46,7 +46,7 @@ def test_hyperparameters_come_from_the_residual_structure(world):
 
 def test_no_structure_gives_a_negligible_discrepancy(world):
     runs, _, params = world
-    exact = dict(runs, loss=np.exp(law_log_loss(LAW, {k: v[:1] for k, v in params.items()}, runs)[0]
+    exact = dict(runs, loss=np.exp(LAW.log_loss({k: v[:1] for k, v in params.items()}, runs)[0]
                                    + 0.003 * np.random.default_rng(5).standard_normal(81)))
     found = fit_discrepancy(LAW, params, exact)
     assert found.eta < 0.002 and found.nugget == pytest.approx(0.003, rel=0.3)
@@ -56,7 +56,7 @@ def test_kriging_is_sure_at_the_runs_and_spreads_to_eta_far_away(world):
     runs, _, params = world
     found = fit_discrepancy(LAW, params, runs)
     at_runs = discrepancy_draws(found, LAW, params, runs, runs, np.random.default_rng(0))
-    residual = np.log(runs["loss"]) - law_log_loss(LAW, params, runs)[0]
+    residual = np.log(runs["loss"]) - LAW.log_loss(params, runs)[0]
     assert np.corrcoef(at_runs.mean(0), residual)[0, 1] > 0.95  # near the data it borrows the misfit
     assert at_runs.std(0).max() < 0.5 * found.eta
     far = {"n_params": np.array([1e13]), "n_tokens": np.array([1e15])}
@@ -68,7 +68,7 @@ def test_discrepancy_restores_coverage_beyond_the_runs(world):
     runs, held, params = world
     found = fit_discrepancy(LAW, params, runs)
     rng = np.random.default_rng(1)
-    law_only = law_log_loss(LAW, params, held) + 0.002 * rng.standard_normal((200, 40))
+    law_only = LAW.log_loss(params, held) + 0.002 * rng.standard_normal((200, 40))
     with_gp = law_only + discrepancy_draws(found, LAW, params, runs, held, rng)
     observed = np.log(held["loss"])
 
@@ -122,7 +122,7 @@ def test_same_bits_whatever_the_number_of_blas_threads():
 
 def test_many_runs_are_thinned_to_an_even_spread_for_the_gp(world, monkeypatch):
     """Above MOST_RUNS runs the GP is fitted to and conditioned on an even spread of them (its cost is cubic)."""
-    import bayes_scaling.discrepancy as discrepancy
+    import bayes_scaling.uncertainty.discrepancy as discrepancy
 
     runs, held, params = world
     monkeypatch.setattr(discrepancy, "MOST_RUNS", 30)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bayes_scaling.discrepancy_allocation import allocation_with_discrepancy
-from bayes_scaling.planning import plan
+from bayes_scaling.analysis.discrepancy_allocation import allocation_with_discrepancy
+from bayes_scaling.analysis.planning import plan
 from bayes_scaling.result import ScalingFit
 
 from .conftest import synthetic_tree
@@ -32,7 +32,7 @@ def test_a_budget_gets_the_same_draws_alone_or_with_others(fit):
 def test_near_the_runs_it_follows_the_law_and_far_beyond_it_is_wider():
     """With a discrepancy as large as Epoch AI's runs show (eta 0.03 over a few decades): close to the law's
     allocation among the runs, much wider than it three decades beyond them."""
-    from bayes_scaling.discrepancy import Discrepancy
+    from bayes_scaling.uncertainty.discrepancy import Discrepancy
 
     tree = synthetic_tree(draws=300)
     tree.attrs["discrepancy"] = Discrepancy(("n_params", "n_tokens"), 0.03, 3.0, 0.004, 60).to_json()

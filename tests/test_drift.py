@@ -6,9 +6,10 @@ import dataclasses
 import numpy as np
 import pytest
 
-from bayes_scaling.discrepancy import Discrepancy, discrepancy_draws
-from bayes_scaling.drift import beyond, log10_scale, slope_estimate
 from bayes_scaling.laws import get_law
+from bayes_scaling.uncertainty.discrepancy import Discrepancy, discrepancy_draws
+from bayes_scaling.uncertainty.distance import beyond, log10_scale
+from bayes_scaling.uncertainty.drift import slope_estimate
 
 LAW = get_law("chinchilla")
 TRUE = {"E": 1.7, "A": 400.0, "B": 1800.0, "alpha": 0.34, "beta": 0.36}
@@ -61,9 +62,9 @@ def test_predictions_carry_the_drift_only_beyond_the_data_with_one_slope_per_dra
 
 def _prepared(frame, law=LAW):
     from bayes_scaling.data.runs import RunTable, validate_table
-    from bayes_scaling.fit.model import all_priors
-    from bayes_scaling.fit.run import PreparedFit
     from bayes_scaling.likelihoods import get_likelihood
+    from bayes_scaling.sampling.model import all_priors
+    from bayes_scaling.sampling.run import PreparedFit
     from bayes_scaling.spec import AnalysisSpec, DataSpec, SamplerSpec
 
     likelihood = get_likelihood("student_t")
@@ -80,13 +81,13 @@ def test_refits_find_no_drift_in_the_law_and_a_drift_where_the_data_bend_away_fr
     order (0.011 per decade measured)."""
     import json
 
-    from bayes_scaling.fit.run import fit_prepared
+    from bayes_scaling.uncertainty import fit_with_uncertainty
 
-    exact = json.loads(fit_prepared(_prepared(simulated_frame)).attrs["discrepancy"])
+    exact = json.loads(fit_with_uncertainty(_prepared(simulated_frame)).attrs["discrepancy"])
     assert exact["drift_errors"] >= 12 and exact["drift"] < 0.005
     bent = simulated_frame.copy()
     bent["loss"] *= np.exp(-0.03 * np.maximum(np.log10(bent["compute"] / 1e20), 0.0))
-    found = json.loads(fit_prepared(_prepared(bent)).attrs["discrepancy"])
+    found = json.loads(fit_with_uncertainty(_prepared(bent)).attrs["discrepancy"])
     assert found["drift_errors"] == exact["drift_errors"] and 0.005 < found["drift"] < 0.1
 
 
@@ -94,10 +95,10 @@ def test_a_law_of_one_size_drifts_along_that_size(simulated_frame):
     """Kaplan's L(N) has neither compute nor D among its inputs: its drift is measured and applied along N."""
     import json
 
-    from bayes_scaling.fit.run import fit_prepared
     from bayes_scaling.result import ScalingFit
+    from bayes_scaling.uncertainty import fit_with_uncertainty
 
-    fit = ScalingFit(fit_prepared(_prepared(simulated_frame, get_law("kaplan_params"))))
+    fit = ScalingFit(fit_with_uncertainty(_prepared(simulated_frame, get_law("kaplan_params"))))
     found = json.loads(fit.tree.attrs["discrepancy"])
     largest = np.log10(simulated_frame["n_params"].max())
     assert found["drift_errors"] > 0 and found["drift_from"] == pytest.approx(largest)

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from bayes_scaling.holdout import _crps, heldout_runs, predictive_score
 from bayes_scaling.result import ScalingFit
+from bayes_scaling.validation.holdout import _crps, heldout_runs, predictive_score
 
 from .conftest import synthetic_tree
 
@@ -53,7 +53,7 @@ def _parabola_runs():
 
 
 def test_held_out_budgets_optimum_is_the_profile_vertex_and_is_checked_against_the_interval():
-    from bayes_scaling.holdout import empirical_optima, optimum_coverage
+    from bayes_scaling.validation.holdout import empirical_optima, optimum_coverage
 
     runs = _parabola_runs()
     optima = empirical_optima(runs)
@@ -68,7 +68,7 @@ def test_held_out_budgets_optimum_is_the_profile_vertex_and_is_checked_against_t
 def test_predictive_optimum_check_scores_the_noisy_vertex_against_draws_of_the_same_estimate():
     """Runs on exact parabolas in log N: draws of the profile with noise give intervals around the true vertex;
     draws centred on a shifted profile miss it; draws with no minimum are counted, not used."""
-    from bayes_scaling.holdout import predictive_optimum_coverage
+    from bayes_scaling.validation.holdout import predictive_optimum_coverage
 
     runs = _parabola_runs()
     rng = np.random.default_rng(0)

@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from bayes_scaling.crossover import KAPLAN_PUBLISHED, intersection, posterior_crossover, published_crossover
 from bayes_scaling.data.errors import DataError
 from bayes_scaling.data.load import load_runs
 from bayes_scaling.laws import get_law
 from bayes_scaling.laws.isoflop import profile
 from bayes_scaling.spec import DataSpec
+from bayes_scaling.study.crossover import KAPLAN_PUBLISHED, intersection, posterior_crossover, published_crossover
 
 KAPLAN_RW = {"dataset": "rw", "hparams": "base", "warmup": "long", "decay": "kaplan", "param_count": "kaplan",
              "val": "train"}

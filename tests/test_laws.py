@@ -5,12 +5,15 @@ import pytest
 import xarray as xr
 
 from bayes_scaling.data.runs import RunTable
-from bayes_scaling.fit.model import all_priors, build_model, natural_parameters
 from bayes_scaling.laws import LAWS, get_law
 from bayes_scaling.likelihoods import LIKELIHOODS, get_likelihood
 from bayes_scaling.priors import PriorError
+from bayes_scaling.sampling.model import all_priors, build_model, natural_parameters
 
 from .conftest import TRUE_PARAMS
+
+#: PyTensor mode for checking densities: the Python linker, seconds faster to compile than the sampler's numba one
+FAST = "FAST_COMPILE"
 
 
 def test_chinchilla_loss_matches_hand_written_numpy():
@@ -66,8 +69,8 @@ def test_every_law_builds_with_finite_gradient(law_name, likelihood_name, geomet
     built = build_model(law, simulated_runs, likelihood, priors, geometry)
     model = built.model
     point = model.initial_point(0)
-    logp = model.compile_logp()(point)
-    grad = model.compile_dlogp()(point)
+    logp = model.compile_logp(mode=FAST)(point)
+    grad = model.compile_dlogp(mode=FAST)(point)
     assert np.isfinite(logp)
     assert np.all(np.isfinite(grad))
     assert set(built.sampled_names) == {v.name for v in model.free_RVs}
@@ -83,7 +86,7 @@ def test_centred_and_naive_geometries_share_one_posterior_density(simulated_runs
     assert priors["A"].at_centre == (amplitude_prior == "centre")
     centred = build_model(law, simulated_runs, likelihood, priors, "centred")
     naive = build_model(law, simulated_runs, likelihood, priors, "naive")
-    logp_centred, logp_naive = centred.model.compile_logp(), naive.model.compile_logp()
+    logp_centred, logp_naive = centred.model.compile_logp(mode=FAST), naive.model.compile_logp(mode=FAST)
     log_key = "_log" if amplitude_prior == "centre" else "_log__"  # a Flat log-amplitude, or PyMC's log transform
     rng = np.random.default_rng(3)
     for _ in range(5):
@@ -103,7 +106,7 @@ def test_centred_and_naive_geometries_share_one_posterior_density(simulated_runs
 
 def test_a_centre_prior_is_a_prior_on_the_term_at_the_data_centre(simulated_runs):
     """Forward prior draws put the N term A / N_bar^alpha at the centre where its prior says, whatever alpha is."""
-    from bayes_scaling.fit.model import centre_of, prior_draws
+    from bayes_scaling.sampling.model import centre_of, prior_draws
 
     law, likelihood = get_law("chinchilla"), get_likelihood("student_t")
     priors = all_priors(law, likelihood)
@@ -120,7 +123,7 @@ def test_isoflop_centre_priors_are_on_tokens_per_parameter_and_the_loss_above_th
     """The IsoFLOP law's N_0 prior is on the optimum at the data's centre budget in units of sqrt(C/6), so forward
     draws give tokens per parameter r = C/(6 N_opt^2) with median 20 whatever the data's scale; C_c's prior is on
     the frontier term above the floor at that budget, in nats."""
-    from bayes_scaling.fit.model import centre_of, prior_draws
+    from bayes_scaling.sampling.model import centre_of, prior_draws
 
     law, likelihood = get_law("isoflop"), get_likelihood("normal")
     priors = all_priors(law, likelihood)
@@ -145,7 +148,7 @@ def test_floor_aware_geometry_is_the_naive_density_times_its_jacobian(simulated_
     priors = all_priors(law, likelihood)
     centred = build_model(law, simulated_runs, likelihood, priors, "centred")
     naive = build_model(law, simulated_runs, likelihood, priors, "naive")
-    logp_centred, logp_naive = centred.model.compile_logp(), naive.model.compile_logp()
+    logp_centred, logp_naive = centred.model.compile_logp(mode=FAST), naive.model.compile_logp(mode=FAST)
     n_term, c_term = law.power_terms
     centre = centred.centres["compute"]
     values = {"a": 0.55, "N_0": 0.05, "alpha_C": 0.2, "C_c": 1e22, "u": 0.4, "v": 0.3, "E": 1.8, "sigma": 0.02}
@@ -183,7 +186,7 @@ def test_amplitude_priors_must_be_positive():
 def test_seeded_prior_predictive_has_chain_draw_run_dims(simulated_runs):
     import dataclasses
 
-    from bayes_scaling.fit.run import PreparedFit, prior_predictive
+    from bayes_scaling.sampling.run import PreparedFit, prior_predictive
     from bayes_scaling.spec import AnalysisSpec, DataSpec
 
     law, likelihood = get_law("chinchilla"), get_likelihood("student_t")

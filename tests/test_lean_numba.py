@@ -7,10 +7,10 @@ import ctypes
 import numpy as np
 import pytest
 
-from bayes_scaling.fit.model import OBSERVED, all_priors, build_model
-from bayes_scaling.fit.sampler import compile_model
 from bayes_scaling.laws import get_law
 from bayes_scaling.likelihoods import get_likelihood
+from bayes_scaling.sampling.model import OBSERVED, all_priors, build_model
+from bayes_scaling.sampling.sampler import compile_model
 
 DOUBLE_P = ctypes.POINTER(ctypes.c_double)
 
@@ -90,7 +90,7 @@ def test_non_finite_density_reported_by_the_same_code(both):
 
 def test_other_shared_shapes_left_to_nutpie(both):
     """A model with a 2-d or integer shared array gets nutpie's own wrappers (checked without compiling them)."""
-    from bayes_scaling.fit.lean_numba import lean_wrappers, make_expand_wrapper, make_logp_wrapper
+    from bayes_scaling.sampling.lean_numba import lean_wrappers, make_expand_wrapper, make_logp_wrapper
 
     reference = both[0]
     for odd in (np.zeros((3, 2)), np.arange(3)):
@@ -102,6 +102,7 @@ def test_other_shared_shapes_left_to_nutpie(both):
         assert (logp.__name__, expand.__name__) == ("logp_numba", "expand_numba")  # nutpie's inner functions
 
 
+@pytest.mark.slow  # two fresh processes compiling from a cold cache
 def test_draws_do_not_depend_on_whether_pytensor_compiled_or_loaded_its_functions(tmp_path):
     """The same seed gives the same draws with PyTensor's disk cache cold (its functions compiled, and inlined, in
     the process) and warm (loaded). With numba's fastmath they differed for this IsoFLOP fit, and serial runs
@@ -110,7 +111,7 @@ def test_draws_do_not_depend_on_whether_pytensor_compiled_or_loaded_its_function
     import subprocess
     import sys
 
-    from bayes_scaling.simulate import isoflop_design, simulate_runs
+    from bayes_scaling.validation.simulate import isoflop_design, simulate_runs
 
     from .conftest import TRUE_NOISE, TRUE_PARAMS
 

@@ -3,13 +3,13 @@
 import pytest
 
 from bayes_scaling.data.runs import RunTable, validate_table
-from bayes_scaling.fit.model import all_priors
-from bayes_scaling.fit.run import PreparedFit
 from bayes_scaling.laws import get_law
 from bayes_scaling.likelihoods import get_likelihood
-from bayes_scaling.parallel import run_tasks
-from bayes_scaling.sbc import sbc
+from bayes_scaling.sampling.model import all_priors
+from bayes_scaling.sampling.run import PreparedFit
 from bayes_scaling.spec import AnalysisSpec, DataSpec, SamplerSpec
+from bayes_scaling.util.parallel import run_tasks
+from bayes_scaling.validation.sbc import sbc
 
 
 def _square(x):
@@ -36,6 +36,7 @@ def _serial_sbc(prepared, kwargs):
     return sbc(prepared, 3, scheduler="serial", **kwargs)
 
 
+@pytest.mark.slow  # a LocalCluster and a fresh process
 def test_sbc_on_a_local_cluster_matches_the_serial_run(prepared):
     """As from the command line, each run starts in a fresh process: the serial one in a spawned interpreter (this
     test process has compiled and sampled many other models, which has been seen to change NUTS draws in their
@@ -51,6 +52,7 @@ def test_sbc_on_a_local_cluster_matches_the_serial_run(prepared):
     assert len(local["task_seconds"]) == len(serial["task_seconds"]) == 3  # one simulation per task
 
 
+@pytest.mark.slow  # a LocalCluster in a subprocess
 def test_sigterm_closes_the_local_cluster_cleanly(tmp_path):
     """A run stopped by SIGTERM (``timeout``, a job scheduler) shuts its LocalCluster down: exit status 128 + 15 and
     no leaked worker processes or semaphores reported."""
@@ -62,7 +64,7 @@ def test_sigterm_closes_the_local_cluster_cleanly(tmp_path):
     script = tmp_path / "run.py"
     script.write_text(
         "import time\n"
-        "from bayes_scaling.parallel import run_tasks\n"
+        "from bayes_scaling.util.parallel import run_tasks\n"
         "def slow(x):\n"
         "    time.sleep(60)\n"
         "if __name__ == '__main__':\n"

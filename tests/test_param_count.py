@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from bayes_scaling.param_count import (
+from bayes_scaling.study.param_count import (
     non_embedding_parameters,
     recounted_exponent,
     total_from_non_embedding,

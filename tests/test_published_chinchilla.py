@@ -7,11 +7,13 @@ import sys
 import numpy as np
 import pytest
 
-from bayes_scaling import published
 from bayes_scaling.cli import main
 from bayes_scaling.result import load
+from bayes_scaling.study import published
 
 from .conftest import REPO
+
+pytestmark = pytest.mark.slow  # full-size fits on Epoch's 240 runs, one in a fresh process
 
 
 @pytest.fixture(scope="module")

@@ -9,15 +9,18 @@ import pytest
 from bayes_scaling.cli import main
 from bayes_scaling.data.filters import apply_filters
 from bayes_scaling.data.runs import RunTable, validate_table
-from bayes_scaling.fit.model import all_priors
-from bayes_scaling.fit.run import PreparedFit, fit_prepared
 from bayes_scaling.laws import get_law
 from bayes_scaling.likelihoods import get_likelihood
 from bayes_scaling.result import ScalingFit, load
-from bayes_scaling.simulate import simulate_runs
+from bayes_scaling.sampling.model import all_priors
+from bayes_scaling.sampling.run import PreparedFit
 from bayes_scaling.spec import AnalysisSpec, DataSpec, SamplerSpec
+from bayes_scaling.uncertainty import fit_with_uncertainty
+from bayes_scaling.validation.simulate import simulate_runs
 
 from .conftest import REPO, TRUE_NOISE, TRUE_PARAMS
+
+pytestmark = pytest.mark.slow  # a whole report of four full-size fits with calibration (about 5 minutes)
 
 SPECS = ("porian-rw-kaplan-isoflop", "porian-rw-tuned-isoflop", "porian-rw-kaplan-frontier", "porian-rw-kaplan-joint")
 
@@ -107,7 +110,7 @@ def test_isoflop_model_recovers_a_from_asymmetric_profiles():
     spec = AnalysisSpec(name="sim", law="isoflop", data=DataSpec(csv="simulated"),
                         sampler=SamplerSpec(draws=500, tune=700, seed=5))
     likelihood = get_likelihood("normal")
-    tree = fit_prepared(PreparedFit(spec, iso, likelihood, all_priors(iso, likelihood), runs))
+    tree = fit_with_uncertainty(PreparedFit(spec, iso, likelihood, all_priors(iso, likelihood), runs))
     a = ScalingFit(tree).exponents()["a"].values.ravel()
     truth = TRUE_PARAMS["beta"] / (TRUE_PARAMS["alpha"] + TRUE_PARAMS["beta"])
     assert np.quantile(a, 0.05) < truth < np.quantile(a, 0.95)

@@ -113,6 +113,7 @@ def _images(dom: str) -> tuple[int, int]:
                                                                                  body).group(1))
 
 
+@pytest.mark.slow  # a browser
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium not installed (.ci/run installs it)")
 def test_comparison_page_renders_in_headless_chromium(tmp_path, comparison_page):
     dom = _render(comparison_page, tmp_path, "comparison_page", 4000)
@@ -122,6 +123,7 @@ def test_comparison_page_renders_in_headless_chromium(tmp_path, comparison_page)
     assert _images(dom) == (1, 0)
 
 
+@pytest.mark.slow  # a browser
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium not installed (.ci/run installs it)")
 def test_page_renders_in_headless_chromium(tmp_path, page):
     dom = _render(page, tmp_path, "fit_page", 5000)

@@ -7,11 +7,11 @@ import json
 import sys
 from pathlib import Path
 
-from bayes_scaling.calibration import backtest, rows_as_json
-from bayes_scaling.commands.fit import spec_from_args
-from bayes_scaling.fit.io import atomic_write_text
-from bayes_scaling.fit.run import prepare
-from bayes_scaling.holdout import LEVELS, optimum_text
+from bayes_scaling.commands.arguments import spec_from_args
+from bayes_scaling.sampling.run import prepare
+from bayes_scaling.util.files import atomic_write_text
+from bayes_scaling.validation.calibration import backtest, rows_as_json
+from bayes_scaling.validation.holdout import LEVELS, optimum_text
 
 
 def format_backtest(name: str, rows: list[dict]) -> str:

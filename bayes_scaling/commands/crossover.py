@@ -6,7 +6,10 @@ import argparse
 import json
 import logging
 
-from bayes_scaling.crossover import (
+from bayes_scaling.analysis.pairing import same_runs
+from bayes_scaling.result import ScalingFit, load
+from bayes_scaling.sampling.io import POSTERIOR_FILE, load_tree
+from bayes_scaling.study.crossover import (
     DATA_LIMITED_LAWS,
     FRONTIER_LAWS,
     KAPLAN_STATED,
@@ -14,20 +17,8 @@ from bayes_scaling.crossover import (
     published_crossover,
     summarise,
 )
-from bayes_scaling.fit.io import POSTERIOR_FILE, load_tree
-from bayes_scaling.result import ScalingFit, load
 
 log = logging.getLogger(__name__)
-
-
-def same_runs(a: ScalingFit, b: ScalingFit) -> bool:
-    """Whether two fits read the same data: the same file checksum and, for Porian's data, configuration."""
-    def key(fit: ScalingFit):
-        source = fit.attr_json("data_source")
-        config = {k: v for k, v in source.get("configuration", {}).items() if not k.startswith("published")}
-        return source.get("sha256"), config
-
-    return key(a) == key(b)
 
 
 def find_companion(fit: ScalingFit, laws: tuple[str, ...]) -> ScalingFit:

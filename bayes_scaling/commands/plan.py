@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from bayes_scaling.planning import plan as make_plan
+from bayes_scaling.analysis.planning import plan as make_plan
 from bayes_scaling.result import load
 
 LABELS = {

@@ -10,17 +10,19 @@ import sys
 import time
 from pathlib import Path
 
-from bayes_scaling.calibration import check_splits
-from bayes_scaling.commands.crossover import same_runs
-from bayes_scaling.crossover import DATA_LIMITED_LAWS, FRONTIER_LAWS
-from bayes_scaling.fit.io import POSTERIOR_FILE, atomic_write_text, load_tree
-from bayes_scaling.fit.run import fit_prepared, prepare
-from bayes_scaling.output import PAGE_FILE, write_fit, write_page
+from bayes_scaling.analysis.pairing import same_runs
 from bayes_scaling.report.calibration_section import calibration_section
 from bayes_scaling.report.crossover_section import crossover_section
+from bayes_scaling.report.output import PAGE_FILE, write_fit, write_page
 from bayes_scaling.report.sensitivity import SENSITIVITY_DIR, extrapolation_note, sensitivity_section
 from bayes_scaling.result import ScalingFit
+from bayes_scaling.sampling.io import POSTERIOR_FILE, load_tree
+from bayes_scaling.sampling.run import prepare
 from bayes_scaling.spec import SpecError, load_spec
+from bayes_scaling.study.crossover import DATA_LIMITED_LAWS, FRONTIER_LAWS
+from bayes_scaling.uncertainty import fit_with_uncertainty
+from bayes_scaling.util.files import atomic_write_text
+from bayes_scaling.validation.calibration import check_splits
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +76,7 @@ def _fit_or_reuse(item, folder: Path, refit: bool, step: str, counts: list[int])
         counts[1] += 1
     else:
         print(f"{step}: fitting {item.law.name} to {len(item.runs)} runs", file=sys.stderr)
-        tree = fit_prepared(item, progress=sys.stderr.isatty())
+        tree = fit_with_uncertainty(item, progress=sys.stderr.isatty())
         tree.attrs["fingerprint"] = key
         fit = ScalingFit(tree, folder)
         write_fit(fit, folder, page=False)
@@ -131,7 +133,7 @@ def _calibrate_or_reuse(item, folder: Path, args) -> dict:
     (and not ``--refit``), else measured now (on ``--scheduler``) and saved; ``key`` identifies them."""
     from dataclasses import asdict
 
-    from bayes_scaling.calibration import calibrate_spec
+    from bayes_scaling.validation.calibration import calibrate_spec
 
     key = hashlib.sha256(json.dumps([fingerprint(item), asdict(item.spec.calibration)]).encode()).hexdigest()
     path = folder / CALIBRATION_FILE

@@ -7,10 +7,10 @@ import json
 import sys
 from pathlib import Path
 
-from bayes_scaling.commands.fit import spec_from_args
-from bayes_scaling.fit.io import atomic_write_text
-from bayes_scaling.fit.run import prepare
-from bayes_scaling.sbc import sbc as run_sbc
+from bayes_scaling.commands.arguments import spec_from_args
+from bayes_scaling.sampling.run import prepare
+from bayes_scaling.util.files import atomic_write_text
+from bayes_scaling.validation.sbc import sbc as run_sbc
 
 #: Uniformity is rejected below this p-value.
 REJECT_BELOW = 0.01

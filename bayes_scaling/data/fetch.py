@@ -10,7 +10,7 @@ from pathlib import Path
 
 from bayes_scaling.data.errors import ChecksumMismatch, DataNotFound
 from bayes_scaling.data.registry import DatasetEntry
-from bayes_scaling.fit.io import atomic_write
+from bayes_scaling.util.files import atomic_write
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ from bayes_scaling.data.pickles import read_pickle_xz
 from bayes_scaling.data.porian import COUNTS_EMBEDDINGS, FIELDS, configuration_runs, select_configuration
 from bayes_scaling.data.registry import get_dataset
 from bayes_scaling.data.runs import RunTable, read_csv_table, validate_table
+from bayes_scaling.data.source import DataSpec
 from bayes_scaling.laws import Law
-from bayes_scaling.spec import DataSpec
 
 #: Dataset file formats the loader reads: plain CSV tables and Porian et al.'s summary pickles.
 FORMATS = ("csv", "porian-pickle")

@@ -2,7 +2,7 @@
 
 A law's :meth:`Law.loss` is written with operators and ``np.*`` ufuncs only, so the same function evaluates on numpy
 arrays (tests), PyTensor tensors (the model) and xarray objects (posterior curves with ``chain, draw`` dims).
-Laws never import PyMC; :mod:`bayes_scaling.fit.model` builds the model from the declarations here.
+Laws never import PyMC; :mod:`bayes_scaling.sampling.model` builds the model from the declarations here.
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
+
+import numpy as np
 
 from bayes_scaling.priors import Prior
 
@@ -133,6 +135,12 @@ class Law:
         if missing:
             raise ValueError(f"law {self.name!r} needs {', '.join(self.inputs)}; cannot derive {', '.join(missing)}")
         return self.loss(**values)
+
+    def log_loss(self, params: dict[str, Any], inputs: dict[str, Any]) -> np.ndarray:
+        """log L per draw (axis 0, from 1-d arrays of parameter draws) and point (axis 1, from the inputs)."""
+        values = {name: np.asarray(params[name], dtype=float).reshape(-1, 1) for name in self.parameters}
+        points = {name: np.asarray(inputs[name], dtype=float).reshape(1, -1) for name in self.inputs}
+        return np.log(self.loss(**points, **values))
 
     def optimal_allocation(self, compute: Any, **params: Any) -> dict[str, Any]:
         """Compute-optimal ``n_params`` and ``n_tokens`` for a budget ``compute`` (FLOP) under C = 6 N D."""

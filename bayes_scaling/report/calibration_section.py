@@ -15,8 +15,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from scipy.stats import binom
 
-from bayes_scaling.holdout import LEVELS, optimum_text
 from bayes_scaling.report.html import Markup, esc, figure_html, table_html
+from bayes_scaling.validation.holdout import LEVELS, optimum_text
 
 #: How each backtest method is named on the page, and its colour.
 METHODS = {"bayes": ("Bayesian: law alone", "#8da9c4"),
@@ -144,7 +144,7 @@ def _sbc_html(sbc: dict[str, Any]) -> str:
 
 
 def calibration_section(result: dict[str, Any]) -> tuple[str, str, str]:
-    """``(anchor, label, html)`` of a fit page's calibration section from :func:`~bayes_scaling.calibration.
+    """``(anchor, label, html)`` of a fit page's calibration section from :func:`~bayes_scaling.validation.calibration.
     calibrate_spec`'s result."""
     rows = result["backtest"]["rows"]
     body = ("<p>Extrapolation backtests: the analysis refitted without the runs with the most compute and scored "

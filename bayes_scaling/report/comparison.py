@@ -12,16 +12,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bayes_scaling import published
-from bayes_scaling.compare import allocation_comparison, loo_comparison
-from bayes_scaling.crossover import fits_crossover, summarise
+from bayes_scaling.analysis.compare import allocation_comparison, loo_comparison
+from bayes_scaling.analysis.planning import summary
+from bayes_scaling.data.named_models import NAMED_MODELS
 from bayes_scaling.laws import LawNotApplicable
-from bayes_scaling.param_count import KAPLAN_VOCAB, recounted_exponent
-from bayes_scaling.planning import summary
 from bayes_scaling.report.comparison_figures import allocation_comparison_figure, ladder_figure
 from bayes_scaling.report.html import Markup, count, esc, figure_html, fmt, interval_text, table_html, verdict_html
 from bayes_scaling.report.sensitivity import EXTRAPOLATION_HEADER, extrapolation_rows
 from bayes_scaling.result import ScalingFit
+from bayes_scaling.study import published
+from bayes_scaling.study.crossover import fits_crossover, summarise
+from bayes_scaling.study.param_count import KAPLAN_VOCAB, recounted_exponent
 
 LEVEL = 0.9
 
@@ -252,7 +253,7 @@ def _recount_table(fit: ScalingFit) -> str:
     return ("<h3>Counting parameters as Hoffmann did</h3><p>Kaplan's N leaves out the embeddings; Hoffmann's "
             "includes them. Embeddings grow only as N<sup>1/3</sup> at a fixed shape, so at small scale they are a "
             "large share of the total and the same allocation has a smaller exponent when counted with them "
-            "(<code>bayes_scaling.param_count</code>). Below, the Kaplan analysis's N_opt(C) re-counted for a "
+            "(<code>bayes_scaling.study.param_count</code>). Below, the Kaplan analysis's N_opt(C) re-counted for a "
             f"50257-token vocabulary and d_model / n_layer = 64: the local exponent d log N_total / d log C, "
             f"{LEVEL:.0%} intervals.</p>" + table_html(
                 ["budget (FLOP)", "N_opt, non-embedding", "local a, tied embeddings", "local a, untied"], rows))
@@ -278,7 +279,7 @@ def floors_section(fits: dict[str, ScalingFit], plan: ComparisonPlan) -> str:
         except (LawNotApplicable, NotImplementedError):
             continue
         cells = [link(name, fit)]
-        for model in published.NAMED_MODELS:
+        for model in NAMED_MODELS:
             cells.append(interval_text(summary(losses.sel(model=model), LEVEL)))
         named.append(cells)
     if not rows and not named:
@@ -291,7 +292,7 @@ def floors_section(fits: dict[str, ScalingFit], plan: ComparisonPlan) -> str:
         body += ("<h3>Predicted losses of named models</h3><p>Under each analysis of the Chinchilla runs (the only "
                  "data on the same text as these models).</p>")
         body += table_html(["fit", *(f"{m} ({count(n)}, {count(d)} tokens)" for m, (n, d) in
-                                     published.NAMED_MODELS.items())], named)
+                                     NAMED_MODELS.items())], named)
     return f'<section id="floors"><h2>Loss floors</h2>{body}</section>'
 
 

@@ -6,11 +6,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from bayes_scaling import published
+from bayes_scaling.analysis.planning import summary
 from bayes_scaling.laws import get_law
-from bayes_scaling.planning import summary
 from bayes_scaling.report.figures import BAND
 from bayes_scaling.result import ScalingFit
+from bayes_scaling.study import published
 
 PALETTE = ("#6c3483", "#1f5fa8", "#b5651d", "#2a9d8f", "#c0392b")
 PUBLISHED_STYLE = {"Kaplan et al. 2020 (Table 6)": ("#6c3483", ":"),

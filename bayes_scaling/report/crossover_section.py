@@ -8,7 +8,11 @@ import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
 
-from bayes_scaling.crossover import (
+from bayes_scaling.data.runs import PF_DAY
+from bayes_scaling.report.figures import BAND
+from bayes_scaling.report.html import Markup, esc, figure_html, fmt, table_html
+from bayes_scaling.result import ScalingFit
+from bayes_scaling.study.crossover import (
     KAPLAN_PUBLISHED,
     KAPLAN_STATED,
     data_limited_loss,
@@ -17,10 +21,6 @@ from bayes_scaling.crossover import (
     published_crossover,
     summarise,
 )
-from bayes_scaling.data.runs import PF_DAY
-from bayes_scaling.report.figures import BAND
-from bayes_scaling.report.html import Markup, esc, figure_html, fmt, table_html
-from bayes_scaling.result import ScalingFit
 
 MAX_POINTS = 400
 COLOURS = {"frontier": "#1f5fa8", "data": "#c0392b", "kaplan": "0.35", "star": "#6c3483"}

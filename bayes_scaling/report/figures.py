@@ -11,11 +11,12 @@ import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
 
-from bayes_scaling import published
+from bayes_scaling.analysis.discrepancy_allocation import allocation_with_discrepancy
 from bayes_scaling.data.budgets import budget_groups, budget_index
-from bayes_scaling.fit.model import OBSERVED
 from bayes_scaling.likelihoods import get_likelihood
 from bayes_scaling.result import ScalingFit
+from bayes_scaling.sampling.model import OBSERVED
+from bayes_scaling.study import published
 
 BAND = (0.05, 0.95)
 COLOURS = {"posterior": "#1f5fa8", "hoffmann": "#d1495b", "epoch": "#2a9d8f", "approach1": "#e09f3e",
@@ -118,8 +119,6 @@ def allocation(fit: ScalingFit, compute_range: tuple[float, float] = (1e18, 1e26
         return None
     budgets = alloc["compute"].values
     try:  # every other budget: the discrepancy's profiles cost more than the law's closed form
-        from bayes_scaling.discrepancy_allocation import allocation_with_discrepancy
-
         with_gp = allocation_with_discrepancy(fit, budgets[::2])
     except NotImplementedError:
         with_gp = None

@@ -8,11 +8,9 @@ import warnings
 
 import numpy as np
 
-from bayes_scaling import published
-from bayes_scaling.diagnostics import MAX_RHAT, MIN_ESS, loo_summary
-from bayes_scaling.drift import FRACTIONS
+from bayes_scaling.analysis.planning import plan, summary
+from bayes_scaling.data.named_models import NAMED_MODELS
 from bayes_scaling.laws import LawNotApplicable
-from bayes_scaling.planning import plan, summary
 from bayes_scaling.priors import Prior
 from bayes_scaling.report import figures
 from bayes_scaling.report.html import (
@@ -26,6 +24,9 @@ from bayes_scaling.report.html import (
     table_html,
 )
 from bayes_scaling.result import ScalingFit
+from bayes_scaling.sampling.diagnostics import MAX_RHAT, MIN_ESS, loo_summary
+from bayes_scaling.study import published
+from bayes_scaling.uncertainty.drift import FRACTIONS
 
 LEVEL = 0.9
 PLANNING_BUDGETS = (1e21, 1e22, published.GOPHER_BUDGET, 1e24, 1e25, 1e26)
@@ -199,7 +200,7 @@ def _named_models_section(fit: ScalingFit) -> str:
     if set(fit.law.inputs) != {"n_params", "n_tokens"}:
         return ""
     losses = fit.named_model_losses()
-    rows = [[m, count(published.NAMED_MODELS[m][0]), count(published.NAMED_MODELS[m][1]),
+    rows = [[m, count(NAMED_MODELS[m][0]), count(NAMED_MODELS[m][1]),
              interval_text(summary(losses.sel(model=m), LEVEL))] for m in losses["model"].values]
     body = table_html(["model", "parameters", "tokens", "predicted loss (nats), 90% interval"], rows)
     body += ("<p>Losses on the fitted data's distribution and tokenizer; they compare models with each other, "
@@ -241,7 +242,7 @@ def _discrepancy_table(fit: ScalingFit) -> str:
             "eta) and a drift whose spread grows linearly with each decade of compute beyond the largest in the "
             f"data, at the rate at which refits without the top {FRACTIONS[0]:.0%} to {FRACTIONS[-1]:.0%} of "
             "compute missed it "
-            "(<code>bayes_scaling.drift</code>).</p>" + table_html(
+            "(<code>bayes_scaling.uncertainty.drift</code>).</p>" + table_html(
                 ["discrepancy term", "value"],
                 [["eta (log loss)", f"{found.eta:.4f}"], ["length scale (decades)", f"{found.length_scale:.3g}"],
                  ["nugget (log loss)", f"{found.nugget:.4f}"], ["drift (log loss)", drift]], css_class="kv"))

@@ -3,14 +3,14 @@ report), then every analysis with its verdict and headline numbers, linking to i
 
 from __future__ import annotations
 
-from bayes_scaling import published
+from bayes_scaling.analysis.planning import plan
 from bayes_scaling.laws import LawNotApplicable
-from bayes_scaling.planning import plan
 from bayes_scaling.report import comparison
 from bayes_scaling.report.calibration_section import calibration_summary_section
 from bayes_scaling.report.comparison import ComparisonPlan, quiet
 from bayes_scaling.report.html import Markup, count, esc, interval_text, page_html, table_html, verdict_html
 from bayes_scaling.result import ScalingFit
+from bayes_scaling.study import published
 
 LEVEL = 0.9
 

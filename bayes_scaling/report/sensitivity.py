@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from bayes_scaling.holdout import LEVELS, extrapolation_score
+from bayes_scaling.analysis.planning import summary
 from bayes_scaling.laws import LawNotApplicable
-from bayes_scaling.planning import summary
 from bayes_scaling.report.html import Markup, esc, fmt, interval_text, table_html, verdict_html
 from bayes_scaling.result import ScalingFit
+from bayes_scaling.validation.holdout import LEVELS, extrapolation_score
 
 #: Where a fit's checks are saved, inside its report folder.
 SENSITIVITY_DIR = "sensitivity"
@@ -107,8 +107,8 @@ EXTRAPOLATION_HEADER = ["check", "predictive", "held-out runs", "largest compute
                         "log score (mean)", "CRPS (mean)"]
 
 DISCREPANCY_NOTE = ("The discrepancy term is a Gaussian process on log loss over the law's inputs in decades, fitted "
-                    "to the residuals (<code>bayes_scaling.discrepancy</code>): near the runs it borrows their misfit, "
-                    "away from them it adds spread. \"Law alone\" is the model before it was added.")
+                    "to the residuals (<code>bayes_scaling.uncertainty.discrepancy</code>): near the runs it borrows "
+                    "their misfit, away from them it adds spread. \"Law alone\" is the model before it was added.")
 
 
 def extrapolation_html(fit: ScalingFit, checks: list[tuple[str, ScalingFit]]) -> str:

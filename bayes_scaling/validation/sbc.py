@@ -17,10 +17,10 @@ import numpy as np
 import xarray as xr
 from scipy.stats import chisquare
 
-from bayes_scaling.diagnostics import diagnose
-from bayes_scaling.fit.model import OBSERVED, build_model, natural_parameters, prior_draws
-from bayes_scaling.fit.run import PreparedFit
-from bayes_scaling.fit.sampler import compile_model, run_nuts
+from bayes_scaling.sampling.diagnostics import diagnose
+from bayes_scaling.sampling.model import OBSERVED, build_model, natural_parameters, prior_draws
+from bayes_scaling.sampling.run import PreparedFit
+from bayes_scaling.sampling.sampler import compile_model, run_nuts
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ def sbc(prepared: PreparedFit, simulations: int = 100, *, seed: int = 0, draws: 
 
     The true parameters, simulated data and sampler seeds of every simulation are drawn here, in order, from
     ``seed``; the fits then run in :data:`TASKS_PER_WORKER` x ``workers`` chunks (each compiling the model once and
-    swapping data in), serially or on Dask (:func:`~bayes_scaling.parallel.run_tasks`), so every scheduler gives
+    swapping data in), serially or on Dask (:func:`~bayes_scaling.util.parallel.run_tasks`), so every scheduler gives
     the same ranks.
 
     Returns
@@ -81,7 +81,7 @@ def sbc(prepared: PreparedFit, simulations: int = 100, *, seed: int = 0, draws: 
     fits failing the diagnostics; their ranks are kept, as SBC requires), ``seconds`` (wall clock) and
     ``task_seconds`` (the chunks' own times: their sum over ``seconds`` is the speed-up).
     """
-    from bayes_scaling.parallel import run_tasks
+    from bayes_scaling.util.parallel import run_tasks
 
     names = (*prepared.law.parameters, *prepared.likelihood.parameters)
     settings = dataclasses.replace(prepared.spec.sampler, draws=draws, tune=tune)

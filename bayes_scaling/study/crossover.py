@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from bayes_scaling.analysis.pairing import paired
 from bayes_scaling.data.runs import PF_DAY
-from bayes_scaling.pairing import paired
 
 #: Kaplan et al. 2020, Tables 5 and 6 (C in PF-days): the frontier, the data law and the compute-efficient path.
 KAPLAN_PUBLISHED = {

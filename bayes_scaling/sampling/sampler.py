@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import xarray as xr
 
-from bayes_scaling.fit.model import BuiltModel
+from bayes_scaling.sampling.model import BuiltModel
 from bayes_scaling.spec import SamplerSpec
 
 log = logging.getLogger(__name__)
@@ -30,11 +30,11 @@ class SamplingResult:
 
 def compile_model(built: BuiltModel):
     """The nutpie-compiled log density (numba, without fastmath), storing only the sampler's free variables; lean
-    C wrappers (:mod:`~bayes_scaling.fit.lean_numba`) cut the compile time, not the draws."""
+    C wrappers (:mod:`~bayes_scaling.sampling.lean_numba`) cut the compile time, not the draws."""
     import nutpie
     import pytensor
 
-    from bayes_scaling.fit.lean_numba import lean_wrappers
+    from bayes_scaling.sampling.lean_numba import lean_wrappers
 
     # Without fastmath: with it, LLVM may reassociate and fuse differently when PyTensor's functions are compiled
     # in this process (and inlined) than when they are loaded from PyTensor's disk cache, and the same seed gave

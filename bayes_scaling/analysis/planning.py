@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from bayes_scaling.analysis.discrepancy_allocation import allocation_with_discrepancy
 from bayes_scaling.derived import interval
 from bayes_scaling.laws import LawNotApplicable
 from bayes_scaling.result import ScalingFit
@@ -39,8 +40,6 @@ def _rows(dataset: xr.Dataset, dim: str, names: Sequence[str], level: float) -> 
 
 def _add_discrepancy_rows(fit: ScalingFit, rows: list[dict[str, Any]], compute: Sequence[float],
                           level: float) -> None:
-    from bayes_scaling.discrepancy_allocation import allocation_with_discrepancy
-
     try:
         alloc = allocation_with_discrepancy(fit, compute)
     except LawNotApplicable:
@@ -65,8 +64,8 @@ def plan(
 
     With ``discrepancy`` (and a law of N and D), each budget's row also holds ``with_discrepancy``: the allocation
     allowing for the law's discrepancy along the IsoFLOP line, with the loss of that profile at its optimum
-    (:func:`~bayes_scaling.discrepancy_allocation.allocation_with_discrepancy`), the intervals to quote when the
-    budget lies beyond the runs, and ``no_minimum``, the share of draws whose profile had no minimum."""
+    (:func:`~bayes_scaling.analysis.discrepancy_allocation.allocation_with_discrepancy`), the intervals to quote when
+    the budget lies beyond the runs, and ``no_minimum``, the share of draws whose profile had no minimum."""
     if not 0 < level < 1:
         raise ValueError(f"--level must be between 0 and 1, got {level}")
     out: dict[str, Any] = {

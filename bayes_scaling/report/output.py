@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from bayes_scaling.fit.io import POSTERIOR_FILE, atomic_write_text, save_tree
 from bayes_scaling.result import ScalingFit
+from bayes_scaling.sampling.io import POSTERIOR_FILE, save_tree
+from bayes_scaling.util.files import atomic_write_text
 
 log = logging.getLogger(__name__)
 PAGE_FILE = "index.html"

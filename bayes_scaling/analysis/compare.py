@@ -2,7 +2,7 @@
 paired draws) and, for two laws fitted to the same runs, PSIS-LOO expected log predictive density.
 
 Everything is computed from posterior draws. The fits are independent posteriors, so quantities of both are formed
-on draws paired after a seeded shuffle (:mod:`bayes_scaling.pairing`).
+on draws paired after a seeded shuffle (:mod:`bayes_scaling.analysis.pairing`).
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from bayes_scaling.diagnostics import psis_loo
-from bayes_scaling.pairing import paired
-from bayes_scaling.planning import summary
+from bayes_scaling.analysis.pairing import paired
+from bayes_scaling.analysis.planning import summary
 from bayes_scaling.result import ScalingFit
+from bayes_scaling.sampling.diagnostics import psis_loo
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ import numpy as np
 import xarray as xr
 from scipy.special import logsumexp
 
+from bayes_scaling.data.budgets import budget_groups
 from bayes_scaling.derived import parabola_vertices
-from bayes_scaling.discrepancy import law_log_loss
 from bayes_scaling.likelihoods import get_likelihood
 from bayes_scaling.result import ScalingFit
 
@@ -45,7 +45,7 @@ def predictive_score(fit: ScalingFit, runs: xr.Dataset, *, seed: int = 0, levels
                      discrepancy: bool = False) -> dict[str, Any]:
     """Scores of ``fit``'s posterior predictive on ``runs`` (a Dataset over ``run`` with the law's inputs and
     ``loss``), on log loss; with ``discrepancy``, the predictive adds the law's discrepancy GP
-    (:mod:`bayes_scaling.discrepancy`) to each draw.
+    (:mod:`bayes_scaling.uncertainty.discrepancy`) to each draw.
 
     Returns
     -------
@@ -94,8 +94,6 @@ def extrapolation_score(full: ScalingFit, partial: ScalingFit, *, seed: int = 0,
 def _budget_profiles(runs: xr.Dataset, min_runs: int):
     """``(compute, index, log N, empirical N_opt)`` of each IsoFLOP budget among ``runs`` whose loss profile has a
     minimum inside its range of N."""
-    from bayes_scaling.data.budgets import budget_groups
-
     log_n, log_loss = np.log(runs["n_params"].values), np.log(runs["loss"].values)
     for group in budget_groups(runs["compute"].values, min_runs=min_runs, most=64):
         x = log_n[group.index]
@@ -155,7 +153,7 @@ def _predictive_parts(fit: ScalingFit, runs: xr.Dataset, discrepancy_rng: np.ran
     the discrepancy drawn from ``discrepancy_rng`` unless it is None) and the noise parameters per draw."""
     likelihood = get_likelihood(str(fit.tree.attrs["likelihood"]))
     inputs = {name: runs[name].values for name in fit.law.inputs}
-    mu = law_log_loss(fit.law, fit.draws(fit.law.parameters), inputs)
+    mu = fit.law.log_loss(fit.draws(fit.law.parameters), inputs)
     if discrepancy_rng is not None:
         mu = mu + fit.discrepancy_draws(discrepancy_rng, joint=joint, **inputs)
     noise = {name: values[:, None] for name, values in fit.draws(likelihood.parameters).items()}

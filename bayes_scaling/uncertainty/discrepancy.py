@@ -30,7 +30,8 @@ import numpy as np
 from scipy.linalg import cho_factor, cho_solve
 from scipy.optimize import minimize
 
-from bayes_scaling.blas import with_one_blas_thread
+from bayes_scaling.uncertainty.distance import beyond
+from bayes_scaling.util.blas import with_one_blas_thread
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +55,8 @@ class Discrepancy:
     nugget: float
     n_runs: int
     kernel: str = KERNEL
-    #: Extrapolation drift (:mod:`bayes_scaling.drift`): s in log loss per decade of compute beyond ``drift_from``
-    #: (log10 of the data's largest), measured on ``drift_errors`` held-out runs (0: not measured).
+    #: Extrapolation drift (:mod:`bayes_scaling.uncertainty.drift`): s in log loss per decade of compute beyond
+    #: ``drift_from`` (log10 of the data's largest), measured on ``drift_errors`` held-out runs (0: not measured).
     drift: float = 0.0
     drift_from: float = float("inf")
     drift_errors: int = 0
@@ -110,13 +111,6 @@ def thinned(runs: dict[str, Any], names: tuple[str, ...]) -> dict[str, np.ndarra
     return {name: values[keep] for name, values in columns.items()}
 
 
-def law_log_loss(law, params: dict[str, np.ndarray], inputs: dict[str, Any]) -> np.ndarray:
-    """log L_law per draw (axis 0, from 1-d parameter arrays) and point (axis 1)."""
-    values = {name: np.asarray(params[name], dtype=float).reshape(-1, 1) for name in law.parameters}
-    points = {name: np.asarray(inputs[name], dtype=float).reshape(1, -1) for name in law.inputs}
-    return np.log(law.loss(**points, **values))
-
-
 @with_one_blas_thread
 def fit_discrepancy(law, params: dict[str, np.ndarray], runs: dict[str, Any]) -> Discrepancy:
     """Maximum-marginal-likelihood GP hyperparameters on the posterior-median residuals of log loss.
@@ -125,7 +119,7 @@ def fit_discrepancy(law, params: dict[str, np.ndarray], runs: dict[str, Any]) ->
     (at most :data:`MOST_RUNS` of them are used, :func:`thinned`).
     """
     runs = thinned(runs, tuple(law.inputs))
-    residuals = np.log(np.asarray(runs["loss"], dtype=float)) - np.median(law_log_loss(law, params, runs), axis=0)
+    residuals = np.log(np.asarray(runs["loss"], dtype=float)) - np.median(law.log_loss(params, runs), axis=0)
     distance = _distances(*(2 * (_coordinates(runs, law.inputs),)))
     bounds = np.log(BOUNDS)
     best = min((minimize(_negative_log_marginal, np.log(start), args=(distance, residuals), method="L-BFGS-B",
@@ -147,17 +141,15 @@ def discrepancy_draws(
     K** − k*ᵀ (K + τ²I)⁻¹ k*. By default each point is drawn from its marginal (enough for per-point predictive
     scores); with ``joint`` the points of a draw are drawn together from the full covariance, so that functions of
     delta along a curve (the minimum of the loss along an IsoFLOP line) see its correlation. The drift
-    s d(x) z (:mod:`bayes_scaling.drift`) is added with one z per draw.
+    s d(x) z (:mod:`bayes_scaling.uncertainty.drift`) is added with one z per draw.
     """
-    from bayes_scaling.drift import beyond
-
     runs = thinned(runs, found.inputs)  # the runs the GP was fitted to
     train = _coordinates(runs, found.inputs)
     points = _coordinates(new, found.inputs)
     cov = found.covariance(_distances(train, train)) + found.nugget**2 * np.eye(len(train))
     cross = found.covariance(_distances(points, train))
     weights = cho_solve(cho_factor(cov, lower=True), cross.T)  # runs x points
-    residuals = np.log(np.asarray(runs["loss"], dtype=float))[None, :] - law_log_loss(law, params, runs)
+    residuals = np.log(np.asarray(runs["loss"], dtype=float))[None, :] - law.log_loss(params, runs)
     mean = residuals @ weights
     normal = rng.standard_normal((residuals.shape[0], len(points)))
     if found.drift:

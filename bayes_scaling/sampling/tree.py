@@ -15,9 +15,9 @@ import numpy as np
 import xarray as xr
 
 from bayes_scaling.data.runs import RunTable
-from bayes_scaling.diagnostics import Diagnostics
-from bayes_scaling.fit.model import OBSERVED, RUN_DIM, BuiltModel, natural_parameters
-from bayes_scaling.fit.sampler import SamplingResult
+from bayes_scaling.sampling.diagnostics import Diagnostics
+from bayes_scaling.sampling.model import OBSERVED, RUN_DIM, BuiltModel, natural_parameters
+from bayes_scaling.sampling.sampler import SamplingResult
 
 VERSIONED = ("bayes_scaling", "pymc", "pytensor", "nutpie", "arviz-base", "arviz-stats", "xarray", "numpy")
 

@@ -7,6 +7,7 @@ parameters (all, embeddings included), D tokens, C FLOP with C = 6 N D, loss in 
 from __future__ import annotations
 
 from bayes_scaling.data.runs import PF_DAY
+from bayes_scaling.laws.isoflop import IsoFlopLaw
 
 #: Hoffmann et al. 2022, approach 3 (Huber fit of L = E + A/N^alpha + B/D^beta).
 HOFFMANN_APPROACH3 = {"E": 1.69, "A": 406.4, "B": 410.7, "alpha": 0.34, "beta": 0.28}
@@ -43,13 +44,6 @@ HOFFMANN_TABLE3 = {
     10e12: (1.30e28, 216.2e12),
 }
 
-#: Named models: (parameters, training tokens).
-NAMED_MODELS = {
-    "Chinchilla": (70e9, 1.4e12),
-    "Gopher": (280e9, 300e9),
-    "GPT-3": (175e9, 300e9),
-}
-
 #: Gopher's compute budget, the budget Chinchilla was sized for (FLOP).
 GOPHER_BUDGET = 5.76e23
 
@@ -82,8 +76,6 @@ def pf_day_views(params):
 def kaplan_allocation(compute):
     """Kaplan et al.'s compute-efficient allocation (Table 6): N_opt = 1.3e9 (C / 1 PF-day)^0.73 non-embedding
     parameters and D_opt = C / (6 N_opt) tokens, C in FLOP."""
-    from bayes_scaling.laws.isoflop import IsoFlopLaw
-
     return IsoFlopLaw().optimal_allocation(compute, **KAPLAN_2020["isoflop"][1])
 
 

@@ -2,7 +2,8 @@ r"""Compute-optimal allocation that allows for the law's discrepancy.
 
 The law's own N_opt(C) minimises :math:`L_{law}` along the IsoFLOP line :math:`D = C / 6N`. Away from the runs the
 law can be wrong in ways its parameters do not capture (the discrepancy :math:`\delta` of
-:mod:`bayes_scaling.discrepancy`), and an error that tilts along the line moves the optimum. For each posterior
+:mod:`~bayes_scaling.uncertainty.discrepancy`), and an
+error that tilts along the line moves the optimum. For each posterior
 draw, :math:`\delta` is drawn jointly on a grid of N across the line (``half_width`` decades either side of the
 law's median N_opt) and the optimum is the vertex of the parabola in log N through the sum, the estimate an
 IsoFLOP experiment at that budget would make, without its noise:
@@ -23,7 +24,6 @@ import numpy as np
 import xarray as xr
 
 from bayes_scaling.derived import parabola_minima, query
-from bayes_scaling.discrepancy import law_log_loss
 from bayes_scaling.laws import LawNotApplicable
 from bayes_scaling.result import ScalingFit
 
@@ -49,7 +49,7 @@ def allocation_with_discrepancy(fit: ScalingFit, compute: float | Iterable[float
         rng = np.random.default_rng([seed, 5, int(np.float64(budget).view(np.uint64))])  # per budget, any order
         n = centre * np.logspace(-half_width, half_width, points)
         inputs = {"n_params": n, "n_tokens": budget / (6 * n)}
-        profile = law_log_loss(law, params, inputs) + fit.discrepancy_draws(rng, joint=True, **inputs)
+        profile = law.log_loss(params, inputs) + fit.discrepancy_draws(rng, joint=True, **inputs)
         vertex, lowest = parabola_minima(np.log(n), profile.T)
         columns.append(vertex)
         minima.append(lowest)

@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
-import time
 from dataclasses import dataclass
 
 import xarray as xr
 
 from bayes_scaling.data.load import check_identifiable, load_runs
 from bayes_scaling.data.runs import RunTable
-from bayes_scaling.diagnostics import diagnose
-from bayes_scaling.discrepancy import fit_discrepancy
-from bayes_scaling.drift import measure_drift
-from bayes_scaling.fit.model import OBSERVED, RUN_DIM, BuiltModel, all_priors, build_model, prior_draws
-from bayes_scaling.fit.sampler import compile_model, run_nuts
-from bayes_scaling.fit.tree import build_tree, posterior_parameters, run_inputs
 from bayes_scaling.laws import Law, get_law
 from bayes_scaling.likelihoods import Likelihood, get_likelihood
+from bayes_scaling.sampling.diagnostics import diagnose
+from bayes_scaling.sampling.model import OBSERVED, RUN_DIM, BuiltModel, all_priors, build_model, prior_draws
+from bayes_scaling.sampling.sampler import compile_model, run_nuts
+from bayes_scaling.sampling.tree import build_tree, posterior_parameters
 from bayes_scaling.spec import AnalysisSpec
 
 log = logging.getLogger(__name__)
@@ -46,9 +42,20 @@ def prepare(spec: AnalysisSpec) -> PreparedFit:
     return PreparedFit(spec, law, likelihood, priors, runs)
 
 
-def fit_prepared(prepared: PreparedFit, *, progress: bool = False) -> xr.DataTree:
-    """Sample a prepared fit and return its DataTree (diagnostics in ``attrs['diagnostics']``)."""
-    start = time.perf_counter()
+@dataclass(frozen=True)
+class SampledFit:
+    """A sampled fit: its DataTree (diagnostics in ``attrs['diagnostics']``), and the built and compiled model, which
+    refits of other data (the drift's, :mod:`bayes_scaling.uncertainty.drift`) reuse."""
+
+    tree: xr.DataTree
+    built: BuiltModel
+    compiled: object
+    natural: xr.Dataset
+
+
+def sample_prepared(prepared: PreparedFit, *, progress: bool = False) -> SampledFit:
+    """Build, compile and sample a prepared fit, diagnose it and assemble its DataTree (the law alone: no
+    discrepancy; :func:`bayes_scaling.uncertainty.fit_with_uncertainty` adds it)."""
     spec = prepared.spec
     built: BuiltModel = build_model(
         prepared.law, prepared.runs, prepared.likelihood, prepared.priors, spec.sampler.geometry
@@ -67,22 +74,12 @@ def fit_prepared(prepared: PreparedFit, *, progress: bool = False) -> xr.DataTre
             "spec": json.dumps(spec.to_dict()),
         },
     )
-    draws = {name: natural[name].to_numpy().reshape(-1) for name in prepared.law.parameters}
-    found = fit_discrepancy(prepared.law, draws, run_inputs(prepared.runs))
-    found = dataclasses.replace(found, **measure_drift(prepared, built, compiled, found.eta))
-    tree.attrs["discrepancy"] = found.to_json()
-    tree.attrs["fit_seconds"] = round(time.perf_counter() - start, 3)
-    return tree
-
-
-def fit_spec(spec: AnalysisSpec, *, progress: bool = False) -> xr.DataTree:
-    """Prepare and fit in one call."""
-    return fit_prepared(prepare(spec), progress=progress)
+    return SampledFit(tree, built, compiled, natural)
 
 
 def prior_predictive(prepared: PreparedFit, draws: int = 500, seed: int | None = None) -> xr.DataTree:
     """Seeded prior and prior predictive draws (dims ``chain, draw`` and ``run``) at the runs' inputs, drawn
-    forward from the priors (:func:`~bayes_scaling.fit.model.prior_draws`)."""
+    forward from the priors (:func:`~bayes_scaling.sampling.model.prior_draws`)."""
     import numpy as np
 
     rng = np.random.default_rng(prepared.spec.sampler.seed if seed is None else seed)

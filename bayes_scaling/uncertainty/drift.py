@@ -9,7 +9,8 @@ themselves by leave-future-out refits.
 with :math:`c` the compute of a point (``compute``, or N·D for laws of N and D: the same up to the factor 6; N or D
 for a law of one of them) and
 :math:`c_{max}` the largest in the data. It is added to the stationary discrepancy GP
-(:mod:`bayes_scaling.discrepancy`), whose spread stops growing at :math:`\eta` a few length scales from the runs.
+(:mod:`bayes_scaling.uncertainty.discrepancy`), whose spread stops growing at :math:`\eta` a few length scales from
+the runs.
 A law fitted to small budgets can be off by an amount that keeps growing with each decade beyond them (a frontier
 that levels off too early, say), and residuals at the runs cannot show that: the law's parameters absorb any trend
 inside the data. So :math:`s` is measured the way a user meets the problem. The runs are refitted without the top
@@ -30,7 +31,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import Any
 
 import numpy as np
 from scipy.optimize import minimize_scalar
@@ -38,7 +38,9 @@ from scipy.optimize import minimize_scalar
 from bayes_scaling.data.errors import DataError
 from bayes_scaling.data.filters import split_top_compute
 from bayes_scaling.data.load import check_identifiable
-from bayes_scaling.discrepancy import law_log_loss
+from bayes_scaling.sampling.model import OBSERVED, natural_parameters
+from bayes_scaling.sampling.sampler import run_nuts
+from bayes_scaling.uncertainty.distance import beyond, log10_scale
 
 log = logging.getLogger(__name__)
 
@@ -48,20 +50,6 @@ FRACTIONS = (0.1, 0.2, 0.3)
 REFIT_DRAWS = 500
 #: Upper bound of the slope search, in log loss per decade.
 MOST_SLOPE = 1.0
-
-
-def log10_scale(inputs: dict[str, Any]) -> np.ndarray:
-    """log10 of the scale of each point, the axis the drift grows along: ``compute`` if given, else the product of
-    the sizes given (N·D for a law of N and D, N or D alone for a law of one)."""
-    names = ["compute"] if "compute" in inputs else [name for name in ("n_params", "n_tokens") if name in inputs]
-    if not names:
-        raise ValueError(f"no compute, n_params or n_tokens among the inputs {sorted(inputs)}")
-    return sum(np.log10(np.asarray(inputs[name], dtype=float)).ravel() for name in names)
-
-
-def beyond(inputs: dict[str, Any], reference: float) -> np.ndarray:
-    """Decades of compute beyond ``reference`` (log10 of the data's largest), 0 inside the data."""
-    return np.maximum(log10_scale(inputs) - reference, 0.0)
 
 
 def slope_estimate(errors: np.ndarray, variances: np.ndarray, distances: np.ndarray) -> float:
@@ -80,9 +68,6 @@ def slope_estimate(errors: np.ndarray, variances: np.ndarray, distances: np.ndar
 def refit_errors(prepared, built, compiled, eta: float) -> dict[str, np.ndarray]:
     """Errors, variances and distances of the held-out runs of the leave-future-out refits (concatenated over
     :data:`FRACTIONS`; fractions that hold out nothing or leave too few runs for the law are skipped)."""
-    from bayes_scaling.fit.model import OBSERVED, natural_parameters
-    from bayes_scaling.fit.sampler import run_nuts
-
     law, likelihood, runs = prepared.law, prepared.likelihood, prepared.runs
     sampler = prepared.spec.sampler
     settings = dataclasses.replace(sampler, draws=min(sampler.draws, REFIT_DRAWS), tune=min(sampler.tune, REFIT_DRAWS))
@@ -102,7 +87,7 @@ def refit_errors(prepared, built, compiled, eta: float) -> dict[str, np.ndarray]
         natural = natural_parameters(built, result.posterior)
         params = {name: np.asarray(natural[name]).reshape(-1) for name in law.parameters}
         held_inputs = {name: held.column(name) for name in law.inputs}
-        predicted = law_log_loss(law, params, held_inputs)
+        predicted = law.log_loss(params, held_inputs)
         scale = float(np.median(result.posterior["sigma"])) if "sigma" in likelihood.parameters else 0.0
         parts["errors"].append(np.log(held.column("loss")) - np.median(predicted, axis=0))
         parts["variances"].append(np.var(predicted, axis=0) + scale**2 + eta**2)

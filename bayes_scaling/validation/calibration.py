@@ -10,8 +10,8 @@ interval of that same estimate (``n_opt``: the parabola fitted to predictive dra
 included, as a held-out loss is scored against the predictive) and in the 90% interval of the law's own N_opt
 (``n_opt_law``: no noise, no discrepancy). The Bayesian fit is scored three times, the model as it grew: the law
 with its noise model alone ("bayes"), plus the discrepancy GP without the extrapolation drift ("bayes+gp") and the
-whole discrepancy, GP and drift ("bayes+discrepancy", :mod:`bayes_scaling.discrepancy` and
-:mod:`bayes_scaling.drift`, drawn jointly along each held-out budget).
+whole discrepancy, GP and drift ("bayes+discrepancy", :mod:`bayes_scaling.uncertainty.discrepancy` and
+:mod:`bayes_scaling.uncertainty.drift`, drawn jointly along each held-out budget).
 """
 
 from __future__ import annotations
@@ -23,12 +23,15 @@ from typing import Any
 
 import numpy as np
 
-from bayes_scaling.bootstrap import MAX_STARTS, bootstrap_fit
 from bayes_scaling.data.filters import split_top_compute
 from bayes_scaling.data.load import check_identifiable
-from bayes_scaling.fit.run import PreparedFit, fit_prepared
-from bayes_scaling.fit.tree import run_inputs
-from bayes_scaling.holdout import (
+from bayes_scaling.laws import LawNotApplicable
+from bayes_scaling.result import ScalingFit
+from bayes_scaling.sampling.run import PreparedFit
+from bayes_scaling.sampling.tree import run_inputs
+from bayes_scaling.uncertainty import fit_with_uncertainty
+from bayes_scaling.validation.bootstrap import MAX_STARTS, bootstrap_fit
+from bayes_scaling.validation.holdout import (
     empirical_optima,
     optimum_coverage,
     predictive_log_loss,
@@ -36,8 +39,7 @@ from bayes_scaling.holdout import (
     predictive_score,
     sample_scores,
 )
-from bayes_scaling.laws import LawNotApplicable
-from bayes_scaling.result import ScalingFit
+from bayes_scaling.validation.sbc import sbc
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +65,7 @@ def _backtest_one(task) -> list[dict[str, Any]]:
     prepared, fraction, replicates, seed, starts = task
     train, held = split(prepared, fraction)
     start = time.perf_counter()
-    fit = ScalingFit(fit_prepared(train))
+    fit = ScalingFit(fit_with_uncertainty(train))
     seconds = time.perf_counter() - start
     sampler = {"sampling_seconds": float(fit.tree.attrs["sampling_seconds"]),
                "min_ess_bulk": fit.diagnostics.min_ess_bulk}
@@ -96,7 +98,7 @@ def _backtest_one(task) -> list[dict[str, Any]]:
 
 
 def _optimum_check(n_opt_draws, optima) -> dict[str, Any] | None:
-    """:func:`~bayes_scaling.holdout.optimum_coverage`, or None if the law gives no allocation or no held-out
+    """:func:`~bayes_scaling.validation.holdout.optimum_coverage`, or None if the law gives no allocation or no held-out
     budget has a minimum inside its runs."""
     if not optima:
         return None
@@ -107,7 +109,7 @@ def _optimum_check(n_opt_draws, optima) -> dict[str, Any] | None:
 
 
 def _predictive_optimum_check(predictive, held, law) -> dict[str, Any] | None:
-    """:func:`~bayes_scaling.holdout.predictive_optimum_coverage` where the law has N among its inputs."""
+    """:func:`~bayes_scaling.validation.holdout.predictive_optimum_coverage` where the law has N among its inputs."""
     if "n_params" not in law.inputs:
         return None
     return predictive_optimum_coverage(predictive, held)
@@ -129,10 +131,10 @@ def backtest(prepared: PreparedFit, fractions=FRACTIONS, *, replicates: int = 20
     """One row per (fraction, method): ``fraction``, ``method`` (``bayes``, ``bayes+discrepancy`` or
     ``bootstrap``), ``n_train``, for the Bayesian rows ``sampling_seconds`` and ``min_ess_bulk`` of the fit,
     ``converged`` (Bayesian fits; None for the bootstrap), ``seconds`` and the scores of
-    :func:`~bayes_scaling.holdout.sample_scores` (plus ``log_score`` for the Bayesian fit); and the wall-clock
-    seconds. Each fraction is one task (:func:`~bayes_scaling.parallel.run_tasks`), seeded alike on any
+    :func:`~bayes_scaling.validation.holdout.sample_scores` (plus ``log_score`` for the Bayesian fit); and the
+    wall-clock seconds. Each fraction is one task (:func:`~bayes_scaling.util.parallel.run_tasks`), seeded alike on any
     scheduler."""
-    from bayes_scaling.parallel import run_tasks
+    from bayes_scaling.util.parallel import run_tasks
 
     check_splits(prepared, fractions)
     tasks = [(prepared, fraction, replicates, seed, starts) for fraction in fractions]
@@ -149,9 +151,7 @@ def rows_as_json(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def calibrate_spec(prepared: PreparedFit, *, scheduler: str = "local", workers: int = 2,
                    progress=None) -> dict[str, Any]:
     """Everything the spec's ``[calibration]`` asks for: ``{"backtest": {"rows", "seconds"}, "sbc": {...} or
-    None}``, JSON-ready (see :func:`backtest` and :func:`bayes_scaling.sbc.sbc`)."""
-    from bayes_scaling.sbc import sbc
-
+    None}``, JSON-ready (see :func:`backtest` and :func:`bayes_scaling.validation.sbc.sbc`)."""
     settings = prepared.spec.calibration
     seed = prepared.spec.sampler.seed
     rows, seconds = backtest(prepared, settings.hold_out, replicates=settings.replicates, seed=seed,

@@ -1,6 +1,6 @@
 """Pairing draws of independent posteriors (two fits), so that a derived quantity of both, such as a ratio of
 their N_opt, has a distribution: stack each fit's draws to one ``sample`` dim and resample both, seeded, to one
-length."""
+length; and whether two fits read the same runs."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from collections.abc import Mapping
 
 import numpy as np
 import xarray as xr
+
+from bayes_scaling.result import ScalingFit
 
 
 def resample_draws(values: Mapping[str, xr.DataArray], size: int, rng: np.random.Generator) -> dict[str, xr.DataArray]:
@@ -25,3 +27,13 @@ def paired(first: Mapping[str, xr.DataArray], second: Mapping[str, xr.DataArray]
     rng = np.random.default_rng(seed)
     size = max(next(iter(first.values())).size, next(iter(second.values())).size)
     return resample_draws(first, size, rng), resample_draws(second, size, rng)
+
+
+def same_runs(a: ScalingFit, b: ScalingFit) -> bool:
+    """Whether two fits read the same data: the same file checksum and, for Porian's data, configuration."""
+    def key(fit: ScalingFit):
+        source = fit.attr_json("data_source")
+        config = {k: v for k, v in source.get("configuration", {}).items() if not k.startswith("published")}
+        return source.get("sha256"), config
+
+    return key(a) == key(b)
