@@ -1,230 +1,28 @@
-"""``bayes-scaling report``: fit every spec (refitting only what changed) and write the pages and the index."""
+"""``bayes-scaling report``: fit every spec (refitting only what changed) and write the pages and the index
+(:func:`bayes_scaling.report.build.build_report`)."""
 
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
-import logging
 import sys
-import time
 from pathlib import Path
 
-from bayes_scaling.analysis.pairing import same_runs
-from bayes_scaling.report.calibration_section import calibration_section
-from bayes_scaling.report.crossover_section import crossover_section
-from bayes_scaling.report.output import PAGE_FILE, write_fit, write_page
-from bayes_scaling.report.sensitivity import SENSITIVITY_DIR, extrapolation_note, sensitivity_section
-from bayes_scaling.result import ScalingFit
-from bayes_scaling.sampling.io import POSTERIOR_FILE, load_tree
-from bayes_scaling.sampling.run import prepare
-from bayes_scaling.spec import SpecError, load_spec
-from bayes_scaling.study.crossover import DATA_LIMITED_LAWS, FRONTIER_LAWS
-from bayes_scaling.uncertainty import fit_with_uncertainty
-from bayes_scaling.util.files import atomic_write_text
-from bayes_scaling.validation.calibration import check_splits
-
-log = logging.getLogger(__name__)
+from bayes_scaling.report.build import build_report
 
 
-def spec_files(paths: list[str]) -> list[Path]:
-    """Spec files named directly or found (``*.toml``) in named folders, in a stable order."""
-    found: list[Path] = []
-    for name in paths:
-        path = Path(name)
-        if path.is_dir():
-            found += sorted(path.glob("*.toml"))
-        elif path.is_file():
-            found.append(path)
-        else:
-            raise SpecError(f"{path}: no such spec file or folder")
-    if not found:
-        raise SpecError(f"no *.toml analysis specs in {', '.join(paths)}")
-    return found
-
-
-def fingerprint(prepared) -> str:
-    """What a fit depends on: the spec, the law's form and priors, the data's checksum and the package version."""
-    from bayes_scaling import __version__
-
-    content = {"spec": prepared.spec.to_dict() | {"path": None, "sensitivity": None, "calibration": None},
-               "data": prepared.runs.source.get("sha256"),
-               "law": prepared.law.equation,
-               "priors": {name: prior.to_mapping() for name, prior in prepared.priors.items()},
-               "rows": prepared.runs.frame["row"].tolist(), "version": __version__}
-    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
-
-
-def _cached(path: Path, key: str) -> ScalingFit | None:
-    if not path.is_file():
-        return None
-    try:
-        tree = load_tree(path)
-    except (OSError, ValueError) as err:
-        log.warning("cannot read %s (%s); refitting", path, err)
-        return None
-    return ScalingFit(tree, path.parent) if tree.attrs.get("fingerprint") == key else None
-
-
-def _fit_or_reuse(item, folder: Path, refit: bool, step: str, counts: list[int]) -> ScalingFit:
-    """The fit of ``item`` saved in ``folder`` if its fingerprint matches (and not ``refit``), else a new fit saved
-    there; the page is left to the caller. ``counts`` is [sampled, reused], updated."""
-    key = fingerprint(item)
-    fit = None if refit else _cached(folder / POSTERIOR_FILE, key)
-    if fit is not None:
-        print(f"{step}: unchanged, reusing {folder / POSTERIOR_FILE}", file=sys.stderr)
-        counts[1] += 1
-    else:
-        print(f"{step}: fitting {item.law.name} to {len(item.runs)} runs", file=sys.stderr)
-        tree = fit_with_uncertainty(item, progress=sys.stderr.isatty())
-        tree.attrs["fingerprint"] = key
-        fit = ScalingFit(tree, folder)
-        write_fit(fit, folder, page=False)
-        (folder / PAGE_KEY_FILE).unlink(missing_ok=True)  # a new posterior: its page is rendered again
-        counts[0] += 1
-    print(f"    {fit.diagnostics.verdict()}", file=sys.stderr)
-    return fit
-
-
-#: Beside each page: the key of everything it shows, so an unchanged page is not rendered again.
-PAGE_KEY_FILE = ".page-key"
-
-
-def source_digest() -> str:
-    """A digest of the package's source files: a page rendered by other code is rendered again."""
-    digest = hashlib.sha256()
-    root = Path(__file__).resolve().parents[1]
-    for path in sorted(root.rglob("*.py")):
-        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()
-
-
-def _page_key(shown: list[ScalingFit], *extra) -> str:
-    """What a page shows: the fingerprints of the fits on it, the code that renders it and any extra inputs."""
-    content = [source_digest(), [fit.tree.attrs.get("fingerprint") for fit in shown], list(extra)]
-    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
-
-
-def _stored_key(folder: Path) -> str | None:
-    path = folder / PAGE_KEY_FILE
-    return path.read_text().strip() if path.is_file() else None
-
-
-def _write_page_if_changed(fit: ScalingFit, folder: Path, shown: list[ScalingFit], extras, refit: bool,
-                           counts: list[int], *extra_keys) -> None:
-    """Render ``fit``'s page (with ``extras()``: its extra sections and header notes) unless the page there already
-    shows exactly ``shown``."""
-    key = _page_key(shown, *extra_keys)
-    if not refit and _stored_key(folder) == key and (folder / PAGE_FILE).is_file():
-        counts[1] += 1
-        return
-    sections, notes = extras()
-    write_page(fit, folder, extra_sections=sections, header_notes=notes)
-    atomic_write_text(folder / PAGE_KEY_FILE, key)
-    counts[0] += 1
-
-
-#: Beside a calibrated analysis's posterior: its backtests and SBC (``[calibration]`` in its spec).
-CALIBRATION_FILE = "calibration.json"
-
-
-def _calibrate_or_reuse(item, folder: Path, args) -> dict:
-    """The spec's ``[calibration]`` results saved in ``folder`` if they were made for this fit and these settings
-    (and not ``--refit``), else measured now (on ``--scheduler``) and saved; ``key`` identifies them."""
-    from dataclasses import asdict
-
-    from bayes_scaling.validation.calibration import calibrate_spec
-
-    key = hashlib.sha256(json.dumps([fingerprint(item), asdict(item.spec.calibration)]).encode()).hexdigest()
-    path = folder / CALIBRATION_FILE
-    if not args.refit and path.is_file():
-        try:
-            saved = json.loads(path.read_text())
-        except (OSError, ValueError):
-            saved = {}
-        if saved.get("key") == key:
-            print(f"    calibration of {item.spec.name}: unchanged, reusing {path}", file=sys.stderr)
-            return saved
-    settings = item.spec.calibration
-    sbc = f"{settings.simulations} SBC simulations" if settings.simulations else "no SBC"
-    print(f"    calibration of {item.spec.name}: backtests at {', '.join(f'{f:.0%}' for f in settings.hold_out)} "
-          f"held out and {sbc} on {args.scheduler}", file=sys.stderr)
-
-    def progress(done: int, total: int) -> None:
-        print(f"      {done}/{total} tasks done", file=sys.stderr)
-
-    result = {"key": key, **calibrate_spec(item, scheduler=args.scheduler, workers=args.workers,
-                                           progress=progress)}
-    atomic_write_text(path, json.dumps(result))
-    return result
-
-
-def _crossover_companion(fit: ScalingFit, fits: dict[str, ScalingFit]) -> ScalingFit | None:
-    """For a frontier fit, the data-limited fit of the same runs among ``fits`` (None if there is none)."""
-    if fit.law.name not in FRONTIER_LAWS:
-        return None
-    return next((other for other in fits.values() if other.law.name in DATA_LIMITED_LAWS and same_runs(fit, other)),
-                None)
+def _say(line: str) -> None:
+    print(line, file=sys.stderr)
 
 
 def report(args: argparse.Namespace) -> int:
-    """Fit (or reuse) each analysis, write its page, then the index; exit 1 if any fit failed its diagnostics."""
-    start = time.perf_counter()
-    out = Path(args.out)
-    specs = [load_spec(path) for path in spec_files(args.specs)]
-    names = [spec.name for spec in specs]
-    if len(set(names)) != len(names):
-        raise SpecError(f"analysis names must be unique, got {names}")
-    prepared = [prepare(spec) for spec in specs]  # all inputs checked before the first fit starts
-    for item in prepared:
-        if item.spec.calibration is not None:
-            check_splits(item, item.spec.calibration.hold_out)
-    checks = {item.spec.name: [(variant, prepare(variant.apply(item.spec))) for variant in item.spec.sensitivity]
-              for item in prepared}
-    fits: dict[str, ScalingFit] = {}
-    fitted = [0, 0]
-    sensitivity: dict[str, list] = {}
-    for i, item in enumerate(prepared, 1):
-        folder = out / item.spec.name
-        fits[item.spec.name] = _fit_or_reuse(item, folder, args.refit, f"[{i}/{len(prepared)}] {item.spec.name}",
-                                             fitted)
-        sensitivity[item.spec.name] = [
-            (variant.label, _fit_or_reuse(check, folder / SENSITIVITY_DIR / variant.slug, args.refit,
-                                          f"    sensitivity check '{variant.label}'", fitted))
-            for variant, check in checks[item.spec.name]]
-    calibrated = {item.spec.name: _calibrate_or_reuse(item, out / item.spec.name, args)
-                  for item in prepared if item.spec.calibration is not None}
-    written = [0, 0]  # pages rendered, pages unchanged
-    for name, fit in fits.items():  # pages last: a crossover section needs its companion fit
-        for _, check in sensitivity[name]:
-            _write_page_if_changed(check, check.path, [check], lambda: ((), ()), args.refit, written)
-        companion = _crossover_companion(fit, fits)
-        calibration = calibrated.get(name)
-
-        def extras(fit=fit, companion=companion, variants=sensitivity[name], calibration=calibration):
-            sections = [crossover_section(fit, companion)] if companion is not None else []
-            sections += [sensitivity_section(fit, variants)] if variants else []
-            sections += [calibration_section(calibration)] if calibration else []
-            return sections, [extrapolation_note(fit, variants, calibration)]
-
-        shown = [fit, *(check for _, check in sensitivity[name]), *([companion] if companion else [])]
-        _write_page_if_changed(fit, out / name, shown, extras, args.refit, written,
-                               calibrated.get(name, {}).get("key"))
-    from bayes_scaling.report.index_page import render_index
-
-    budgets = tuple(getattr(args, "budgets", ()) or ())
-    index_key = _page_key([*fits.values(), *(c for checks in sensitivity.values() for _, c in checks)], budgets,
-                          sorted(result["key"] for result in calibrated.values()))
-    index = out / "index.html"
-    if args.refit or _stored_key(out) != index_key or not index.is_file():
-        links = {name: (f"{name}/{PAGE_FILE}", result) for name, result in calibrated.items()}
-        atomic_write_text(index, render_index(fits, budgets, checks=sensitivity, calibrated=links))
-        atomic_write_text(out / PAGE_KEY_FILE, index_key)
-    print(f"wrote {index}")
-    print(f"report: {len(fits)} analyses ({fitted[0]} fits sampled, {fitted[1]} reused; {written[0]} pages "
-          f"rendered, {written[1]} unchanged) in {time.perf_counter() - start:.1f} s", file=sys.stderr)
-    bad = [name for name, fit in fits.items() if not fit.converged]
-    if bad:
-        print(f"*** NOT CONVERGED: {', '.join(bad)} ***", file=sys.stderr)
+    """Build the report; exit 1 if any fit failed its diagnostics."""
+    done = build_report(args.specs, Path(args.out), refit=args.refit, budgets=tuple(getattr(args, "budgets", ()) or ()),
+                        scheduler=args.scheduler, workers=args.workers, say=_say,
+                        progress_bars=sys.stderr.isatty())
+    print(f"wrote {done.index}")
+    print(f"report: {len(done.fits)} analyses ({done.sampled} fits sampled, {done.reused} reused; {done.rendered} "
+          f"pages rendered, {done.unchanged} unchanged) in {done.seconds:.1f} s", file=sys.stderr)
+    if done.unconverged:
+        print(f"*** NOT CONVERGED: {', '.join(done.unconverged)} ***", file=sys.stderr)
         return 1
     return 0
