@@ -1,7 +1,8 @@
 """Command line: ``bayes-scaling fit | plan | report | crossover | calibrate | sbc | data``.
 
 Exit codes: 0 success; 1 a fit that failed its convergence diagnostics (unless ``--allow-unconverged``);
-2 bad input (spec, data, priors), reported before any sampling and without writing anything.
+2 bad input (spec, data, priors, paths, a corrupt fit file), reported before any sampling and without writing
+anything; 3 an internal error (a one-line message; the traceback with ``--debug``).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import argparse
 import logging
 import os
 import sys
+import traceback
 
 from bayes_scaling.data.errors import DataError
 from bayes_scaling.priors import PriorError
@@ -19,6 +21,12 @@ log = logging.getLogger("bayes_scaling")
 
 EXIT_UNCONVERGED = 1
 EXIT_BAD_INPUT = 2
+EXIT_INTERNAL = 3
+EPILOG = """exit codes:
+  0 success
+  1 a fit failed its convergence diagnostics (R-hat, ESS, divergences; see --allow-unconverged)
+  2 bad input (spec, data, priors, paths, a corrupt fit file), refused before any work, nothing written
+  3 internal error (a one-line message; run with --debug for the traceback)"""
 
 
 def _setup_logging(quiet: bool) -> None:
@@ -151,8 +159,10 @@ def _add_data_parser(sub) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="bayes-scaling", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="bayes-scaling", description=__doc__.splitlines()[0], epilog=EPILOG,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and results")
+    parser.add_argument("--debug", action="store_true", help="print the traceback of an internal error")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_fit_parser(sub)
     _add_plan_parser(sub)
@@ -176,6 +186,15 @@ def main(argv: list[str] | None = None) -> int:
     except (DataError, SpecError, PriorError, FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:
+        if args.debug:
+            traceback.print_exc()
+        print(f"internal error: {type(err).__name__}: {err}" + ("" if args.debug else " (run with --debug for the "
+              "traceback)"), file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -28,6 +28,9 @@ DISTRIBUTIONS: dict[str, frozenset[str]] = {
     "Beta": frozenset({"alpha", "beta", "mu", "sigma"}),
 }
 
+#: Keyword arguments that must be positive (scales, shapes, rates, degrees of freedom) wherever they appear.
+POSITIVE_ARGUMENTS = frozenset({"sigma", "alpha", "beta", "lam", "nu"})
+
 #: Distributions whose support is the positive half-line (usable for scale parameters such as E, A, B).
 POSITIVE = frozenset({"HalfNormal", "LogNormal", "Gamma", "InverseGamma", "Exponential", "HalfStudentT"})
 
@@ -74,6 +77,21 @@ class Prior:
         for key, value in self.params.items():
             if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
                 raise PriorError(f"{self.dist} prior: {key} must be a finite number, got {value!r}")
+        for key in POSITIVE_ARGUMENTS & set(self.params):
+            if self.params[key] <= 0:
+                raise PriorError(f"{self.dist} prior: {key} must be positive, got {self.params[key]!r}")
+        low, high = self.params.get("lower"), self.params.get("upper")
+        if low is not None and high is not None and not low < high:
+            raise PriorError(f"{self.dist} prior: lower ({low!r}) must be below upper ({high!r})")
+        if self.dist in ("Gamma", "InverseGamma", "Beta"):
+            pairs = ({"alpha", "beta"}, {"mu", "sigma"})
+            if not any(pair == set(self.params) for pair in pairs):
+                raise PriorError(f"{self.dist} prior: give either alpha and beta, or mu and sigma; got "
+                                 f"{sorted(self.params)}")
+            if self.dist != "Beta" and self.params.get("mu", 1.0) <= 0:
+                raise PriorError(f"{self.dist} prior: mu must be positive, got {self.params['mu']!r}")
+            if self.dist == "Beta" and "mu" in self.params and not 0 < self.params["mu"] < 1:
+                raise PriorError(f"Beta prior: mu must lie between 0 and 1, got {self.params['mu']!r}")
         if self.at not in PRIOR_TARGETS:
             raise PriorError(f"a prior's 'at' must be one of {', '.join(PRIOR_TARGETS)}, got {self.at!r}")
         object.__setattr__(self, "params", dict(self.params))

@@ -47,6 +47,13 @@ class SpecError(ValueError):
     """An analysis spec that cannot be used; the message names the file, the key and the fix."""
 
 
+#: Whole-number sampler settings: (least, most). Far more draws than any interval needs would only fill memory (the
+#: per-run groups of a fit hold chains x draws x runs numbers).
+SAMPLER_LIMITS = {"draws": (1, 100_000), "tune": (0, 100_000), "chains": (1, 64), "seed": (0, 2**32 - 1)}
+#: An analysis name is a folder name in a report: letters, digits, '.', '_' and '-', starting with a letter or digit.
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
 @dataclass(frozen=True)
 class SamplerSpec:
     """NUTS settings.
@@ -65,11 +72,10 @@ class SamplerSpec:
     adaptation: str = "low_rank"
 
     def __post_init__(self) -> None:
-        counts = {"draws": 1, "tune": 0, "chains": 1, "seed": 0}
-        for name, least in counts.items():
+        for name, (least, most) in SAMPLER_LIMITS.items():
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < least:
-                raise ValueError(f"sampler {name} must be a whole number >= {least}, got {value!r}")
+            if isinstance(value, bool) or not isinstance(value, int) or not least <= value <= most:
+                raise ValueError(f"sampler {name} must be a whole number from {least} to {most:,}, got {value!r}")
         if isinstance(self.target_accept, bool) or not isinstance(self.target_accept, int | float) \
                 or not 0 < self.target_accept < 1:
             raise ValueError(f"sampler target_accept must be between 0 and 1, got {self.target_accept!r}")
@@ -156,6 +162,16 @@ def data_spec_from_table(table: Mapping[str, Any], where: str, base: Path | None
     _check_keys(where, table, DATA_KEYS)
     if ("dataset" in table) == ("csv" in table):
         raise SpecError(f"{where}: give exactly one of 'dataset' (a registered name) or 'csv' (a file path)")
+    tolerance = table.get("compute_tolerance", COMPUTE_TOLERANCE)
+    if isinstance(tolerance, bool) or not isinstance(tolerance, int | float) or not 0 < tolerance < 10:
+        raise SpecError(f"{where}: compute_tolerance must be a number between 0 and 10 (0.25 is 25%), "
+                        f"got {tolerance!r}")
+    embeddings = table.get("n_counts_embeddings")
+    if embeddings is not None and not isinstance(embeddings, bool):
+        raise SpecError(f"{where}: n_counts_embeddings must be true or false, got {embeddings!r}")
+    for key in ("columns", "units", "select"):
+        if not isinstance(table.get(key, {}), Mapping):
+            raise SpecError(f"{where}: '{key}' must be a table, e.g. {key} = {{ loss = \"val_loss\" }}")
     csv = table.get("csv")
     if csv is not None and base is not None and not Path(csv).is_absolute():
         csv = str(base / csv)
@@ -165,8 +181,8 @@ def data_spec_from_table(table: Mapping[str, Any], where: str, base: Path | None
         columns=dict(table.get("columns", {})),
         units=dict(table.get("units", {})),
         filters={k: v for k, v in table.items() if k in FILTERS},
-        compute_tolerance=float(table.get("compute_tolerance", COMPUTE_TOLERANCE)),
-        n_counts_embeddings=table.get("n_counts_embeddings"),
+        compute_tolerance=float(tolerance),
+        n_counts_embeddings=embeddings,
         select={str(k): str(v) for k, v in table.get("select", {}).items()},
     )
 
@@ -223,12 +239,16 @@ def spec_from_dict(raw: Mapping[str, Any], where: str = "spec", base: Path | Non
         calibration = CalibrationSpec(**raw["calibration"]) if "calibration" in raw else None
     except (ValueError, TypeError) as err:
         raise SpecError(f"{where}: {err}") from None
+    name = str(analysis["name"])
+    if not NAME_PATTERN.fullmatch(name) or ".." in name:
+        raise SpecError(f"{where} [analysis]: name {name!r} must be a plain folder name (letters, digits, '.', '_', "
+                        "'-'; no '/', no '..', at most 100 characters), e.g. name = \"my-runs\"")
     if sampler.geometry not in ("centred", "naive"):
         raise SpecError(f"{where} [sampler]: geometry must be 'centred' or 'naive', got {sampler.geometry!r}")
     if sampler.adaptation not in ("low_rank", "diag"):
         raise SpecError(f"{where} [sampler]: adaptation must be 'low_rank' or 'diag', got {sampler.adaptation!r}")
     return AnalysisSpec(
-        name=str(analysis["name"]),
+        name=name,
         law=str(analysis["law"]),
         title=str(analysis.get("title", "")),
         data=data_spec_from_table(raw["data"], f"{where} [data]", base),

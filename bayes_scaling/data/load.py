@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+
 from bayes_scaling.data.errors import DataError
 from bayes_scaling.data.fetch import resolve, sha256_of
 from bayes_scaling.data.filters import apply_filters
 from bayes_scaling.data.pickles import read_pickle_xz
 from bayes_scaling.data.porian import COUNTS_EMBEDDINGS, FIELDS, configuration_runs, select_configuration
 from bayes_scaling.data.registry import get_dataset
-from bayes_scaling.data.runs import RunTable, read_csv_table, validate_table
+from bayes_scaling.data.runs import CANONICAL, RunTable, read_csv_table, validate_table
 from bayes_scaling.data.source import DataSpec
 from bayes_scaling.laws import Law
 
@@ -45,7 +48,8 @@ def load_runs(spec: DataSpec) -> RunTable:
     else:
         path = Path(spec.csv)
         raw = read_csv_table(path)
-        columns, units, label = dict(spec.columns), dict(spec.units), str(path)
+        found = {name: name for name in CANONICAL if name in raw.columns and name not in spec.columns.values()}
+        columns, units, label = found | dict(spec.columns), dict(spec.units), str(path)
         source = {"file": str(path.resolve()) if path.exists() else str(path), "sha256": sha256_of(path)}
         embeddings = spec.n_counts_embeddings
     frame = validate_table(
@@ -54,7 +58,14 @@ def load_runs(spec: DataSpec) -> RunTable:
         compute_tolerance=spec.compute_tolerance,
     )
     if "budget" in raw:
-        frame["budget"] = raw["budget"].to_numpy(dtype=float)
+        budget = pd.to_numeric(raw["budget"], errors="coerce").to_numpy(dtype=float)
+        bad = ~np.isfinite(budget) | (budget <= 0)
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0]) + 1
+            raise DataError(label, f"budget {raw['budget'].iloc[row - 1]!r} is not a positive number",
+                            "give each run's IsoFLOP budget in FLOP (or leave the budget column out)",
+                            column="budget", row=row)
+        frame["budget"] = budget
     runs = RunTable(frame=frame, source=source, n_counts_embeddings=embeddings)
     return apply_filters(runs, spec.filters)
 

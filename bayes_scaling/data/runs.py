@@ -8,6 +8,7 @@ naming the file, column and row, before any model is built.
 
 from __future__ import annotations
 
+import csv
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -26,6 +27,10 @@ LOSS_UNITS = {"nats": 1.0, "bits": math.log(2.0)}
 #: Plausible loss range in nats per token: below it the loss is not a cross-entropy of text, above it (log of a
 #: 50k vocabulary is 10.8) it is most likely a perplexity or a loss in another unit.
 LOSS_RANGE = (0.05, 15.0)
+#: Plausible ranges of the sizes of a training run: parameters, tokens and FLOP (the largest models trained today
+#: have about 1e12 parameters, 1e14 tokens and 1e27 FLOP; the smallest runs in scaling studies about 1e5, 1e6, 1e12).
+#: Values outside are almost always a unit or column mistake, and beyond them the derived compute can overflow.
+SIZE_RANGES = {"n_params": (1e2, 1e16), "n_tokens": (1e2, 1e18), "compute": (1e6, 1e35)}
 #: Default relative tolerance of |C / (6 N D) - 1| when a table gives all three of N, D and C.
 COMPUTE_TOLERANCE = 0.25
 FLAGS = {"n_params": "--n-params-col", "n_tokens": "--n-tokens-col", "compute": "--compute-col", "loss": "--loss-col"}
@@ -116,6 +121,15 @@ def validate_table(
     unknown = set(columns) - set(CANONICAL)
     if unknown:
         raise DataError(source, f"unknown canonical column(s) {sorted(unknown)}", f"map only {list(CANONICAL)}")
+    if not (isinstance(compute_tolerance, int | float) and not isinstance(compute_tolerance, bool)
+            and 0 < compute_tolerance < 10):
+        raise DataError(source, f"compute_tolerance must be a number between 0 and 10, got {compute_tolerance!r}",
+                        "set compute_tolerance = 0.25 (25%) or similar")
+    shared = {column for column in columns.values() if list(columns.values()).count(column) > 1}
+    if shared:
+        roles = sorted(name for name, column in columns.items() if column in shared)
+        raise DataError(source, f"column {sorted(shared)[0]!r} is given for {' and '.join(roles)}",
+                        "give each of n_params, n_tokens, compute and loss its own column", column=sorted(shared)[0])
     if len(raw) == 0:
         raise DataError(source, "the table has no data rows", "give one row per training run, with a header line")
     found = ", ".join(map(repr, raw.columns))
@@ -149,6 +163,17 @@ def validate_table(
             column=columns["loss"], row=row,
         )
 
+    for name in given:
+        low, high = SIZE_RANGES[name]
+        implausible = (values[name] < low) | (values[name] > high)
+        if implausible.any():
+            row, more = _bad_rows(implausible)
+            raise DataError(
+                source, f"{name} {values[name][row - 1]:g} is outside the plausible range {low:g}..{high:g}{more}",
+                f"check the column and its unit ({name} counts {'FLOP' if name == 'compute' else name[2:]})",
+                column=columns[name], row=row,
+            )
+
     if len(given) == 3:
         ratio = values["compute"] / (6.0 * values["n_params"] * values["n_tokens"])
         off = np.abs(ratio - 1.0) > compute_tolerance
@@ -174,14 +199,37 @@ def validate_table(
 
 
 def read_csv_table(path: str | Path, source: str | None = None) -> pd.DataFrame:
-    """Read a CSV as strings-or-numbers, with a :class:`DataError` for a missing, empty or unreadable file."""
+    """Read a CSV as strings-or-numbers, with a :class:`DataError` for a missing, unreadable, empty or malformed file,
+    or one whose header repeats a column name (pandas would silently rename the second)."""
     path = Path(path)
     label = source or str(path)
+    if path.is_dir():
+        raise DataError(label, "is a folder, not a file", "give the path of the CSV file itself")
     if not path.is_file():
         raise DataError(label, "file not found", "check the path")
     try:
-        return pd.read_csv(path)
+        with path.open(encoding="utf-8", newline="") as handle:
+            reader = csv.reader(handle)
+            header = next(reader, [])
+            ragged = next(((line, len(fields)) for line, fields in enumerate(reader, 2)
+                           if fields and len(fields) != len(header)), None)
+        frame = pd.read_csv(path)
+    except PermissionError:
+        raise DataError(label, "cannot be read (permission denied)", "make the file readable (chmod a+r)") from None
     except pd.errors.EmptyDataError:
         raise DataError(label, "the file is empty", "give a header line and one row per training run") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as err:
+    except (pd.errors.ParserError, UnicodeDecodeError, csv.Error, OSError) as err:
         raise DataError(label, f"not a readable CSV ({err})", "save the table as comma-separated UTF-8") from None
+    if ragged is not None and len(header) > 1:
+        line, count = ragged
+        raise DataError(label, f"line {line} has {count} fields where the header has {len(header)}",
+                        "give every row one value per column (quote values that contain commas)", row=line - 1)
+    repeated = sorted({name for name in header if header.count(name) > 1})
+    if repeated:
+        raise DataError(label, f"the header names column {repeated[0]!r} more than once",
+                        "give each column a different name", column=repeated[0])
+    if frame.shape[1] == 1 and any(sep in str(frame.columns[0]) for sep in ";\t|"):
+        sep = next(sep for sep in ";\t|" if sep in str(frame.columns[0]))
+        raise DataError(label, f"has one column {str(frame.columns[0])!r}: the values look separated by {sep!r}",
+                        "save the table comma-separated")
+    return frame

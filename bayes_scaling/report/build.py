@@ -24,7 +24,7 @@ from bayes_scaling.sampling.run import prepare
 from bayes_scaling.spec import SpecError, load_spec
 from bayes_scaling.study.crossover import DATA_LIMITED_LAWS, FRONTIER_LAWS
 from bayes_scaling.uncertainty import fit_with_uncertainty
-from bayes_scaling.util.files import atomic_write_text
+from bayes_scaling.util.files import atomic_write_text, check_output_folder
 from bayes_scaling.validation.calibration import calibrate_spec, check_splits
 
 #: Receives one line per stage of the build (the CLI prints them to stderr).
@@ -193,8 +193,11 @@ def build_report(spec_paths: list[str], out: Path, *, refit: bool = False, budge
     ``[calibration]`` table, write each page and then the index into ``out``; ``say`` receives one line per stage.
     Every input is checked before the first fit starts."""
     start = time.perf_counter()
-    out = Path(out)
+    out = check_output_folder(out)
     specs = [load_spec(path) for path in spec_files(spec_paths)]
+    for spec in specs:  # names are plain folder names (spec.py checks); nothing is written outside ``out``
+        if not (out / spec.name).resolve().is_relative_to(out.resolve()):
+            raise SpecError(f"{spec.path or spec.name}: analysis name {spec.name!r} would write outside {out}")
     names = [spec.name for spec in specs]
     if len(set(names)) != len(names):
         raise SpecError(f"analysis names must be unique, got {names}")

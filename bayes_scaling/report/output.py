@@ -14,7 +14,10 @@ PAGE_FILE = "index.html"
 
 
 def write_fit(result: ScalingFit, out: Path, *, page: bool = True) -> list[Path]:
-    """Save the posterior and (optionally) the fit's HTML page; returns the paths written."""
+    """Save the posterior and (optionally) the fit's HTML page; returns the paths written. A page of an earlier
+    posterior is removed first, so a folder never holds a page that disagrees with its posterior (a run killed
+    between the two leaves no page rather than a stale one)."""
+    (out / PAGE_FILE).unlink(missing_ok=True)
     written = [save_tree(result.tree, out / POSTERIOR_FILE)]
     if page:
         written.append(write_page(result, out))
@@ -24,7 +27,7 @@ def write_fit(result: ScalingFit, out: Path, *, page: bool = True) -> list[Path]
 def write_page(result: ScalingFit, out: Path, extra_sections=(), header_notes=()) -> Path:
     """Render and write the fit's self-contained HTML page (``extra_sections``, ``header_notes``: see
     :func:`~bayes_scaling.report.fit_page.render_fit_page`)."""
-    from bayes_scaling.report.fit_page import render_fit_page
+    from bayes_scaling.report.fit_page import render_fit_page  # here, not above: `fit` without --page skips matplotlib
 
     path = atomic_write_text(out / PAGE_FILE, render_fit_page(result, extra_sections, header_notes))
     log.info("wrote %s", path)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import xarray as xr
 
+from bayes_scaling.data.errors import DataError
 from bayes_scaling.data.load import check_identifiable, load_runs
 from bayes_scaling.data.runs import RunTable
 from bayes_scaling.laws import Law, get_law
@@ -16,9 +17,12 @@ from bayes_scaling.sampling.diagnostics import diagnose
 from bayes_scaling.sampling.model import OBSERVED, RUN_DIM, BuiltModel, all_priors, build_model, prior_draws
 from bayes_scaling.sampling.sampler import compile_model, run_nuts
 from bayes_scaling.sampling.tree import build_tree, posterior_parameters
-from bayes_scaling.spec import AnalysisSpec
+from bayes_scaling.spec import AnalysisSpec, SpecError
 
 log = logging.getLogger(__name__)
+
+#: Most values (chains x draws x runs) a run-level group of the DataTree may hold: 8e8 bytes as float64.
+MOST_PER_RUN_VALUES = 100_000_000
 
 
 @dataclass(frozen=True)
@@ -34,11 +38,28 @@ class PreparedFit:
 
 def prepare(spec: AnalysisSpec) -> PreparedFit:
     """Resolve and validate everything a fit needs; raises before any sampling or writing."""
-    law = get_law(spec.law)
-    likelihood = get_likelihood(spec.likelihood)
+    where = spec.path or f"analysis {spec.name!r}"
+    try:
+        law = get_law(spec.law)
+        likelihood = get_likelihood(spec.likelihood)
+    except ValueError as err:
+        raise SpecError(f"{where}: {err}") from None
     priors = all_priors(law, likelihood, spec.priors)
-    runs = load_runs(spec.data)
+    try:
+        runs = load_runs(spec.data)
+    except DataError:
+        raise
+    except ValueError as err:  # an unknown dataset: name the spec that asked for it
+        raise SpecError(f"{where} [data]: {err}") from None
     check_identifiable(runs, law, spec.data.dataset or spec.data.csv or spec.name)
+    stored = spec.sampler.chains * spec.sampler.draws * len(runs)
+    if stored > MOST_PER_RUN_VALUES:
+        raise SpecError(f"{where}: {spec.sampler.chains} chains x {spec.sampler.draws} draws x "
+                        f"{len(runs)} runs = {stored:.3g} values per run-level group (log-likelihood, posterior "
+                        f"predictive), above the limit of {MOST_PER_RUN_VALUES:.0e} "
+                        f"({8 * MOST_PER_RUN_VALUES / 1e9:.1f} GB each in memory and on disk); lower draws or chains "
+                        "([sampler] or --draws/--chains), or "
+                        "fit a subset of the runs")
     return PreparedFit(spec, law, likelihood, priors, runs)
 
 
