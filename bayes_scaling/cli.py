@@ -14,6 +14,7 @@ import sys
 import traceback
 
 from bayes_scaling.data.errors import DataError
+from bayes_scaling.laws.inputs import INPUTS
 from bayes_scaling.priors import PriorError
 from bayes_scaling.spec import SpecError
 
@@ -108,9 +109,8 @@ def _add_spec_arguments(p) -> None:
     p.add_argument("spec", nargs="?", help="analysis spec (TOML), e.g. models/chinchilla.toml")
     p.add_argument("--law", help="law name, for an ad-hoc fit of --data without a spec")
     p.add_argument("--data", help="CSV of your runs (one row per run), for an ad-hoc fit")
-    p.add_argument("--n-params-col", help="column holding N (parameters)")
-    p.add_argument("--n-tokens-col", help="column holding D (training tokens)")
-    p.add_argument("--compute-col", help="column holding C (training FLOP)")
+    for item in INPUTS.values():
+        p.add_argument(item.flag, help=f"column holding {item.symbol} ({item.description}, {item.unit})")
     p.add_argument("--loss-col", help="column holding the final loss")
     p.add_argument("--compute-unit", choices=["FLOP", "PF-days"], help="unit of the compute column")
     p.add_argument("--loss-unit", choices=["nats", "bits"], help="unit of the loss column")

@@ -201,3 +201,64 @@ def test_seeded_prior_predictive_has_chain_draw_run_dims(simulated_runs):
     assert set(first["prior"].data_vars) == {*law.parameters, *likelihood.parameters}
     # the default priors give plausible losses: most prior datasets stay within 1 to 10 nats per token
     assert np.mean(np.all((np.exp(pp.values[0]) > 1) & (np.exp(pp.values[0]) < 10), axis=1)) > 0.6
+
+
+def _declare(**body):
+    """Define a law class from ``body`` (a valid two-parameter law unless a test changes it); returns the class."""
+    from bayes_scaling.laws import Law
+    from bayes_scaling.priors import Prior
+
+    def loss(self, *, n_params, E, A):
+        return E + A / n_params
+
+    namespace = {"name": "test-law", "title": "t", "equation": "L = E + A/N", "inputs": ("n_params",),
+                 "default_priors": {"E": Prior("LogNormal", {"mu": 0.5, "sigma": 0.5}),
+                                    "A": Prior("LogNormal", {"mu": 0.0, "sigma": 1.0})},
+                 "loss": loss, **body}
+    return type("TestLaw", (Law,), namespace)
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ({"loss": lambda self, *, n_params, E, A, **_: E}, "loss() must take exactly the keywords"),
+    ({"loss": lambda self, *, n_params, E: E}, "loss() must take exactly the keywords ['A', 'E', 'n_params']"),
+    ({"loss": lambda self, *, n_params, E, A, B: E}, "it takes ['A', 'B', 'E', 'n_params']"),
+    ({"inputs": ("n_params", "widgets")},
+     "unknown input(s) ['widgets']; register them in bayes_scaling/laws/inputs.py"),
+    ({"floor": "F"}, "floor 'F' is not one of its parameters"),
+    ({"name": "chinchilla"}, "the name 'chinchilla' is taken by ChinchillaLaw"),
+])
+def test_a_law_is_checked_when_its_class_is_defined(body, message):
+    from bayes_scaling.laws import LAWS
+
+    before = dict(LAWS)
+    with pytest.raises(TypeError) as err:
+        _declare(**body)
+    assert message in str(err.value)
+    assert LAWS == before  # a refused law is not registered
+
+
+def test_a_power_term_must_name_the_laws_parameters_and_inputs():
+    from bayes_scaling.laws import PowerTerm
+
+    with pytest.raises(TypeError, match="power term"):
+        _declare(power_terms=(PowerTerm(amplitude="A", exponent="alpha", input="n_params"),))
+    with pytest.raises(TypeError, match="power term"):
+        _declare(power_terms=(PowerTerm(amplitude="A", exponent="E", input="n_tokens"),))
+
+
+def test_every_law_file_registers_itself():
+    """Each module of bayes_scaling/laws that defines a law with a name is in the registry, found without a list."""
+    import inspect as inspect_module
+    import pkgutil
+
+    import bayes_scaling.laws as package
+    from bayes_scaling.laws import LAWS, Law
+
+    declared = set()
+    for module in pkgutil.iter_modules(package.__path__):
+        loaded = __import__(f"bayes_scaling.laws.{module.name}", fromlist=["_"])
+        declared |= {cls.name for _, cls in inspect_module.getmembers(loaded, inspect_module.isclass)
+                     if issubclass(cls, Law) and "name" in cls.__dict__}
+    assert declared == set(LAWS) and {"chinchilla", "isoflop", "kaplan_joint"} <= declared
+    assert get_law("chinchilla").answers_allocation and not get_law("kaplan_params").answers_allocation
+    assert get_law("chinchilla").floor == "E" and get_law("isoflop_power").floor is None

@@ -19,21 +19,19 @@ import numpy as np
 import pandas as pd
 
 from bayes_scaling.data.errors import DataError
+from bayes_scaling.laws.inputs import COMPUTE_INPUTS, INPUTS
 
-CANONICAL = ("n_params", "n_tokens", "compute", "loss")
+#: Canonical columns: every registered input, then the loss.
+CANONICAL = (*INPUTS, "loss")
 PF_DAY = 1e15 * 86_400  # FLOP in one petaflop/s-day
 COMPUTE_UNITS = {"FLOP": 1.0, "PF-days": PF_DAY}
 LOSS_UNITS = {"nats": 1.0, "bits": math.log(2.0)}
 #: Plausible loss range in nats per token: below it the loss is not a cross-entropy of text, above it (log of a
 #: 50k vocabulary is 10.8) it is most likely a perplexity or a loss in another unit.
 LOSS_RANGE = (0.05, 15.0)
-#: Plausible ranges of the sizes of a training run: parameters, tokens and FLOP (the largest models trained today
-#: have about 1e12 parameters, 1e14 tokens and 1e27 FLOP; the smallest runs in scaling studies about 1e5, 1e6, 1e12).
-#: Values outside are almost always a unit or column mistake, and beyond them the derived compute can overflow.
-SIZE_RANGES = {"n_params": (1e2, 1e16), "n_tokens": (1e2, 1e18), "compute": (1e6, 1e35)}
 #: Default relative tolerance of |C / (6 N D) - 1| when a table gives all three of N, D and C.
 COMPUTE_TOLERANCE = 0.25
-FLAGS = {"n_params": "--n-params-col", "n_tokens": "--n-tokens-col", "compute": "--compute-col", "loss": "--loss-col"}
+FLAGS = {**{name: item.flag for name, item in INPUTS.items()}, "loss": "--loss-col"}
 
 
 @dataclass(frozen=True)
@@ -140,15 +138,16 @@ def validate_table(
                 f"rename the column, or name the right one with {FLAGS[name]} or in the spec's [data.columns]",
                 column=column,
             )
-    given = [name for name in ("n_params", "n_tokens", "compute") if name in columns]
+    given = [name for name in COMPUTE_INPUTS if name in columns]
+    others = [name for name in INPUTS if name in columns and name not in COMPUTE_INPUTS]
     if "loss" not in columns or len(given) < 2:
-        need = [n for n in ("n_params", "n_tokens", "compute") if n not in columns]
+        need = [n for n in COMPUTE_INPUTS if n not in columns]
         raise DataError(
             source, f"needs a loss column and two of n_params, n_tokens, compute; has {given}",
             f"map {'loss and ' if 'loss' not in columns else ''}one of {need} "
             f"(flags {', '.join(FLAGS[n] for n in need)} or the spec's [data.columns])",
         )
-    values = {name: _numeric(raw, source, name, columns[name]) for name in (*given, "loss")}
+    values = {name: _numeric(raw, source, name, columns[name]) for name in (*given, *others, "loss")}
     if "compute" in values:
         values["compute"] = values["compute"] * COMPUTE_UNITS[compute_unit]
     values["loss"] = values["loss"] * LOSS_UNITS[loss_unit]
@@ -163,14 +162,14 @@ def validate_table(
             column=columns["loss"], row=row,
         )
 
-    for name in given:
-        low, high = SIZE_RANGES[name]
+    for name in (*given, *others):  # values outside are almost always a unit or column mistake
+        low, high = INPUTS[name].plausible
         implausible = (values[name] < low) | (values[name] > high)
         if implausible.any():
             row, more = _bad_rows(implausible)
             raise DataError(
                 source, f"{name} {values[name][row - 1]:g} is outside the plausible range {low:g}..{high:g}{more}",
-                f"check the column and its unit ({name} counts {'FLOP' if name == 'compute' else name[2:]})",
+                f"check the column and its unit ({name} is in {INPUTS[name].unit})",
                 column=columns[name], row=row,
             )
 
@@ -193,7 +192,7 @@ def validate_table(
     else:
         values["n_params"] = values["compute"] / (6.0 * values["n_tokens"])
 
-    frame = pd.DataFrame({name: values[name] for name in CANONICAL})
+    frame = pd.DataFrame({name: values[name] for name in CANONICAL if name in values})
     frame["row"] = np.arange(1, len(frame) + 1)
     return frame
 

@@ -1,19 +1,16 @@
-"""Scaling laws, one small file each, and the registry that maps names to them."""
+"""Scaling laws, one small file each. Every module in this package is imported here, and each law registers itself
+under its name when its class is defined (:meth:`~bayes_scaling.laws.base.Law.__init_subclass__`): a new law is a
+new file."""
 
 from __future__ import annotations
 
-from bayes_scaling.laws.base import INPUT_UNITS, Law, LawNotApplicable, PowerTerm
-from bayes_scaling.laws.chinchilla import ChinchillaLaw
-from bayes_scaling.laws.isoflop import IsoFlopLaw
-from bayes_scaling.laws.isoflop_power import IsoFlopPowerLaw
-from bayes_scaling.laws.kaplan_compute import KaplanComputeLaw
-from bayes_scaling.laws.kaplan_data import KaplanDataLaw
-from bayes_scaling.laws.kaplan_joint import KaplanJointLaw
-from bayes_scaling.laws.kaplan_params import KaplanParamsLaw
+import importlib
+import pkgutil
 
-LAWS: dict[str, type[Law]] = {law.name: law for law in (
-    ChinchillaLaw, KaplanParamsLaw, KaplanDataLaw, KaplanComputeLaw, KaplanJointLaw, IsoFlopLaw, IsoFlopPowerLaw,
-)}
+from bayes_scaling.laws.base import INPUT_UNITS, LAWS, Law, LawNotApplicable, PowerTerm
+
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
 
 
 def get_law(name: str) -> Law:

@@ -7,20 +7,21 @@ Laws never import PyMC; :mod:`bayes_scaling.sampling.model` builds the model fro
 
 from __future__ import annotations
 
+import inspect
 import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 
+from bayes_scaling.laws.inputs import INPUTS
 from bayes_scaling.priors import Prior
 
-#: Names of the inputs a law may take, with their units. Every dataset provides them under these names.
-INPUT_UNITS: dict[str, str] = {
-    "n_params": "parameters",
-    "n_tokens": "tokens",
-    "compute": "FLOP",
-}
+#: Names of the inputs a law may take, with their units (:data:`~bayes_scaling.laws.inputs.INPUTS`).
+INPUT_UNITS: dict[str, str] = {name: item.unit for name, item in INPUTS.items()}
+
+#: Every law class with a ``name``, registered when its class is defined (:meth:`Law.__init_subclass__`).
+LAWS: dict[str, type[Law]] = {}
 
 
 #: The three shapes of a power term, with the parameter the sampler replaces by its centred coordinate.
@@ -112,6 +113,45 @@ class Law:
     inputs: ClassVar[tuple[str, ...]]
     default_priors: ClassVar[dict[str, Prior]]
     power_terms: ClassVar[tuple[PowerTerm, ...]] = ()
+    #: The parameter that is the loss's floor (the irreducible loss E), if the law has one.
+    floor: ClassVar[str | None] = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Check a law's declaration when its class is created, and register it under its ``name``: its inputs are
+        registered inputs, its power terms name its parameters and inputs, and :meth:`loss` takes exactly its inputs
+        and parameters as keywords (no ``**kwargs`` that would swallow a misspelt name)."""
+        super().__init_subclass__(**kwargs)
+        if "name" not in cls.__dict__:
+            return  # a shared base of several laws, not a law
+        where = f"law {cls.__name__} ({cls.name!r})"
+        unknown = [name for name in cls.inputs if name not in INPUTS]
+        if unknown:
+            raise TypeError(f"{where}: unknown input(s) {unknown}; register them in bayes_scaling/laws/inputs.py "
+                            f"(known: {', '.join(INPUTS)})")
+        parameters = set(cls.default_priors)
+        for term in cls.power_terms:
+            names = {term.amplitude, term.exponent} | ({term.floor} if term.floor else set())
+            if not names <= parameters or term.input not in cls.inputs:
+                raise TypeError(f"{where}: power term {term} names a parameter or input the law does not have")
+        if cls.floor is not None and cls.floor not in parameters:
+            raise TypeError(f"{where}: floor {cls.floor!r} is not one of its parameters {sorted(parameters)}")
+        signature = inspect.signature(cls.loss).parameters.values()
+        keywords = {p.name for p in signature if p.kind is p.KEYWORD_ONLY}
+        swallows = any(p.kind is p.VAR_KEYWORD for p in signature)
+        if keywords or not swallows:  # a generic loss(**values) reads its names from the declaration instead
+            expected = set(cls.inputs) | parameters
+            if swallows or keywords != expected:
+                raise TypeError(f"{where}: loss() must take exactly the keywords {sorted(expected)} (its inputs and "
+                                f"the parameters of default_priors); it takes {sorted(keywords)}"
+                                + (" and **kwargs" if swallows else ""))
+        if cls.name in LAWS and LAWS[cls.name] is not cls:
+            raise TypeError(f"{where}: the name {cls.name!r} is taken by {LAWS[cls.name].__name__}")
+        LAWS[cls.name] = cls
+
+    @property
+    def answers_allocation(self) -> bool:
+        """Whether the law defines a compute-optimal allocation (N_opt, D_opt for a budget)."""
+        return type(self).optimal_allocation is not Law.optimal_allocation
 
     @property
     def parameters(self) -> tuple[str, ...]:
@@ -124,7 +164,7 @@ class Law:
 
     def loss_at(self, **values: Any) -> Any:
         """:meth:`loss` given any two of ``n_params``, ``n_tokens``, ``compute`` (the third from C = 6 N D)."""
-        given = {name for name in INPUT_UNITS if values.get(name) is not None}
+        given = {name for name in INPUTS if values.get(name) is not None}
         if "n_params" in self.inputs and "n_params" not in given and {"compute", "n_tokens"} <= given:
             values["n_params"] = values["compute"] / (6.0 * values["n_tokens"])
         if "n_tokens" in self.inputs and "n_tokens" not in given and {"compute", "n_params"} <= given:
@@ -134,7 +174,7 @@ class Law:
         missing = [name for name in self.inputs if values.get(name) is None]
         if missing:
             raise ValueError(f"law {self.name!r} needs {', '.join(self.inputs)}; cannot derive {', '.join(missing)}")
-        return self.loss(**values)
+        return self.loss(**{name: values[name] for name in (*self.inputs, *self.parameters)})
 
     def log_loss(self, params: dict[str, Any], inputs: dict[str, Any]) -> np.ndarray:
         """log L per draw (axis 0, from 1-d arrays of parameter draws) and point (axis 1, from the inputs)."""

@@ -37,6 +37,7 @@ class ChinchillaLaw(Law):
     equation = "L(N, D) = E + A / N^α + B / D^β"
     reference = "Hoffmann et al. 2022, arXiv 2203.15556, eq. (2) and appendix D.2"
     inputs = ("n_params", "n_tokens")
+    floor = "E"
     default_priors: ClassVar[dict[str, Prior]] = {
         "E": Prior("LogNormal", {"mu": 0.5, "sigma": 0.5}),
         "A": Prior("LogNormal", {"mu": math.log(0.3), "sigma": 1.0}, at="centre"),
@@ -49,7 +50,7 @@ class ChinchillaLaw(Law):
         PowerTerm(amplitude="B", exponent="beta", input="n_tokens"),
     )
 
-    def loss(self, *, n_params, n_tokens, E, A, B, alpha, beta, **_: Any):
+    def loss(self, *, n_params, n_tokens, E, A, B, alpha, beta):
         """L(N, D) = E + A N^-alpha + B D^-beta, in nats per token."""
         return E + A * n_params**-alpha + B * n_tokens**-beta
 

@@ -63,6 +63,7 @@ class IsoFlopLaw(Law):
     equation = "L = E + (C_c/C)^α_C · g(log(N / (N_0 C^a)); u, v)"
     reference = "Hoffmann et al. 2022 approach 2; Kaplan et al. 2020 section 6 and eq. (1.3)"
     inputs = ("n_params", "compute")
+    floor = "E"
     default_priors: ClassVar[dict[str, Prior]] = {
         "a": Prior("Beta", {"alpha": 2.0, "beta": 2.0}),
         "N_0": Prior("LogNormal", {"mu": -1.5, "sigma": 0.75}, at="centre"),
@@ -81,7 +82,7 @@ class IsoFlopLaw(Law):
         """L_min(C) = E + (C_c / C)^alpha_C, the lowest loss reachable with C FLOP."""
         return E + (C_c / compute) ** alpha_C
 
-    def loss(self, *, n_params, compute, a, N_0, alpha_C, C_c, u, v, E, **_: Any):
+    def loss(self, *, n_params, compute, a, N_0, alpha_C, C_c, u, v, E):
         """E + (C_c / C)^alpha_C * g(log N - log N_opt(C); u, v) in nats per token."""
         delta = np.log(n_params) - np.log(N_0) - a * np.log(compute)
         return E + (C_c / compute) ** alpha_C * profile(delta, u, v)

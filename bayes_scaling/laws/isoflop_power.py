@@ -27,6 +27,7 @@ class IsoFlopPowerLaw(IsoFlopLaw):
     """
 
     name = "isoflop_power"
+    floor = None  # Kaplan's frontier has no floor
     title = "IsoFLOP profiles on Kaplan's power-law frontier (no floor; the form of Kaplan's L* crossover)"
     equation = "L = (C_c/C)^α_C · g(log(N / (N_0 C^a)); u, v)"
     reference = "Kaplan et al. 2020 section 6 and eq. (1.3); Hoffmann et al. 2022 approach 2"
@@ -44,7 +45,7 @@ class IsoFlopPowerLaw(IsoFlopLaw):
         """L_min(C) = (C_c / C)^alpha_C (eq. 1.3)."""
         return (C_c / compute) ** alpha_C
 
-    def loss(self, *, n_params, compute, a, N_0, alpha_C, C_c, u, v, **_: Any):
+    def loss(self, *, n_params, compute, a, N_0, alpha_C, C_c, u, v):
         """(C_c / C)^alpha_C * g(log N - log N_opt(C); u, v) in nats per token."""
         delta = np.log(n_params) - np.log(N_0) - a * np.log(compute)
         return (C_c / compute) ** alpha_C * profile(delta, u, v)

@@ -41,7 +41,7 @@ class KaplanJointLaw(Law):
         PowerTerm(amplitude="D_c", exponent="alpha_D", input="n_tokens", form="scale"),
     )
 
-    def loss(self, *, n_params, n_tokens, alpha_N, alpha_D, N_c, D_c, **_: Any):
+    def loss(self, *, n_params, n_tokens, alpha_N, alpha_D, N_c, D_c):
         """[(N_c/N)^(alpha_N/alpha_D) + D_c/D]^alpha_D in nats per token."""
         return ((N_c / n_params) ** (alpha_N / alpha_D) + D_c / n_tokens) ** alpha_D
 

@@ -19,9 +19,9 @@ class SinglePowerLaw(Law):
     exponent: ClassVar[str]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
         cls.inputs = (cls.input,)
         cls.power_terms = (PowerTerm(amplitude=cls.scale, exponent=cls.exponent, input=cls.input, form="scale"),)
+        super().__init_subclass__(**kwargs)  # checks and registers the law declared above
 
     def loss(self, **values: Any) -> Any:
         """(x_c / x)^alpha in nats per token."""

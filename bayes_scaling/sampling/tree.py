@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from bayes_scaling.data.runs import RunTable
+from bayes_scaling.data.runs import CANONICAL, RunTable
 from bayes_scaling.sampling.diagnostics import Diagnostics
 from bayes_scaling.sampling.model import OBSERVED, RUN_DIM, BuiltModel, natural_parameters
 from bayes_scaling.sampling.sampler import SamplingResult
@@ -37,7 +37,7 @@ def run_inputs(runs: RunTable) -> xr.Dataset:
     """The runs' canonical columns (and ``budget`` where the data name one) as a Dataset over ``run`` (the
     source's 1-based row numbers)."""
     coords = {RUN_DIM: runs.frame["row"].to_numpy()}
-    names = ("n_params", "n_tokens", "compute", "loss", *(["budget"] if "budget" in runs.frame else []))
+    names = [name for name in (*CANONICAL, "budget") if name in runs.frame]
     return xr.Dataset({name: (RUN_DIM, runs.column(name)) for name in names}, coords=coords)
 
 

@@ -14,11 +14,13 @@ from typing import Any
 
 import numpy as np
 
+from bayes_scaling.laws.inputs import COMPUTE_INPUTS
+
 
 def log10_scale(inputs: dict[str, Any]) -> np.ndarray:
     """log10 of the scale of each point, the axis the drift grows along: ``compute`` if given, else the product of
     the sizes given (N·D for a law of N and D, N or D alone for a law of one)."""
-    names = ["compute"] if "compute" in inputs else [name for name in ("n_params", "n_tokens") if name in inputs]
+    names = ["compute"] if "compute" in inputs else [name for name in COMPUTE_INPUTS if name in inputs]
     if not names:
         raise ValueError(f"no compute, n_params or n_tokens among the inputs {sorted(inputs)}")
     return sum(np.log10(np.asarray(inputs[name], dtype=float)).ravel() for name in names)
