@@ -58,6 +58,15 @@ def test_unknown_law_lists_the_valid_ones():
         get_law("kaplann")
 
 
+def _with_every_input(runs: RunTable, law) -> RunTable:
+    """The runs, with any input of ``law`` they lack (one beyond N, D and C) spread log-uniformly over 1e6 to 1e10
+    (seeded): enough to build the model and take its gradient."""
+    missing = [name for name in law.inputs if name not in runs.frame]
+    rng = np.random.default_rng(0)
+    extra = {name: 10.0 ** rng.uniform(6.0, 10.0, len(runs)) for name in missing}
+    return runs.with_frame(runs.frame.assign(**extra), "test inputs") if extra else runs
+
+
 @pytest.mark.parametrize("likelihood_name", sorted(LIKELIHOODS))
 @pytest.mark.parametrize("law_name", sorted(LAWS))
 @pytest.mark.parametrize("geometry", ["centred", "naive"])
@@ -66,7 +75,7 @@ def test_every_law_builds_with_finite_gradient(law_name, likelihood_name, geomet
     priors = all_priors(law, likelihood)
     assert set(law.default_priors) == set(law.parameters)
     assert all(t.amplitude in law.parameters and t.exponent in law.parameters for t in law.power_terms)
-    built = build_model(law, simulated_runs, likelihood, priors, geometry)
+    built = build_model(law, _with_every_input(simulated_runs, law), likelihood, priors, geometry)
     model = built.model
     point = model.initial_point(0)
     logp = model.compile_logp(mode=FAST)(point)
