@@ -37,7 +37,7 @@ def _setup_logging(quiet: bool) -> None:
         datefmt="%H:%M:%S",
     )
     for noisy in ("pymc", "pytensor", "numba", "h5py", "matplotlib", "arviz", "arviz_base", "arviz_stats",
-                  "arviz_plots", "root"):
+                  "arviz_plots", "pooch", "root"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
     # the Dask cluster's start-up chatter, in this process and in the workers it starts (read when dask loads)
     os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")

@@ -169,3 +169,62 @@ def test_user_csv_round_trip(tmp_path: Path):
     frame().to_csv(path, index=False)
     runs = load_runs(DataSpec(csv=str(path), columns=COLUMNS))
     assert len(runs) == 3 and runs.source["sha256"] == sha256_of(path)
+
+
+def test_a_trickling_server_hits_the_total_deadline_and_leaves_nothing(tmp_path, monkeypatch):
+    """A server on 127.0.0.1 that sends a byte every 50 ms: each read succeeds, so only a deadline on the whole
+    download stops it; the cache holds no partial file afterwards."""
+    import dataclasses
+    import threading
+    import time
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from bayes_scaling.data import fetch
+
+    class Trickle(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", "100000")
+            self.end_headers()
+            try:
+                for _ in range(200):
+                    self.wfile.write(b"x")
+                    self.wfile.flush()
+                    time.sleep(0.05)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Trickle)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    entry = dataclasses.replace(get_dataset("epoch-chinchilla"),
+                                url=f"http://127.0.0.1:{server.server_address[1]}/data.csv")
+    monkeypatch.delenv("BAYES_SCALING_DATA", raising=False)
+    monkeypatch.setenv("BAYES_SCALING_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(fetch, "DOWNLOAD_DEADLINE", 0.5)
+    started = time.monotonic()
+    try:
+        with pytest.raises(DataNotFound, match=r"took longer than 0\.5 s in all"):
+            resolve(entry)
+        assert time.monotonic() - started < 5  # the deadline, not the 10 s the server would trickle for
+    finally:
+        server.shutdown()
+    cache = tmp_path / "cache" / "epoch-chinchilla"
+    assert not cache.exists() or not list(cache.iterdir())
+
+
+def test_partial_downloads_left_by_a_kill_are_cleaned_on_the_next_run(tmp_path):
+    import os
+    import time
+
+    from bayes_scaling.data.fetch import clean_partial_downloads
+
+    stale, fresh, data = tmp_path / "tmpab12cd", tmp_path / "tmpef34gh", tmp_path / "svg_extracted_data.csv"
+    for path in (stale, fresh, data):
+        path.write_text("x")
+    os.utime(stale, (time.time() - 3600, time.time() - 3600))
+    os.utime(data, (time.time() - 3600, time.time() - 3600))
+    clean_partial_downloads(tmp_path, older_than=600)
+    assert not stale.exists() and fresh.exists() and data.exists()

@@ -5,12 +5,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import time
 import urllib.request
 from pathlib import Path
 
 from bayes_scaling.data.errors import ChecksumMismatch, DataNotFound
 from bayes_scaling.data.registry import DatasetEntry
-from bayes_scaling.util.files import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -46,17 +46,54 @@ def _verified(entry: DatasetEntry, path: Path) -> Path:
     return path
 
 
-def _download(entry: DatasetEntry, target: Path, timeout: float = 60.0) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    log.info("downloading %s from %s", entry.name, entry.url)
+#: A download must finish within this many seconds in all (a server that trickles bytes cannot hang a fit), and
+#: each read within :data:`READ_TIMEOUT`.
+DOWNLOAD_DEADLINE = 600.0
+READ_TIMEOUT = 60.0
 
-    def download_and_verify(tmp: Path) -> None:
-        with open(tmp, "wb") as out, urllib.request.urlopen(entry.url, timeout=timeout) as response:
-            for block in iter(lambda: response.read(1 << 20), b""):
+
+def deadline_downloader(deadline: float, read_timeout: float = READ_TIMEOUT):
+    """A pooch downloader that streams with the standard library and gives up once ``deadline`` seconds have passed
+    in all (pooch's own downloaders bound each socket read only)."""
+    def download(url: str, output_file, _pooch=None) -> None:
+        start = time.monotonic()
+        with urllib.request.urlopen(url, timeout=read_timeout) as response, open(output_file, "wb") as out:
+            while block := response.read1(1 << 16):
                 out.write(block)
-        _verified(entry, tmp)
+                if time.monotonic() - start > deadline:
+                    raise TimeoutError(f"the download took longer than {deadline:g} s in all")
+    return download
 
-    atomic_write(target, download_and_verify)
+
+def clean_partial_downloads(folder: Path, older_than: float | None = None) -> None:
+    """Remove what a killed download left in our cache folder: pooch's temporary ``tmp*`` files, once they are older
+    than a download may take (so a download in progress elsewhere is left alone)."""
+    if not folder.is_dir():
+        return
+    older_than = DOWNLOAD_DEADLINE if older_than is None else older_than
+    for path in folder.glob("tmp*"):
+        try:
+            if path.is_file() and time.time() - path.stat().st_mtime > older_than:
+                path.unlink()
+                log.info("removed %s, left by an interrupted download", path)
+        except OSError:
+            continue
+
+
+def _download(entry: DatasetEntry, target: Path) -> None:
+    """Download ``entry`` to ``target`` with pooch: a temporary file, its sha256 checked, then moved into place."""
+    import pooch  # only when a download is needed
+
+    clean_partial_downloads(target.parent)
+    log.info("downloading %s from %s", entry.name, entry.url)
+    try:
+        pooch.retrieve(entry.url, known_hash=f"sha256:{entry.sha256}", fname=target.name, path=target.parent,
+                       downloader=deadline_downloader(DOWNLOAD_DEADLINE), progressbar=False)
+    except ValueError as err:  # pooch's hash mismatch
+        raise ChecksumMismatch(
+            entry.url, f"the downloaded file does not match the registry's sha256 for dataset {entry.name!r} ({err})",
+            f"check the registry entry (commit {entry.commit}); nothing was written to the cache",
+        ) from None
 
 
 def resolve(entry: DatasetEntry, *, download: bool = True) -> Path:
@@ -80,7 +117,7 @@ def resolve(entry: DatasetEntry, *, download: bool = True) -> Path:
             return cached
         except ChecksumMismatch:
             raise
-        except OSError as err:
+        except (OSError, TimeoutError) as err:
             reason = f"download failed ({err})"
     else:
         reason = "downloads are switched off"

@@ -24,7 +24,7 @@ from bayes_scaling.sampling.run import prepare
 from bayes_scaling.spec import SpecError, load_spec
 from bayes_scaling.study.crossover import DATA_LIMITED_LAWS, FRONTIER_LAWS
 from bayes_scaling.uncertainty import fit_with_uncertainty
-from bayes_scaling.util.files import atomic_write_text, check_output_folder
+from bayes_scaling.util.files import atomic_write_text, check_output_folder, exclusive_lock
 from bayes_scaling.validation.calibration import calibrate_spec, check_splits
 
 #: Receives one line per stage of the build (the CLI prints them to stderr).
@@ -207,42 +207,43 @@ def build_report(spec_paths: list[str], out: Path, *, refit: bool = False, budge
             check_splits(item, item.spec.calibration.hold_out)
     checks = {item.spec.name: [(variant, prepare(variant.apply(item.spec))) for variant in item.spec.sensitivity]
               for item in prepared}
-    fits: dict[str, ScalingFit] = {}
-    fitted = [0, 0]
-    sensitivity: dict[str, list] = {}
-    for i, item in enumerate(prepared, 1):
-        folder = out / item.spec.name
-        fits[item.spec.name] = _fit_or_reuse(item, folder, refit, f"[{i}/{len(prepared)}] {item.spec.name}",
-                                             fitted, say, progress_bars)
-        sensitivity[item.spec.name] = [
-            (variant.label, _fit_or_reuse(check, folder / SENSITIVITY_DIR / variant.slug, refit,
-                                          f"    sensitivity check '{variant.label}'", fitted, say, progress_bars))
-            for variant, check in checks[item.spec.name]]
-    calibrated = {item.spec.name: _calibrate_or_reuse(item, out / item.spec.name, refit, scheduler, workers, say)
-                  for item in prepared if item.spec.calibration is not None}
-    written = [0, 0]  # pages rendered, pages unchanged
-    for name, fit in fits.items():  # pages last: a crossover section needs its companion fit
-        for _, check in sensitivity[name]:
-            _write_page_if_changed(check, check.path, [check], lambda: ((), ()), refit, written)
-        companion = _crossover_companion(fit, fits)
-        calibration = calibrated.get(name)
+    with exclusive_lock(out, "report"):  # a second report on the same folder is refused, not raced
+        fits: dict[str, ScalingFit] = {}
+        fitted = [0, 0]
+        sensitivity: dict[str, list] = {}
+        for i, item in enumerate(prepared, 1):
+            folder = out / item.spec.name
+            fits[item.spec.name] = _fit_or_reuse(item, folder, refit, f"[{i}/{len(prepared)}] {item.spec.name}",
+                                                 fitted, say, progress_bars)
+            sensitivity[item.spec.name] = [
+                (variant.label, _fit_or_reuse(check, folder / SENSITIVITY_DIR / variant.slug, refit,
+                                              f"    sensitivity check '{variant.label}'", fitted, say, progress_bars))
+                for variant, check in checks[item.spec.name]]
+        calibrated = {item.spec.name: _calibrate_or_reuse(item, out / item.spec.name, refit, scheduler, workers, say)
+                      for item in prepared if item.spec.calibration is not None}
+        written = [0, 0]  # pages rendered, pages unchanged
+        for name, fit in fits.items():  # pages last: a crossover section needs its companion fit
+            for _, check in sensitivity[name]:
+                _write_page_if_changed(check, check.path, [check], lambda: ((), ()), refit, written)
+            companion = _crossover_companion(fit, fits)
+            calibration = calibrated.get(name)
 
-        def extras(fit=fit, companion=companion, variants=sensitivity[name], calibration=calibration):
-            sections = [crossover_section(fit, companion)] if companion is not None else []
-            sections += [sensitivity_section(fit, variants)] if variants else []
-            sections += [calibration_section(calibration)] if calibration else []
-            return sections, [extrapolation_note(fit, variants, calibration)]
+            def extras(fit=fit, companion=companion, variants=sensitivity[name], calibration=calibration):
+                sections = [crossover_section(fit, companion)] if companion is not None else []
+                sections += [sensitivity_section(fit, variants)] if variants else []
+                sections += [calibration_section(calibration)] if calibration else []
+                return sections, [extrapolation_note(fit, variants, calibration)]
 
-        shown = [fit, *(check for _, check in sensitivity[name]), *([companion] if companion else [])]
-        _write_page_if_changed(fit, out / name, shown, extras, refit, written,
-                               calibrated.get(name, {}).get("key"))
-    budgets = tuple(budgets or ())
-    index_key = _page_key([*fits.values(), *(c for checks in sensitivity.values() for _, c in checks)], budgets,
-                          sorted(result["key"] for result in calibrated.values()))
-    index = out / "index.html"
-    if refit or _stored_key(out) != index_key or not index.is_file():
-        links = {name: (f"{name}/{PAGE_FILE}", result) for name, result in calibrated.items()}
-        atomic_write_text(index, render_index(fits, budgets, checks=sensitivity, calibrated=links))
-        atomic_write_text(out / PAGE_KEY_FILE, index_key)
-    return ReportSummary(index=index, fits=fits, sampled=fitted[0], reused=fitted[1], rendered=written[0],
-                         unchanged=written[1], seconds=time.perf_counter() - start)
+            shown = [fit, *(check for _, check in sensitivity[name]), *([companion] if companion else [])]
+            _write_page_if_changed(fit, out / name, shown, extras, refit, written,
+                                   calibrated.get(name, {}).get("key"))
+        budgets = tuple(budgets or ())
+        index_key = _page_key([*fits.values(), *(c for checks in sensitivity.values() for _, c in checks)], budgets,
+                              sorted(result["key"] for result in calibrated.values()))
+        index = out / "index.html"
+        if refit or _stored_key(out) != index_key or not index.is_file():
+            links = {name: (f"{name}/{PAGE_FILE}", result) for name, result in calibrated.items()}
+            atomic_write_text(index, render_index(fits, budgets, checks=sensitivity, calibrated=links))
+            atomic_write_text(out / PAGE_KEY_FILE, index_key)
+        return ReportSummary(index=index, fits=fits, sampled=fitted[0], reused=fitted[1], rendered=written[0],
+                             unchanged=written[1], seconds=time.perf_counter() - start)

@@ -2,27 +2,80 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
+#: A temporary file of :func:`atomic_write` older than this (seconds) was left by a killed process: removed.
+STALE_SECONDS = 600.0
+
 
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
-    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it over ``path``."""
+    """Call ``write(tmp)`` on a temporary file beside ``path``, flush it to disk, then rename it over ``path`` (and
+    flush the folder), so ``path`` holds the old or the new contents after any crash. Temporary files that a killed
+    process left beside ``path`` are removed first."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
         write(Path(tmp))
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes the file private; the output is an ordinary file
+        _fsync(tmp)
         os.replace(tmp, path)
+        _fsync(path.parent)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+def remove_stale_temporaries(path: Path, older_than: float = STALE_SECONDS) -> None:
+    """Remove ``.<name>.*.tmp`` files beside ``path`` older than ``older_than`` seconds (a kill's leftovers)."""
+    now = time.time()
+    for leftover in path.parent.glob(f".{path.name}.*.tmp"):
+        with contextlib.suppress(OSError):
+            if now - leftover.stat().st_mtime > older_than:
+                leftover.unlink()
+
+
+def _fsync(path: str | Path) -> None:
+    flags = os.O_RDONLY | (os.O_DIRECTORY if Path(path).is_dir() else 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError:
+        return  # a folder that cannot be opened for syncing (some file systems): the rename still happened
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def exclusive_lock(folder: str | Path, what: str):
+    """Hold an exclusive lock on ``folder/.lock`` while the block runs; if another process holds it, raise
+    ``ValueError`` at once (two reports writing one folder would race)."""
+    import fcntl
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ValueError(f"{folder}: another {what} is writing here now; wait for it to finish or choose "
+                             "another --out") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _umask() -> int:
