@@ -112,7 +112,8 @@ def test_calibrate_scores_bayes_and_bootstrap_on_the_same_held_out_runs(tmp_path
         assert gp_only["coverage"] == with_discrepancy["coverage"] and gp_only["crps"] == with_discrepancy["crps"]
     else:
         assert with_discrepancy["width"]["0.9"] > gp_only["width"]["0.9"]
-    assert bayes["n_runs"] == boot["n_runs"] >= 12 and bayes["n_train"] == boot["n_train"] == 60 - bayes["n_runs"]
+    assert bayes["n_runs"] == boot["n_runs"] == 10  # 20% of 60 runs: the whole top budget (10 runs), not 12
+    assert bayes["n_train"] == boot["n_train"] == 50
     assert set(bayes["coverage"]) == {"0.5", "0.8", "0.9", "0.95"} and 0 <= boot["coverage"]["0.9"] <= 1
     assert bayes["coverage"]["0.9"] >= 0.5  # the simulating law, extrapolated one budget: mostly covered
     assert main(["calibrate", "--law", "chinchilla", "--data", csv, "--hold-out", "1.5"]) == EXIT_BAD_INPUT
@@ -145,7 +146,7 @@ def test_calibrate_and_sbc_refuse_bad_settings_before_any_fit(tmp_path, capsys, 
     assert "holds out no run of 60" in capsys.readouterr().err
     args = ["calibrate", "--law", "chinchilla", "--data", csv, "--hold-out", "0.95", "--out", str(out)]
     assert main(args) == EXIT_BAD_INPUT
-    assert "runs.csv: the filters removed every run" in capsys.readouterr().err
+    assert "hold-out fraction 0.95 leaves 1 budget to fit (of 6)" in capsys.readouterr().err
     monkeypatch.setattr(bayes_scaling.util.parallel, "CONNECT_SECONDS", 1)
     args = ["sbc", "--law", "chinchilla", "--data", csv, "--simulations", "2", "--scheduler", "tcp://127.0.0.1:1",
             "--out", str(out)]

@@ -153,13 +153,14 @@ def test_filters_are_applied_recorded_and_unknown_ones_refused():
 
 
 def test_hold_out_top_compute_removes_the_largest_budgets_with_their_ties():
+    """Whole budgets (here: runs of equal compute), the number closest to the fraction."""
     raw = pd.DataFrame({"N": [1e8, 2e8, 4e8, 8e8, 8e8, 1.6e9], "D": [1e9, 1e9, 1e9, 1e9, 1e9, 1e9],
                         "L": [3.0, 2.9, 2.8, 2.7, 2.71, 2.6]})
     runs = RunTable(frame=validate_table(raw, "r.csv", COLUMNS), source={"file": "r.csv"})
     kept = apply_filters(runs, {"hold_out_top_compute": 0.34})  # two runs, and the one tied with the second
     assert list(kept.column("n_params")) == [1e8, 2e8, 4e8]
     assert list(kept.filters) == ["hold_out_top_compute=0.34: 3 of 6 runs removed"]
-    assert len(apply_filters(runs, {"hold_out_top_compute": 0.01})) == 6  # rounds to no run
+    assert len(apply_filters(runs, {"hold_out_top_compute": 0.01})) == 6  # nothing is closer to 1% than no run
     with pytest.raises(DataError, match="would hold out every run"):
         apply_filters(runs, {"hold_out_top_compute": 1})
 
@@ -228,3 +229,26 @@ def test_partial_downloads_left_by_a_kill_are_cleaned_on_the_next_run(tmp_path):
     os.utime(data, (time.time() - 3600, time.time() - 3600))
     clean_partial_downloads(tmp_path, older_than=600)
     assert not stale.exists() and fresh.exists() and data.exists()
+
+
+def test_hold_out_top_compute_never_splits_an_isoflop_budget():
+    """Six budgets of ten runs with jittered compute: 15% (9 runs) holds out the top budget whole, 25% (15 runs)
+    the top one (10 runs, closer than 20), 35% (21 runs) the top two."""
+    from bayes_scaling.data.budgets import budget_labels
+    from bayes_scaling.validation.simulate import isoflop_design
+
+    design = isoflop_design([1e18, 3e18, 1e19, 3e19, 1e20, 3e20], sizes_per_budget=10)
+    jitter = np.random.default_rng(0).uniform(-0.02, 0.02, len(design))
+    design["compute"] *= 10**jitter
+    design["n_tokens"] = design["compute"] / (6 * design["n_params"])
+    design["loss"] = 2.5
+    runs = RunTable(frame=validate_table(design, "d.csv", {k: k for k in ("n_params", "n_tokens", "loss")}),
+                    source={"file": "d.csv"})
+    labels = budget_labels(runs.frame)
+    assert len(set(labels.tolist())) == 6
+    for fraction, held in ((0.15, 10), (0.25, 10), (0.35, 20)):
+        kept = apply_filters(runs, {"hold_out_top_compute": fraction})
+        assert len(runs) - len(kept) == held
+        kept_labels = set(budget_labels(runs.frame)[np.isin(runs.frame["row"], kept.frame["row"])].tolist())
+        assert all((labels == label).sum() == np.isin(runs.frame["row"], kept.frame["row"])[labels == label].sum()
+                   for label in kept_labels)  # every kept budget is kept whole

@@ -86,3 +86,15 @@ def test_predictive_optimum_check_scores_the_noisy_vertex_against_draws_of_the_s
     flat = predictive_optimum_coverage(lambda budget: -profile(budget), runs)  # every draw opens downward
     assert flat is None
     assert predictive_optimum_coverage(profile, runs.isel(run=slice(0, 3))) is None  # no budget of 5 runs
+
+
+def test_coverage_per_budget_weighs_each_budget_once():
+    """Two budgets: one of 9 runs all inside, one of 1 run outside: per run 90%, per budget 50%."""
+    from bayes_scaling.validation.holdout import sample_scores
+
+    rng = np.random.default_rng(0)
+    samples = rng.normal(0.0, 1.0, size=(4000, 10))
+    observed = np.array([0.0] * 9 + [5.0])
+    scores = sample_scores(samples, observed, budgets=np.array([0] * 9 + [1]))
+    assert scores["coverage"][0.9] == pytest.approx(0.9)
+    assert scores["budget_coverage"][0.9] == pytest.approx(0.5) and scores["n_budgets"] == 2

@@ -193,3 +193,22 @@ def test_a_page_states_the_coverage_its_calibration_backtests_measured():
     note = extrapolation_note(fit, [], _calibration_result())
     assert "not measured" not in note and "top 20% of compute held out: <strong>85%</strong> of 48 runs" in note
     assert "(law alone: 54%)" in note and 'href="#calibration"' in note
+
+
+def test_an_unconverged_backtest_split_is_not_scored_anywhere():
+    """A refit that failed its diagnostics shows "not scored", never a coverage, and is left out of the verdict."""
+    from bayes_scaling.commands.calibrate import format_backtest
+    from bayes_scaling.report.calibration_section import calibration_section, calibration_summary_section
+
+    result = _calibration_result()
+    for row in result["backtest"]["rows"][3:5]:  # the 20% split's Bayesian rows: the refit did not converge
+        row.update(converged=False, scored=False)
+    _, _, html = calibration_section(result)
+    assert "not scored" in html and "honest at 1 of 1 cutoffs" in html
+    summary = calibration_summary_section({"chinchilla": ("chinchilla/index.html", result)})
+    assert "not scored" in summary
+    text = format_backtest("sim", [{**row, "coverage": {float(k): v for k, v in row["coverage"].items()},
+                                    "width": {float(k): v for k, v in row["width"].items()}}
+                                   for row in result["backtest"]["rows"]])
+    unscored = [line for line in text.splitlines() if "not scored" in line]
+    assert len(unscored) == 2 and all(line.count("%") == 1 for line in unscored)  # the held-out fraction only

@@ -11,21 +11,27 @@ from bayes_scaling.commands.arguments import spec_from_args
 from bayes_scaling.sampling.run import prepare
 from bayes_scaling.util.files import atomic_write_text
 from bayes_scaling.validation.calibration import backtest, rows_as_json
-from bayes_scaling.validation.holdout import LEVELS, optimum_text
+from bayes_scaling.validation.holdout import LEVELS, is_scored, optimum_text
 
 
 def format_backtest(name: str, rows: list[dict]) -> str:
     """The backtest as a table: one line per held-out fraction and method."""
-    head = (f"{'held out':<10}{'method':<19}{'runs':>6}" + "".join(f"{f'{level:.0%} cov':>9}" for level in LEVELS)
-            + f"{'90% width':>11}{'CRPS':>9}{'log score':>11}{'N_opt in 90%':>14}{'seconds':>9}")
-    lines = [f"{name}: extrapolation backtest (coverage of central predictive intervals on held-out log loss)", head]
+    head = (f"{'held out':<10}{'method':<19}{'runs':>6}{'budgets':>8}"
+            + "".join(f"{f'{level:.0%} cov':>9}" for level in LEVELS)
+            + f"{'90%/budget':>11}{'90% width':>11}{'CRPS':>9}{'log score':>11}{'N_opt in 90%':>14}{'seconds':>9}")
+    lines = [f"{name}: extrapolation backtest, whole budgets held out (coverage of central predictive intervals on "
+             "held-out log loss, per run and averaged per budget)", head]
     for row in rows:
-        flag = " NOT CONVERGED" if row["converged"] is False else ""
+        start = f"{row['fraction']:<10.0%}{row['method']:<19}{row['n_runs']:>6}{row.get('n_budgets', '–'):>8}"
+        if not is_scored(row):
+            lines.append(start + f"  not scored: the refit did not converge ({row['seconds']:.1f} s)")
+            continue
         log_score = f"{row['log_score']:>11.2f}" if "log_score" in row else f"{'–':>11}"
-        lines.append(f"{row['fraction']:<10.0%}{row['method']:<19}{row['n_runs']:>6}"
-                     + "".join(f"{row['coverage'][level]:>9.0%}" for level in LEVELS)
+        per_budget = row.get("budget_coverage", {}).get(0.9)
+        lines.append(start + "".join(f"{row['coverage'][level]:>9.0%}" for level in LEVELS)
+                     + (f"{per_budget:>11.0%}" if per_budget is not None else f"{'–':>11}")
                      + f"{row['width'][0.9]:>11.4f}{row['crps']:>9.4f}{log_score}{optimum_text(row):>14}"
-                     + f"{row['seconds']:>9.1f}{flag}")
+                     + f"{row['seconds']:>9.1f}")
     return "\n".join(lines)
 
 

@@ -54,3 +54,39 @@ def budget_index(frame) -> list[BudgetGroup]:
         labels = frame["budget"].to_numpy(dtype=float)
         return [BudgetGroup(float(b), np.flatnonzero(labels == b)) for b in np.unique(labels)]
     return budget_groups(frame["compute"].to_numpy(dtype=float), most=64)
+
+
+def budget_labels(frame) -> np.ndarray:
+    """The budget each run of a canonical frame belongs to, as an integer label per run: its IsoFLOP group
+    (:func:`budget_index`: the ``budget`` column, or groups found from compute); runs in no group share a label
+    with the runs of exactly their compute (six significant figures) and no other. Runs that share a label are
+    held out or kept together: a budget is never split."""
+    labels = np.full(len(frame), -1, dtype=int)
+    for label, group in enumerate(budget_index(frame)):
+        labels[group.index] = label
+    alone = np.flatnonzero(labels < 0)
+    if alone.size:
+        compute = frame["compute"].to_numpy(dtype=float)[alone]
+        _, same = np.unique(np.round(np.log10(compute), 6), return_inverse=True)
+        labels[alone] = labels.max(initial=-1) + 1 + same
+    return labels
+
+
+def top_budgets(frame, fraction: float) -> np.ndarray:
+    """Positions of the runs of the budgets with the most compute that together come closest to ``fraction`` of the
+    runs (possibly none, never every budget, never part of one; a tie goes to fewer runs held out)."""
+    labels = budget_labels(frame)
+    compute = frame["compute"].to_numpy(dtype=float)
+    order = sorted(set(labels.tolist()), key=lambda label: -float(np.median(compute[labels == label])))
+    target = fraction * len(frame)
+    held: list[int] = []
+    best: list[int] = []
+    best_gap = target  # holding out nothing
+    for label in order[:-1]:  # always keep one budget to fit
+        held.append(label)
+        count = int(np.isin(labels, held).sum())
+        if abs(count - target) < best_gap:
+            best, best_gap = list(held), abs(count - target)
+        if count >= target:
+            break
+    return np.flatnonzero(np.isin(labels, best))

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from bayes_scaling.data.budgets import budget_index
+from bayes_scaling.data.budgets import budget_index, top_budgets
 from bayes_scaling.data.errors import DataError
 from bayes_scaling.data.runs import RunTable
 
@@ -21,8 +21,8 @@ FILTERS = {
     "isoflop_window": "keep runs within this many decades of N of their budget's lowest-loss run",
     "isoflop_loss_window": "keep runs whose loss is within this fraction of their budget's lowest loss (0.1 = 10%)",
     "compute_frontier": "keep the lowest-loss run of each budget (1 = on; Kaplan's L(C_min) is fitted to these)",
-    "hold_out_top_compute": "hold out this fraction of the runs, those with the most compute (0.2 = the top 20%, and "
-                            "any tied with them), to score extrapolation",
+    "hold_out_top_compute": "hold out about this fraction of the runs, whole budgets with the most compute (0.2 = the "
+                            "top budgets closest to 20% of the runs; a budget is never split), to score extrapolation",
 }
 
 
@@ -52,11 +52,10 @@ def apply_filters(runs: RunTable, filters: Mapping[str, Any]) -> RunTable:
             if value >= 1:
                 raise DataError("spec [data]", f"hold_out_top_compute = {value!r} would hold out every run",
                                 "give a fraction below 1, such as 0.2")
-            count = round(value * len(frame))
-            if count == 0:
+            if value == 0:
                 continue
-            threshold = np.sort(frame["compute"].to_numpy())[len(frame) - count]
-            kept = frame[frame["compute"] < threshold]
+            held = top_budgets(frame, float(value))
+            kept = frame.drop(index=frame.index[held])
         else:
             column = "compute" if name.endswith("compute") else "n_params"
             kept = frame[frame[column] >= value] if name.startswith("min") else frame[frame[column] <= value]

@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from scipy.stats import binom
 
 from bayes_scaling.report.html import Markup, esc, figure_html, table_html
-from bayes_scaling.validation.holdout import LEVELS, optimum_text
+from bayes_scaling.validation.holdout import LEVELS, is_scored, optimum_text
 
 #: How each backtest method is named on the page, and its colour.
 METHODS = {"bayes": ("Bayesian: law alone", "#8da9c4"),
@@ -93,8 +93,13 @@ def _rank_figure(sbc: dict[str, Any]) -> Figure:
 def _backtest_rows(rows: list[dict[str, Any]]) -> list[list]:
     out = []
     for row in rows:
-        flag = " (NOT CONVERGED)" if row.get("converged") is False else ""
-        out.append([f"{row['fraction']:.0%}", METHODS.get(row["method"], (row["method"],))[0] + flag, row["n_runs"],
+        label = METHODS.get(row["method"], (row["method"],))[0]
+        runs = f"{row['n_runs']} ({row['n_budgets']} budgets)" if "n_budgets" in row else row["n_runs"]
+        if not is_scored(row):
+            out.append([f"{row['fraction']:.0%}", label + " (NOT CONVERGED)", runs,
+                        *(["not scored"] * len(LEVELS)), "–", "–", "–", "–"])
+            continue
+        out.append([f"{row['fraction']:.0%}", label, runs,
                     *(f"{row['coverage'][str(level)]:.0%}" for level in LEVELS), f"{row['width']['0.9']:.3f}",
                     f"{row['crps']:.4f}", f"{row['log_score']:.2f}" if "log_score" in row else "–",
                     optimum_text(row)])
@@ -122,7 +127,8 @@ def coverage_sentence(rows: list[dict[str, Any]], fraction: float) -> str:
     found = {row["method"]: row for row in rows if abs(row["fraction"] - fraction) < 1e-9}
     if not found:
         return ""
-    parts = [f"{METHODS.get(m, (m,))[0]} {row['coverage']['0.9']:.0%}" for m, row in found.items()]
+    parts = [f"{METHODS.get(m, (m,))[0]} {row['coverage']['0.9']:.0%}" if is_scored(row)
+             else f"{METHODS.get(m, (m,))[0]} not scored (refit not converged)" for m, row in found.items()]
     return f"with the top {fraction:.0%} of compute held out, the 90% intervals covered: {', '.join(parts)}"
 
 
@@ -162,7 +168,7 @@ def calibration_section(result: dict[str, Any]) -> tuple[str, str, str]:
                         "90% width (log loss)", "CRPS (mean)", "log score (mean)",
                         "held-out N_opt in 90% interval"], _backtest_rows(rows))
     body += _optimum_table(rows)
-    gp = [row for row in rows if row["method"] == "bayes+discrepancy"]
+    gp = [row for row in rows if row["method"] == "bayes+discrepancy" and is_scored(row)]
     honest = [row for row in gp if is_honest(row["coverage"]["0.9"], row["n_runs"])]
     css = "ok" if len(honest) == len(gp) else "bad"
     body += (f'<p class="{css}">With the discrepancy term, the 90% intervals were honest at {len(honest)} of '
@@ -184,8 +190,9 @@ def calibration_summary_section(calibrated: dict[str, tuple[str, dict[str, Any]]
         cell = Markup(f'<a href="{esc(link)}#calibration">{esc(name)}</a>')
         for fraction in sorted({row["fraction"] for row in result["backtest"]["rows"]}):
             found = {r["method"]: r for r in result["backtest"]["rows"] if abs(r["fraction"] - fraction) < 1e-9}
-            rows.append([cell, f"{fraction:.0%}", *(f"{found[m]['coverage']['0.9']:.0%}" if m in found else "–"
-                                                    for m in METHODS),
+            rows.append([cell, f"{fraction:.0%}", *(("not scored" if not is_scored(found[m]) else
+                                                      f"{found[m]['coverage']['0.9']:.0%}") if m in found else "–"
+                                                     for m in METHODS),
                          optimum_text(found["bayes+discrepancy"]) if "bayes+discrepancy" in found else "–",
                          "–" if worst is None else f"{worst:.3f} ({sbc['simulations']} datasets)"])
     body = ("<p>How often the intervals cover what they claim (details on each analysis's page): the coverage of 90% "

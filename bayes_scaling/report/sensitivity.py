@@ -9,7 +9,7 @@ from bayes_scaling.analysis.planning import summary
 from bayes_scaling.laws import LawNotApplicable
 from bayes_scaling.report.html import Markup, esc, fmt, interval_text, table_html, verdict_html
 from bayes_scaling.result import ScalingFit
-from bayes_scaling.validation.holdout import LEVELS, extrapolation_score
+from bayes_scaling.validation.holdout import LEVELS, extrapolation_score, is_scored
 
 #: Where a fit's checks are saved, inside its report folder.
 SENSITIVITY_DIR = "sensitivity"
@@ -129,10 +129,13 @@ def _backtest_parts(calibration: dict | None) -> list[str]:
         if "bayes+discrepancy" not in found:
             continue
         gp = found["bayes+discrepancy"]
-        flag = "" if gp.get("converged", True) else " (refit NOT CONVERGED)"
+        if not is_scored(gp):
+            parts.append(f"top {fraction:.0%} of compute held out: not scored (the refit did not converge)")
+            continue
         alone = f" (law alone: {found['bayes']['coverage']['0.9']:.0%})" if "bayes" in found else ""
+        budgets = f" in {gp['n_budgets']} budgets" if "n_budgets" in gp else ""
         parts.append(f"top {fraction:.0%} of compute held out: <strong>{gp['coverage']['0.9']:.0%}</strong> of "
-                     f"{gp['n_runs']} runs{alone}{flag}")
+                     f"{gp['n_runs']} runs{budgets}{alone}")
     return parts
 
 

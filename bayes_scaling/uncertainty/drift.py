@@ -13,8 +13,9 @@ for a law of one of them) and
 the runs.
 A law fitted to small budgets can be off by an amount that keeps growing with each decade beyond them (a frontier
 that levels off too early, say), and residuals at the runs cannot show that: the law's parameters absorb any trend
-inside the data. So :math:`s` is measured the way a user meets the problem. The runs are refitted without the top
-10, 20 and 30% of their compute (one compiled model, data swapped in), and each held-out run's error (observed log
+inside the data. So :math:`s` is measured the way a user meets the problem. The runs are refitted without the
+budgets with the most compute, about 10, 20 and 30% of the runs (whole budgets, never part of one; one compiled
+model, data swapped in), and each held-out run's error (observed log
 loss minus the refit's median prediction) is taken as
 :math:`e_i \sim \mathcal{N}(0,\ v_i + \eta^2 + s^2 d_i^2)`, with :math:`v_i` the refit's posterior variance of the
 law there plus its noise scale squared and :math:`d_i` the run's decades beyond the refit's largest compute.
@@ -72,6 +73,7 @@ def refit_errors(prepared, built, compiled, eta: float) -> dict[str, np.ndarray]
     sampler = prepared.spec.sampler
     settings = dataclasses.replace(sampler, draws=min(sampler.draws, REFIT_DRAWS), tune=min(sampler.tune, REFIT_DRAWS))
     parts: dict[str, list[np.ndarray]] = {"errors": [], "variances": [], "distances": []}
+    seen: set[frozenset] = set()
     for k, fraction in enumerate(FRACTIONS):
         try:
             train, held = split_top_compute(runs, fraction)
@@ -79,8 +81,10 @@ def refit_errors(prepared, built, compiled, eta: float) -> dict[str, np.ndarray]
         except DataError as error:
             log.info("drift: no refit without the top %.0f%% of compute (%s)", 100 * fraction, error)
             continue
-        if len(held) == 0:
+        rows = frozenset(held.frame["row"].tolist())
+        if len(held) == 0 or rows in seen:  # coarse designs: two fractions can hold out the same whole budgets
             continue
+        seen.add(rows)
         data = {name: train.column(name) for name in law.inputs}
         result = run_nuts(built, dataclasses.replace(settings, seed=settings.seed + 1 + k),
                           compiled=compiled.with_data(**data, **{f"{OBSERVED}_observed": np.log(train.column("loss"))}))

@@ -1,18 +1,19 @@
-"""Extrapolation backtests: fit a law without the runs with the most compute and score its predictive on them, for
-the Bayesian fit and for the bootstrap baseline on the same split, so their coverage and width compare.
+"""Extrapolation backtests: fit a law without the runs with the most compute and score its predictive on them, for the
+Bayesian fit and for the bootstrap baseline on the same split, so their coverage and width compare.
 
-For each held-out fraction f, the runs are split by the ``hold_out_top_compute`` filter (the f most compute-hungry
-runs and any tied with them are held out); both methods see the same training runs and are scored on the same
-held-out runs, on log loss: coverage and width of central 50/80/90/95% intervals and CRPS (and, for the Bayesian
-fit, the log predictive density); where the held-out runs form IsoFLOP budgets with a minimum inside them, also
-whether each budget's empirical N_opt (the vertex of a parabola through its runs) lies in the 90% predictive
-interval of that same estimate (``n_opt``: the parabola fitted to predictive draws at the budget's runs, noise
-included, as a held-out loss is scored against the predictive) and in the 90% interval of the law's own N_opt
-(``n_opt_law``: no noise, no discrepancy). The Bayesian fit is scored three times, the model as it grew: the law
-with its noise model alone ("bayes"), plus the discrepancy GP without the extrapolation drift ("bayes+gp") and the
-whole discrepancy, GP and drift ("bayes+discrepancy", :mod:`bayes_scaling.uncertainty.discrepancy` and
-:mod:`bayes_scaling.uncertainty.drift`, drawn jointly along each held-out budget).
-"""
+For each held-out fraction f, the runs are split by the ``hold_out_top_compute`` filter (whole budgets with the most
+compute, about a fraction f of the runs; a budget is never split); both methods see the same training runs and are
+scored on the same held-out runs, on log loss: coverage (per run and averaged per budget) and width of central
+50/80/90/95% intervals and CRPS (and, for the Bayesian fit, the log predictive density); a Bayesian refit that fails
+its diagnostics is "not scored" (:func:`~bayes_scaling.validation.holdout.is_scored`); where the held-out runs form
+IsoFLOP budgets with a minimum inside them, also whether each budget's empirical N_opt (the vertex of a parabola
+through its runs) lies in the 90% predictive interval of that same estimate (``n_opt``: the parabola fitted to
+predictive draws at the budget's runs, noise included, as a held-out loss is scored against the predictive) and in
+the 90% interval of the law's own N_opt (``n_opt_law``: no noise, no discrepancy). The Bayesian fit is scored three
+times, the model as it grew: the law with its noise model alone ("bayes"), plus the discrepancy GP without the
+extrapolation drift ("bayes+gp") and the whole discrepancy, GP and drift ("bayes+discrepancy",
+:mod:`bayes_scaling.uncertainty.discrepancy` and :mod:`bayes_scaling.uncertainty.drift`, drawn jointly along each
+held-out budget)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from bayes_scaling.data.budgets import budget_labels
 from bayes_scaling.data.filters import split_top_compute
 from bayes_scaling.data.load import check_identifiable
 from bayes_scaling.laws import LawNotApplicable
@@ -37,6 +39,7 @@ from bayes_scaling.validation.holdout import (
     predictive_log_loss,
     predictive_optimum_coverage,
     predictive_score,
+    run_budgets,
     sample_scores,
 )
 from bayes_scaling.validation.sbc import sbc
@@ -44,6 +47,8 @@ from bayes_scaling.validation.sbc import sbc
 log = logging.getLogger(__name__)
 
 FRACTIONS = (0.1, 0.2, 0.3)
+#: Fewest budgets a backtest's training runs may keep.
+MIN_TRAIN_BUDGETS = 2
 #: The Bayesian rows of a backtest: method name, and which part of the discrepancy its predictive includes.
 BAYES_METHODS = {"bayes": None, "bayes+gp": "gp", "bayes+discrepancy": "all"}
 
@@ -77,6 +82,7 @@ def _backtest_one(task) -> list[dict[str, Any]]:
         predictive = _predictive_optimum_check(lambda budget: predictive_log_loss(
             scored, budget, np.random.default_rng([seed, 3]), discrepancy=part is not None), held, train.law)
         return {"fraction": fraction, "method": method, "n_train": len(train.runs), "converged": fit.converged,
+                "scored": fit.converged,
                 "seconds": seconds, **sampler, "n_opt_law": law_optima, "n_opt": predictive,
                 "drift": fit.discrepancy.drift,
                 **predictive_score(scored, held, seed=seed, discrepancy=part is not None)}
@@ -92,8 +98,8 @@ def _backtest_one(task) -> list[dict[str, Any]]:
     boot_predictive = _predictive_optimum_check(lambda budget: boot.predictive_log_loss(
         {name: budget[name].values for name in train.law.inputs}, np.random.default_rng([seed, 3])), held, train.law)
     rows.append({"fraction": fraction, "method": "bootstrap", "n_train": len(train.runs), "converged": None,
-                 "seconds": boot.seconds, "n_opt_law": boot_optima, "n_opt": boot_predictive,
-                 **sample_scores(samples, np.log(held["loss"].values))})
+                 "scored": True, "seconds": boot.seconds, "n_opt_law": boot_optima, "n_opt": boot_predictive,
+                 **sample_scores(samples, np.log(held["loss"].values), budgets=run_budgets(held))})
     return rows
 
 
@@ -122,6 +128,11 @@ def check_splits(prepared: PreparedFit, fractions) -> None:
         if held.sizes["run"] == 0:
             raise ValueError(f"{prepared.spec.name}: hold-out fraction {fraction} holds out no run of "
                              f"{len(prepared.runs)}; give a larger fraction")
+        kept = len(set(budget_labels(train.runs.frame).tolist()))
+        if kept < MIN_TRAIN_BUDGETS:
+            raise ValueError(f"{prepared.spec.name}: hold-out fraction {fraction} leaves {kept} budget to fit (of "
+                             f"{len(set(budget_labels(prepared.runs.frame).tolist()))}); an extrapolation needs at "
+                             f"least {MIN_TRAIN_BUDGETS}: give a smaller fraction")
         check_identifiable(train.runs, train.law, f"{prepared.spec.name} without the top {fraction:.0%} of compute")
 
 
@@ -144,8 +155,8 @@ def backtest(prepared: PreparedFit, fractions=FRACTIONS, *, replicates: int = 20
 
 def rows_as_json(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Backtest rows with their per-level dicts keyed by strings (JSON objects)."""
-    return [{**row, "coverage": {str(k): v for k, v in row["coverage"].items()},
-             "width": {str(k): v for k, v in row["width"].items()}} for row in rows]
+    keyed = ("coverage", "width", "budget_coverage")
+    return [{**row, **{key: {str(k): v for k, v in row[key].items()} for key in keyed if key in row}} for row in rows]
 
 
 def calibrate_spec(prepared: PreparedFit, *, scheduler: str = "local", workers: int = 2,

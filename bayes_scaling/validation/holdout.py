@@ -13,7 +13,7 @@ import numpy as np
 import xarray as xr
 from scipy.special import logsumexp
 
-from bayes_scaling.data.budgets import budget_groups
+from bayes_scaling.data.budgets import budget_groups, budget_labels
 from bayes_scaling.derived import parabola_vertices
 from bayes_scaling.likelihoods import get_likelihood
 from bayes_scaling.result import ScalingFit
@@ -62,21 +62,37 @@ def predictive_score(fit: ScalingFit, runs: xr.Dataset, *, seed: int = 0, levels
     lpd = logsumexp(log_density, axis=0) - np.log(log_density.shape[0])
     samples = likelihood.sample(rng, mu, **noise)
     return {
-        **sample_scores(samples, observed, levels), "log_score": float(np.mean(lpd)),
+        **sample_scores(samples, observed, levels, run_budgets(runs)), "log_score": float(np.mean(lpd)),
         "max_compute_seen": float(fit.runs["compute"].max()), "min_compute_held_out": float(runs["compute"].min()),
     }
 
 
-def sample_scores(samples: np.ndarray, observed: np.ndarray, levels=LEVELS) -> dict[str, Any]:
+def sample_scores(samples: np.ndarray, observed: np.ndarray, levels=LEVELS,
+                  budgets: np.ndarray | None = None) -> dict[str, Any]:
     """``n_runs``, mean ``crps``, and ``coverage`` and mean ``width`` of central intervals per level, from
-    predictive draws of log loss (draws on axis 0, runs on axis 1) and the observed log losses."""
-    coverage, width = {}, {}
+    predictive draws of log loss (draws on axis 0, runs on axis 1) and the observed log losses; with ``budgets``
+    (a label per run), also ``n_budgets`` and ``budget_coverage``, the coverage of each budget's runs averaged over
+    budgets (runs of one budget err together, so the budgets, not the runs, are the independent units)."""
+    coverage, width, budget_coverage = {}, {}, {}
+    labels = None if budgets is None else np.asarray(budgets)
     for level in levels:
         low, high = np.quantile(samples, [(1 - level) / 2, (1 + level) / 2], axis=0)
-        coverage[level] = float(np.mean((observed >= low) & (observed <= high)))
+        inside = (observed >= low) & (observed <= high)
+        coverage[level] = float(np.mean(inside))
         width[level] = float(np.mean(high - low))
-    return {"n_runs": int(observed.size), "crps": float(np.mean(_crps(samples, observed))), "coverage": coverage,
-            "width": width}
+        if labels is not None:
+            budget_coverage[level] = float(np.mean([inside[labels == b].mean() for b in np.unique(labels)]))
+    out = {"n_runs": int(observed.size), "crps": float(np.mean(_crps(samples, observed))), "coverage": coverage,
+           "width": width}
+    if labels is not None:
+        out.update(n_budgets=int(np.unique(labels).size), budget_coverage=budget_coverage)
+    return out
+
+
+def run_budgets(runs: xr.Dataset) -> np.ndarray:
+    """The budget label of each run of a Dataset over ``run`` (:func:`~bayes_scaling.data.budgets.budget_labels`)."""
+    names = [name for name in ("compute", "budget") if name in runs]
+    return budget_labels(runs[names].to_dataframe().reset_index(drop=True))
 
 
 def extrapolation_score(full: ScalingFit, partial: ScalingFit, *, seed: int = 0,
@@ -175,3 +191,9 @@ def optimum_text(row: dict) -> str:
     if not found:
         return "–"
     return f"{found['covered']}/{found['budgets']}" + (f" (law {law['covered']}/{law['budgets']})" if law else "")
+
+
+def is_scored(row: dict[str, Any]) -> bool:
+    """Whether a backtest row's scores may be quoted: a Bayesian refit that failed its diagnostics is "not scored"
+    (its numbers are kept in the file, never shown as coverage)."""
+    return row.get("scored", row.get("converged") is not False)
