@@ -1,4 +1,4 @@
-"""Command line: ``bayes-scaling fit | plan | report | crossover | calibrate | sbc | data``.
+"""Command line: ``bayes-scaling fit | plan | score | report | crossover | calibrate | sbc | data``.
 
 Exit codes: 0 success; 1 a fit that failed its convergence diagnostics (unless ``--allow-unconverged``);
 2 bad input (spec, data, priors, paths, a corrupt fit file), reported before any sampling and without writing
@@ -152,6 +152,20 @@ def _add_crossover_parser(sub) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
 
+def _add_score_parser(sub) -> None:
+    p = sub.add_parser("score", help="score new runs against a fit: were they inside its predictive intervals?")
+    p.add_argument("fit", help="a fit folder (holding posterior.nc) or the file itself")
+    p.add_argument("--data", required=True, help="CSV of the new runs (one row per run), columns as for `fit`")
+    for item in INPUTS.values():
+        p.add_argument(item.flag, help=f"column holding {item.symbol} ({item.description}, {item.unit})")
+    p.add_argument("--loss-col", help="column holding the final loss")
+    p.add_argument("--compute-unit", choices=["FLOP", "PF-days"], help="unit of the compute column")
+    p.add_argument("--loss-unit", choices=["nats", "bits"], help="unit of the loss column")
+    p.add_argument("--seed", type=int, default=0, help="seed of the predictive draws (default 0)")
+    p.add_argument("--out", help="also write the results as JSON to this file")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+
 def _add_data_parser(sub) -> None:
     p = sub.add_parser("data", help="list or verify the registered datasets")
     p.add_argument("action", choices=["list", "verify"])
@@ -168,6 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_plan_parser(sub)
     _add_report_parser(sub)
     _add_crossover_parser(sub)
+    _add_score_parser(sub)
     _add_calibrate_parser(sub)
     _add_sbc_parser(sub)
     _add_data_parser(sub)

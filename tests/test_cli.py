@@ -165,3 +165,41 @@ def test_report_refuses_a_calibration_split_before_any_fit(tmp_path, capsys, sim
     assert main(["report", str(spec), "--out", str(out)]) == EXIT_BAD_INPUT
     assert "sim: hold-out fraction 0.001 holds out no run of 60" in capsys.readouterr().err
     assert not out.exists()  # refused before the first fit: nothing written
+
+
+def test_score_new_runs_beyond_the_fit(tmp_path, capsys, adhoc_fit):
+    """Runs simulated from the same law at 1e22 FLOP, half a decade beyond the fitted budgets: scored against the
+    whole predictive, mostly covered, and said to lie 0.5 decades beyond the data."""
+    from bayes_scaling.laws import get_law
+    from bayes_scaling.likelihoods import get_likelihood
+    from bayes_scaling.validation.simulate import isoflop_design, simulate_runs
+
+    from .conftest import TRUE_NOISE
+
+    code, fit = adhoc_fit
+    assert code == 0
+    new = simulate_runs(get_law("chinchilla"), TRUE_PARAMS, isoflop_design([1e22], sizes_per_budget=10),
+                        get_likelihood("student_t"), TRUE_NOISE, seed=99)
+    csv = write_csv(tmp_path / "new.csv", new.rename(columns={"n_params": "params"}).drop(columns=["compute"]))
+    out = tmp_path / "score.json"
+    assert main(["-q", "score", str(fit), "--data", csv, "--n-params-col", "params", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "10 new runs in 1 budgets" in text and "verdict:" in text
+    result = json.loads(out.read_text())
+    assert result["schema_version"] == 1 and result["includes"].startswith("law, discrepancy")
+    summary = result["summary"]
+    assert summary["n_runs"] == 10 and summary["n_budgets"] == 1
+    assert summary["decades_beyond"] == pytest.approx(np.log10(1e22 / 3e21), abs=0.01)
+    assert summary["coverage"]["0.9"] >= 0.7 and result["verdict"].startswith(("consistent", "cautious"))
+    run = result["runs"][0]
+    assert run["intervals"]["0.5"]["lower"] > run["intervals"]["0.9"]["lower"] > 0
+    assert main(["score", str(fit), "--data", csv]) == EXIT_BAD_INPUT  # the N column is not named: refused
+    assert "params" in capsys.readouterr().err
+
+
+def test_score_verdicts():
+    from bayes_scaling.validation.scoring import verdict
+
+    assert verdict(0.9, 50).startswith("consistent")
+    assert verdict(0.5, 50).startswith("over-confident")
+    assert verdict(0.9, 50, converged=False).startswith("not scored")

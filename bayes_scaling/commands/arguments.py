@@ -22,7 +22,7 @@ def spec_from_args(args: argparse.Namespace) -> AnalysisSpec:
     else:
         if not (args.law and args.data):
             raise SpecError("give a spec file (e.g. models/chinchilla.toml), or --law and --data for your own CSV")
-        columns = _columns_from_flags(args)
+        columns = columns_from_flags(args)
         units = {k: v for k, v in (("compute", args.compute_unit), ("loss", args.loss_unit)) if v}
         filters = {} if args.drop_highest_loss is None else {"drop_highest_loss": args.drop_highest_loss}
         data = DataSpec(csv=args.data, columns=columns, units=units, filters=filters)
@@ -36,7 +36,7 @@ def spec_from_args(args: argparse.Namespace) -> AnalysisSpec:
     return spec
 
 
-def _columns_from_flags(args: argparse.Namespace) -> dict[str, str]:
+def columns_from_flags(args: argparse.Namespace) -> dict[str, str]:
     """Columns named by flags; unnamed ones default to the canonical names if the CSV has them."""
     import pandas as pd
 

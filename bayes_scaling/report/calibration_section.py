@@ -16,31 +16,15 @@ from matplotlib.figure import Figure
 from scipy.stats import binom
 
 from bayes_scaling.report.html import Markup, esc, figure_html, table_html
-from bayes_scaling.validation.holdout import LEVELS, is_scored, optimum_text
+from bayes_scaling.validation.holdout import HONEST_MASS, LEVELS, honest_range, is_honest, is_scored, optimum_text
 
 #: How each backtest method is named on the page, and its colour.
 METHODS = {"bayes": ("Bayesian: law alone", "#8da9c4"),
            "bayes+gp": ("Bayesian: law + GP (no drift)", "#5b84b1"),
            "bayes+discrepancy": ("Bayesian: law + discrepancy (GP and drift)", "#1f5fa8"),
            "bootstrap": ("bootstrap (Epoch AI's procedure)", "#d1495b")}
-#: A 90% interval is called honest on n held-out runs if the count it covers lies in the central HONEST_MASS of
-#: Binomial(n, 0.9): on 72 runs 81% to 97%, on 26 runs 73% to 100%. (Runs of one budget err together, which
-#: widens the real spread, so this is the stricter side.)
-HONEST_MASS = 0.99
 #: Level of the uniformity test and of the band drawn on rank histograms.
 SBC_ALPHA = 0.01
-
-
-def honest_range(n_runs: int, level: float = 0.9) -> tuple[float, float]:
-    """The coverage fractions a true ``level`` interval gives on ``n_runs`` independent runs with probability
-    :data:`HONEST_MASS` (central binomial range)."""
-    low, high = binom.ppf([(1 - HONEST_MASS) / 2, (1 + HONEST_MASS) / 2], n_runs, level)
-    return float(low) / n_runs, float(high) / n_runs
-
-
-def is_honest(coverage: float, n_runs: int, level: float = 0.9) -> bool:
-    low, high = honest_range(n_runs, level)
-    return low - 1e-9 <= coverage <= high + 1e-9
 
 
 def honest_range_text(n_runs: int) -> str:

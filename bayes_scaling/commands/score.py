@@ -1,0 +1,54 @@
+"""``bayes-scaling score FIT --data NEW_RUNS.csv``: were the runs you trained since where the fit said they would be?"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from bayes_scaling.commands.arguments import columns_from_flags
+from bayes_scaling.data.load import load_runs
+from bayes_scaling.data.source import DataSpec
+from bayes_scaling.result import load
+from bayes_scaling.sampling.tree import run_inputs
+from bayes_scaling.util.files import atomic_write_text
+from bayes_scaling.validation.holdout import LEVELS
+from bayes_scaling.validation.scoring import score_runs
+
+
+def format_score(result: dict) -> str:
+    """Per-run lines (observed loss, median, 90% interval, decades beyond the data) and the summary and verdict."""
+    summary = result["summary"]
+    lines = [f"{result['fit']}: {summary['n_runs']} new runs in {summary['n_budgets']} budgets against the fit's "
+             f"whole predictive ({result['includes']})",
+             f"{'run':>5} {'compute':>10} {'loss':>8} {'median':>8} {'90% interval':>20} {'decades beyond':>15}"]
+    for run in result["runs"]:
+        interval = run["intervals"]["0.9"]
+        mark = "" if interval["covered"] else "  outside"
+        lines.append(f"{run['run']:>5} {run.get('compute', float('nan')):>10.3g} {run['loss']:>8.4f} "
+                     f"{run['median']:>8.4f} {f'[{interval['lower']:.4f}, {interval['upper']:.4f}]':>20} "
+                     f"{run['decades_beyond']:>15.2f}{mark}")
+    lines.append("coverage of central intervals, per run (per budget): " + ", ".join(
+        f"{float(level):.0%} {summary['coverage'][level]:.0%} ({summary['budget_coverage'][level]:.0%})"
+        for level in summary["coverage"]))
+    lines.append(f"CRPS {summary['crps']:.4f} and log score {summary['log_score']:.2f} on log loss; the runs lie up to "
+                 f"{summary['decades_beyond']:.2f} decades of compute beyond the fit's data")
+    lines.append(f"verdict: {result['verdict']}")
+    return "\n".join(lines)
+
+
+def score(args: argparse.Namespace) -> int:
+    """Score new runs against a saved fit; exit 0 (the verdict is in the output, not the exit status)."""
+    fit = load(args.fit)
+    columns = columns_from_flags(args)
+    units = {k: v for k, v in (("compute", args.compute_unit), ("loss", args.loss_unit)) if v}
+    runs = load_runs(DataSpec(csv=args.data, columns=columns, units=units))  # checked as for `fit`
+    missing = [name for name in fit.law.inputs if name not in runs.frame]
+    if missing:
+        raise ValueError(f"{args.data}: the law {fit.law.name!r} needs {', '.join(missing)} for each run; name the "
+                         "column with its flag")
+    result = score_runs(fit, run_inputs(runs), seed=args.seed, levels=LEVELS)
+    if args.out:
+        atomic_write_text(Path(args.out), json.dumps(result, indent=1))
+    print(json.dumps(result, indent=1) if args.json else format_score(result))
+    return 0

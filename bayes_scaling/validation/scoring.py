@@ -1,0 +1,83 @@
+"""Were new runs where a fit said they would be? Each new run's loss against the fit's whole predictive (the law per
+posterior draw, its discrepancy GP and extrapolation drift drawn jointly over the runs, and its noise): central
+intervals, coverage per run and per budget, CRPS, log score, how far each run lies beyond the fit's data, and a
+plain verdict from the binomial band of a true 90% interval.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from bayes_scaling.result import ScalingFit
+from bayes_scaling.uncertainty.distance import beyond, log10_scale
+from bayes_scaling.validation.holdout import (
+    LEVELS,
+    honest_range,
+    predictive_log_loss,
+    predictive_score,
+    run_budgets,
+)
+
+#: Version of the JSON this module's results are written as.
+SCHEMA_VERSION = 1
+
+
+def score_runs(fit: ScalingFit, runs: xr.Dataset, *, seed: int = 0, levels=LEVELS) -> dict[str, Any]:
+    """Score ``runs`` (a Dataset over ``run`` with the law's inputs, ``compute`` and ``loss``) against ``fit``.
+
+    Returns
+    -------
+    dict with ``runs`` (one entry per run: its inputs, observed loss, predictive median and central interval per
+    level in nats, whether each covers it, and its decades of compute beyond the fit's data), ``summary``
+    (``coverage`` and ``budget_coverage`` per level, ``n_runs``, ``n_budgets``, ``crps`` and ``log_score`` on log
+    loss, ``decades_beyond`` max), ``verdict`` and ``schema_version``.
+    """
+    rng = np.random.default_rng([seed, 7])
+    draws = predictive_log_loss(fit, runs, rng, discrepancy=True)
+    observed = np.log(runs["loss"].values)
+    law_inputs = {name: runs[name].values for name in fit.law.inputs}
+    reference = float(np.max(log10_scale({name: fit.runs[name].values for name in fit.law.inputs})))
+    distance = beyond(law_inputs, reference)
+    budgets = run_budgets(runs)
+    per_run = []
+    for i in range(observed.size):
+        intervals = {}
+        for level in levels:
+            low, high = np.exp(np.quantile(draws[:, i], [(1 - level) / 2, (1 + level) / 2]))
+            intervals[str(level)] = {"lower": float(low), "upper": float(high),
+                                     "covered": bool(low <= np.exp(observed[i]) <= high)}
+        per_run.append({"run": int(runs["run"].values[i]), "budget": int(budgets[i]),
+                        **{name: float(runs[name].values[i]) for name in (*fit.law.inputs, "compute")
+                           if name in runs},
+                        "loss": float(np.exp(observed[i])), "median": float(np.exp(np.median(draws[:, i]))),
+                        "intervals": intervals, "decades_beyond": float(distance[i])})
+    scores = predictive_score(fit, runs, seed=seed, levels=levels, discrepancy=True)
+    summary = {"n_runs": scores["n_runs"], "n_budgets": scores["n_budgets"],
+               "coverage": {str(k): v for k, v in scores["coverage"].items()},
+               "budget_coverage": {str(k): v for k, v in scores["budget_coverage"].items()},
+               "width": {str(k): v for k, v in scores["width"].items()},
+               "crps": scores["crps"], "log_score": scores["log_score"],
+               "decades_beyond": float(distance.max()) if distance.size else 0.0}
+    return {"schema_version": SCHEMA_VERSION, "fit": fit.name, "law": fit.law.name, "converged": fit.converged,
+            "includes": "law, discrepancy (GP and drift) and noise", "summary": summary, "runs": per_run,
+            "verdict": verdict(summary["coverage"].get("0.9"), summary["n_runs"], fit.converged)}
+
+
+def verdict(coverage_90: float | None, n_runs: int, converged: bool = True) -> str:
+    """A plain sentence: did the 90% intervals cover as many runs as a true 90% interval would (central 99% of
+    Binomial(n, 0.9)), fewer (the fit was over-confident here), or more (its intervals were wider than needed)?"""
+    if not converged:
+        return "not scored: the fit did not converge, so its intervals cannot be trusted; refit it first"
+    if coverage_90 is None or n_runs == 0:
+        return "no 90% interval to check"
+    low, high = honest_range(n_runs)
+    said = f"the 90% intervals covered {coverage_90:.0%} of {n_runs} runs"
+    if coverage_90 < low - 1e-9:
+        return (f"over-confident: {said}, fewer than a true 90% interval would ({low:.0%} to {high:.0%}); do not "
+                "quote its intervals this far out without widening them")
+    if coverage_90 > high + 1e-9:
+        return f"cautious: {said}, more than a true 90% interval would ({low:.0%} to {high:.0%}): honest but wide"
+    return f"consistent: {said}, as a true 90% interval would ({low:.0%} to {high:.0%} in 99% of cases)"
