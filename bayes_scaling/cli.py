@@ -14,9 +14,12 @@ import sys
 import traceback
 
 from bayes_scaling.data.errors import DataError
+from bayes_scaling.data.runs import COMPUTE_UNITS, LOSS_UNITS
 from bayes_scaling.laws.inputs import INPUTS
+from bayes_scaling.likelihoods import LIKELIHOODS
 from bayes_scaling.priors import PriorError
 from bayes_scaling.spec import SpecError
+from bayes_scaling.util.defaults import DEFAULT_LEVEL
 
 log = logging.getLogger("bayes_scaling")
 
@@ -112,9 +115,9 @@ def _add_spec_arguments(p) -> None:
     for item in INPUTS.values():
         p.add_argument(item.flag, help=f"column holding {item.symbol} ({item.description}, {item.unit})")
     p.add_argument("--loss-col", help="column holding the final loss")
-    p.add_argument("--compute-unit", choices=["FLOP", "PF-days"], help="unit of the compute column")
-    p.add_argument("--loss-unit", choices=["nats", "bits"], help="unit of the loss column")
-    p.add_argument("--likelihood", choices=["student_t", "normal"], help="observation model on log loss")
+    p.add_argument("--compute-unit", choices=list(COMPUTE_UNITS), help="unit of the compute column")
+    p.add_argument("--loss-unit", choices=list(LOSS_UNITS), help="unit of the loss column")
+    p.add_argument("--likelihood", choices=sorted(LIKELIHOODS), help="observation model on log loss")
     p.add_argument("--drop-highest-loss", type=int, help="drop the k highest-loss runs before fitting")
     p.add_argument("--seed", type=int, help="override the spec's sampler seed")
     p.add_argument("--draws", type=int, help="override draws per chain")
@@ -130,7 +133,8 @@ def _add_plan_parser(sub) -> None:
                    help="model size(s): the budget and tokens that make it compute-optimal")
     p.add_argument("--target-loss", type=_positive_floats, nargs="+", default=[],
                    help="loss(es) to reach: the compute, N and D needed")
-    p.add_argument("--level", type=float, default=0.9, help="credible interval level (default 0.9)")
+    p.add_argument("--level", type=float, default=DEFAULT_LEVEL,
+                   help=f"credible interval level (default {DEFAULT_LEVEL})")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
 
@@ -159,8 +163,8 @@ def _add_score_parser(sub) -> None:
     for item in INPUTS.values():
         p.add_argument(item.flag, help=f"column holding {item.symbol} ({item.description}, {item.unit})")
     p.add_argument("--loss-col", help="column holding the final loss")
-    p.add_argument("--compute-unit", choices=["FLOP", "PF-days"], help="unit of the compute column")
-    p.add_argument("--loss-unit", choices=["nats", "bits"], help="unit of the loss column")
+    p.add_argument("--compute-unit", choices=list(COMPUTE_UNITS), help="unit of the compute column")
+    p.add_argument("--loss-unit", choices=list(LOSS_UNITS), help="unit of the loss column")
     p.add_argument("--seed", type=int, default=0, help="seed of the predictive draws (default 0)")
     p.add_argument("--out", help="also write the results as JSON to this file")
     p.add_argument("--json", action="store_true", help="machine-readable output")

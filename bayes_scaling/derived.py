@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import arviz_stats as azs
 import numpy as np
 import xarray as xr
 
@@ -148,11 +149,10 @@ def interval(values: xr.DataArray, level: float = 0.9, dims: tuple[str, ...] = (
     """Median and central ``level`` interval over the sample dims (NaN draws ignored)."""
     if not 0 < level < 1:
         raise ValueError(f"interval level must be in (0, 1), got {level}")
-    tail = (1.0 - level) / 2.0
-    q = values.quantile([tail, 0.5, 1.0 - tail], dim=list(dims), skipna=True)
+    bounds = azs.eti(values, prob=level, dim=list(dims), skipna=True)  # ArviZ's equal-tailed interval
     return xr.Dataset(
-        {"lower": q.isel(quantile=0, drop=True), "median": q.isel(quantile=1, drop=True),
-         "upper": q.isel(quantile=2, drop=True)}
+        {"lower": bounds.isel(ci_bound=0, drop=True), "median": values.median(dim=list(dims), skipna=True),
+         "upper": bounds.isel(ci_bound=1, drop=True)}
     )
 
 

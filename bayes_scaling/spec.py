@@ -47,6 +47,9 @@ class SpecError(ValueError):
     """An analysis spec that cannot be used; the message names the file, the key and the fix."""
 
 
+#: The sampler geometries (:mod:`bayes_scaling.sampling.model`) and nutpie mass-matrix adaptations a spec may name.
+GEOMETRIES = ("centred", "naive")
+ADAPTATIONS = ("low_rank", "diag")
 #: Whole-number sampler settings: (least, most). Far more draws than any interval needs would only fill memory (the
 #: per-run groups of a fit hold chains x draws x runs numbers).
 SAMPLER_LIMITS = {"draws": (1, 100_000), "tune": (0, 100_000), "chains": (1, 64), "seed": (0, 2**32 - 1)}
@@ -243,10 +246,12 @@ def spec_from_dict(raw: Mapping[str, Any], where: str = "spec", base: Path | Non
     if not NAME_PATTERN.fullmatch(name) or ".." in name:
         raise SpecError(f"{where} [analysis]: name {name!r} must be a plain folder name (letters, digits, '.', '_', "
                         "'-'; no '/', no '..', at most 100 characters), e.g. name = \"my-runs\"")
-    if sampler.geometry not in ("centred", "naive"):
-        raise SpecError(f"{where} [sampler]: geometry must be 'centred' or 'naive', got {sampler.geometry!r}")
-    if sampler.adaptation not in ("low_rank", "diag"):
-        raise SpecError(f"{where} [sampler]: adaptation must be 'low_rank' or 'diag', got {sampler.adaptation!r}")
+    if sampler.geometry not in GEOMETRIES:
+        raise SpecError(f"{where} [sampler]: geometry must be one of {', '.join(map(repr, GEOMETRIES))}, got "
+                        f"{sampler.geometry!r}")
+    if sampler.adaptation not in ADAPTATIONS:
+        raise SpecError(f"{where} [sampler]: adaptation must be one of {', '.join(map(repr, ADAPTATIONS))}, got "
+                        f"{sampler.adaptation!r}")
     return AnalysisSpec(
         name=name,
         law=str(analysis["law"]),

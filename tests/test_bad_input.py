@@ -168,7 +168,7 @@ SPEC_CASES = {
     "target_accept above 1": ({"sampler": "target_accept = 1.5"}, ["target_accept must be between 0 and 1"]),
     "negative seed": ({"sampler": "seed = -1"}, ["seed must be a whole number"]),
     "fractional draws": ({"sampler": "draws = 10.5"}, ["draws must be a whole number"]),
-    "unknown geometry": ({"sampler": 'geometry = "weird"'}, ["geometry must be 'centred' or 'naive'"]),
+    "unknown geometry": ({"sampler": 'geometry = "weird"'}, ["geometry must be one of 'centred', 'naive'"]),
     "too many stored values": ({"sampler": "draws = 100_000\nchains = 64"}, ["values per run-level group"]),
     "name climbs out": ({"analysis": 'name = "../x"\nlaw = "chinchilla"'}, ["must be a plain folder name"]),
     "absolute name": ({"analysis": 'name = "/tmp/x"\nlaw = "chinchilla"'}, ["must be a plain folder name"]),

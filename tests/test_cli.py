@@ -130,7 +130,7 @@ def test_sbc_ranks_every_parameter_of_each_simulation(tmp_path, capsys, simulate
     assert set(result["ranks"]) == {"E", "A", "B", "alpha", "beta", "sigma", "nu"}
     assert all(len(r) == 3 - result["skipped"] and all(0 <= k <= result["rank_draws"] for k in r)
                for r in result["ranks"].values())
-    assert set(result["p_values"]) == set(result["ranks"])
+    assert set(result["p_values"]) == set(result["ranks"]) == set(result["ecdf_inside"])
 
 
 def test_calibrate_and_sbc_refuse_bad_settings_before_any_fit(tmp_path, capsys, simulated_frame, monkeypatch):

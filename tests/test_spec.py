@@ -32,7 +32,7 @@ def minimal(**extra):
         ({"analysis": {"name": "x"}, "data": {"csv": "a"}}, "[analysis]: 'law' is required"),
         (minimal(data={"dataset": "epoch-chinchilla"}), "give exactly one of 'dataset'"),
         (minimal(priors={"alpha": {"dist": "Nope"}}), "unknown prior distribution 'Nope'"),
-        (minimal(sampler={"geometry": "curved"}), "geometry must be 'centred' or 'naive'"),
+        (minimal(sampler={"geometry": "curved"}), "geometry must be one of 'centred', 'naive'"),
         (minimal(calibration={"hold_out": [0.2, 1.5]}), "hold_out fractions must lie in (0, 1), got [0.2, 1.5]"),
         (minimal(calibration={"replicats": 10}), "[calibration]: unknown key(s) ['replicats']"),
         (minimal(calibration={"replicates": 1}), "needs replicates >= 2"),

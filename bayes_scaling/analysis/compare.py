@@ -8,9 +8,11 @@ on draws paired after a seeded shuffle (:mod:`bayes_scaling.analysis.pairing`).
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Iterable
 from typing import Any
 
+import arviz_stats as azs
 import numpy as np
 import xarray as xr
 
@@ -18,11 +20,10 @@ from bayes_scaling.analysis.pairing import paired
 from bayes_scaling.analysis.planning import summary
 from bayes_scaling.result import ScalingFit
 from bayes_scaling.sampling.diagnostics import psis_loo
+from bayes_scaling.util.defaults import DEFAULT_LEVEL, PARETO_K_BAD
 
 log = logging.getLogger(__name__)
 
-#: Pareto k above which a point's PSIS-LOO estimate is unreliable (Vehtari et al. 2024).
-PARETO_K_BAD = 0.7
 
 
 def _pairs(first: ScalingFit, second: ScalingFit, compute: np.ndarray, seed: int) -> tuple[dict, dict]:
@@ -35,7 +36,7 @@ def _pairs(first: ScalingFit, second: ScalingFit, compute: np.ndarray, seed: int
 
 
 def allocation_comparison(first: ScalingFit, second: ScalingFit, compute: Iterable[float], *, seed: int = 0,
-                          level: float = 0.9) -> dict[str, Any]:
+                          level: float = DEFAULT_LEVEL) -> dict[str, Any]:
     """N_opt, D_opt and tokens per parameter of each fit at each budget, the ratio first / second of N_opt (and of
     D_opt) with a credible interval, and P(a_first > a_second), as plain floats.
 
@@ -85,7 +86,8 @@ def same_observations(first: ScalingFit, second: ScalingFit) -> bool:
 
 def loo_comparison(first: ScalingFit, second: ScalingFit) -> dict[str, Any]:
     """PSIS-LOO of two fits of the same runs: each ELPD with its SE, the difference first - second with the SE of
-    the pointwise differences, and each fit's Pareto-k diagnostics.
+    the pointwise differences (ArviZ's ``compare``: sqrt(n) times their standard deviation), and each fit's Pareto-k
+    diagnostics.
 
     Raises
     ------
@@ -96,15 +98,18 @@ def loo_comparison(first: ScalingFit, second: ScalingFit) -> dict[str, Any]:
         raise ValueError(f"{first.name} and {second.name} were not fitted to the same runs; their ELPDs do not "
                          "compare")
     out: dict[str, Any] = {"first": first.name, "second": second.name}
-    pointwise = {}
+    results = {}
     for key, fit in (("first", first), ("second", second)):
-        result = psis_loo(fit.tree)
+        result = results[key] = psis_loo(fit.tree)
         k = np.asarray(result.pareto_k).ravel()
-        pointwise[key] = np.asarray(result.elpd_i).ravel()
         out[key + "_loo"] = {"elpd": float(result.elpd), "se": float(result.se), "p_loo": float(result.p),
                              "k_over_0_7": int(np.sum(k > PARETO_K_BAD)), "k_max": float(np.nanmax(k)),
                              "n_points": int(k.size)}
-    diff = pointwise["first"] - pointwise["second"]
-    out["elpd_difference"] = float(diff.sum())
-    out["se_difference"] = float(np.sqrt(diff.size * np.var(diff, ddof=1)))
+    with warnings.catch_warnings():  # the Pareto k are counted above and shown on the pages
+        warnings.filterwarnings("ignore", message="Estimated shape parameter of Pareto", category=UserWarning)
+        table = azs.compare(results, round_to="none")  # ArviZ: the worse fit's elpd_diff and dse against the best
+    worse = table.index[-1]
+    sign = -1.0 if worse == "first" else 1.0
+    out["elpd_difference"] = sign * abs(float(table.loc[worse, "elpd_diff"]))
+    out["se_difference"] = float(table.loc[worse, "dse"])
     return out

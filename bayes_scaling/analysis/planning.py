@@ -17,6 +17,7 @@ from bayes_scaling.analysis.discrepancy_allocation import allocation_with_discre
 from bayes_scaling.derived import interval
 from bayes_scaling.laws import LawNotApplicable
 from bayes_scaling.result import ScalingFit
+from bayes_scaling.util.defaults import DEFAULT_LEVEL
 
 
 def summary(values: xr.DataArray, level: float) -> dict[str, float | None]:
@@ -56,7 +57,7 @@ def plan(
     compute: Sequence[float] = (),
     n_params: Sequence[float] = (),
     target_loss: Sequence[float] = (),
-    level: float = 0.9,
+    level: float = DEFAULT_LEVEL,
     discrepancy: bool = True,
 ) -> dict[str, Any]:
     """Compute-optimal allocations for ``compute`` budgets, budgets for ``n_params`` sizes and the compute needed

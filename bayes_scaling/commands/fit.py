@@ -12,6 +12,7 @@ from bayes_scaling.report.output import write_fit
 from bayes_scaling.result import ScalingFit
 from bayes_scaling.sampling.run import prepare
 from bayes_scaling.uncertainty import fit_with_uncertainty
+from bayes_scaling.util.defaults import DEFAULT_LEVEL
 from bayes_scaling.util.files import check_output_folder
 
 
@@ -36,7 +37,7 @@ def fit(args: argparse.Namespace) -> int:
     return 0
 
 
-def format_fit_summary(result: ScalingFit, level: float = 0.9) -> str:
+def format_fit_summary(result: ScalingFit, level: float = DEFAULT_LEVEL) -> str:
     """Parameter table (median and interval, R-hat, ESS) and the verdict line."""
     from bayes_scaling.analysis.planning import summary
 

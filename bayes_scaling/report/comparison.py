@@ -23,8 +23,9 @@ from bayes_scaling.result import ScalingFit
 from bayes_scaling.study import published
 from bayes_scaling.study.crossover import fits_crossover, summarise
 from bayes_scaling.study.param_count import KAPLAN_VOCAB, recounted_exponent
+from bayes_scaling.util.defaults import DEFAULT_LEVEL
 
-LEVEL = 0.9
+LEVEL = DEFAULT_LEVEL
 
 
 @dataclass(frozen=True)

@@ -27,8 +27,9 @@ from bayes_scaling.result import ScalingFit
 from bayes_scaling.sampling.diagnostics import MAX_RHAT, MIN_ESS, loo_summary
 from bayes_scaling.study import published
 from bayes_scaling.uncertainty.drift import FRACTIONS
+from bayes_scaling.util.defaults import DEFAULT_LEVEL
 
-LEVEL = 0.9
+LEVEL = DEFAULT_LEVEL
 PLANNING_BUDGETS = (1e21, 1e22, published.GOPHER_BUDGET, 1e24, 1e25, 1e26)
 
 

@@ -11,8 +11,9 @@ from bayes_scaling.report.comparison import ComparisonPlan, quiet
 from bayes_scaling.report.html import Markup, count, esc, interval_text, page_html, table_html, verdict_html
 from bayes_scaling.result import ScalingFit
 from bayes_scaling.study import published
+from bayes_scaling.util.defaults import DEFAULT_LEVEL
 
-LEVEL = 0.9
+LEVEL = DEFAULT_LEVEL
 
 
 def _row(folder: str, fit: ScalingFit) -> list[object]:

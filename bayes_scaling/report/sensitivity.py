@@ -9,11 +9,12 @@ from bayes_scaling.analysis.planning import summary
 from bayes_scaling.laws import LawNotApplicable
 from bayes_scaling.report.html import Markup, esc, fmt, interval_text, table_html, verdict_html
 from bayes_scaling.result import ScalingFit
+from bayes_scaling.util.defaults import DEFAULT_LEVEL
 from bayes_scaling.validation.holdout import LEVELS, extrapolation_score, is_scored
 
 #: Where a fit's checks are saved, inside its report folder.
 SENSITIVITY_DIR = "sensitivity"
-LEVEL = 0.9
+LEVEL = DEFAULT_LEVEL
 
 
 def _headline(fit: ScalingFit) -> tuple[str, object]:

@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import xarray as xr
 
+from bayes_scaling.util.defaults import PARETO_K_BAD
+
 MAX_RHAT = 1.01
 MIN_ESS = 400.0
 
@@ -126,5 +128,5 @@ def loo_summary(tree) -> LooSummary:
     k = np.asarray(result.pareto_k).ravel()
     return LooSummary(
         elpd=float(result.elpd), se=float(result.se), p_loo=float(result.p),
-        n_points=int(k.size), k_over_0_7=int(np.sum(k > 0.7)), k_max=float(np.nanmax(k)),
+        n_points=int(k.size), k_over_0_7=int(np.sum(k > PARETO_K_BAD)), k_max=float(np.nanmax(k)),
     )

@@ -11,6 +11,12 @@ and read each 1-d float64 shared array straight from nutpie's user-data record (
 density, its gradient and therefore every draw are unchanged (``tests/test_lean_numba.py`` checks both). A model
 with a shared array of another rank or dtype, or a nutpie whose private factories changed signature, is compiled
 by nutpie's own wrappers, as it always was.
+
+Tested against nutpie 0.16 (``pyproject.toml`` pins ``>=0.16,<0.17``). What a newer nutpie could break: the names
+and parameters of ``nutpie.compile_pymc._make_c_logp_func`` and ``_make_c_expand_func`` (checked here: a mismatch
+falls back to nutpie's wrappers, slower to compile, same draws), and the layout of the user-data record the lean
+wrappers read shared arrays from (not checked at run time: ``tests/test_lean_numba.py`` compares density, gradient
+and draws with nutpie's own wrappers and fails if it changed). Raise the pin only after those tests pass.
 """
 
 from __future__ import annotations

@@ -22,10 +22,10 @@ from bayes_scaling.data.runs import RunTable
 from bayes_scaling.laws import Law
 from bayes_scaling.likelihoods import Likelihood
 from bayes_scaling.priors import Prior, PriorError, merge_priors
+from bayes_scaling.spec import GEOMETRIES
 
 OBSERVED = "log_loss"
 RUN_DIM = "run"
-GEOMETRIES = ("centred", "naive")
 
 
 def all_priors(law: Law, likelihood: Likelihood, overrides: Mapping[str, Prior] | None = None) -> dict[str, Prior]:

@@ -42,11 +42,12 @@ from bayes_scaling.data.load import check_identifiable
 from bayes_scaling.sampling.model import OBSERVED, natural_parameters
 from bayes_scaling.sampling.sampler import run_nuts
 from bayes_scaling.uncertainty.distance import beyond, log10_scale
+from bayes_scaling.util.defaults import HOLD_OUT_FRACTIONS
 
 log = logging.getLogger(__name__)
 
-#: Fractions of the runs (those with the most compute) each leave-future-out refit holds out.
-FRACTIONS = (0.1, 0.2, 0.3)
+#: Fractions of the runs (whole budgets with the most compute) each leave-future-out refit holds out.
+FRACTIONS = HOLD_OUT_FRACTIONS
 #: Most draws and tuning steps per chain of a refit.
 REFIT_DRAWS = 500
 #: Upper bound of the slope search, in log loss per decade.

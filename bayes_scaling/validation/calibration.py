@@ -32,6 +32,7 @@ from bayes_scaling.result import ScalingFit
 from bayes_scaling.sampling.run import PreparedFit
 from bayes_scaling.sampling.tree import run_inputs
 from bayes_scaling.uncertainty import fit_with_uncertainty
+from bayes_scaling.util.defaults import HOLD_OUT_FRACTIONS
 from bayes_scaling.validation.bootstrap import MAX_STARTS, bootstrap_fit
 from bayes_scaling.validation.holdout import (
     empirical_optima,
@@ -46,7 +47,7 @@ from bayes_scaling.validation.sbc import sbc
 
 log = logging.getLogger(__name__)
 
-FRACTIONS = (0.1, 0.2, 0.3)
+FRACTIONS = HOLD_OUT_FRACTIONS
 #: Fewest budgets a backtest's training runs may keep.
 MIN_TRAIN_BUDGETS = 2
 #: The Bayesian rows of a backtest: method name, and which part of the discrepancy its predictive includes.

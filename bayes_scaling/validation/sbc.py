@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 #: Posterior draws kept (evenly thinned) for the ranks, and histogram bins of the uniformity test.
 RANK_DRAWS = 199
 BINS = 20
+#: Probability of the simultaneous PIT-ECDF band the ranks must stay inside.
+ECDF_BAND = 0.99
 #: Tasks per worker: each task compiles the model once and fits its share of the simulations; progress is shown as
 #: tasks finish. The split is the same on every scheduler.
 TASKS_PER_WORKER = 3
@@ -104,9 +106,30 @@ def sbc(prepared: PreparedFit, simulations: int = 100, *, seed: int = 0, draws: 
     for name, values in ranks.items():
         counts = np.bincount(np.minimum(np.asarray(values) * BINS // (RANK_DRAWS + 1), BINS - 1), minlength=BINS)
         p_values[name] = float(chisquare(counts).pvalue) if len(values) else float("nan")
-    return {"ranks": ranks, "p_values": p_values, "simulations": simulations, "skipped": skipped,
+    ecdf = {name: rank_ecdf(values, seed=seed) for name, values in ranks.items()}
+    return {"ranks": ranks, "p_values": p_values, "ecdf_inside": {name: e["inside"] for name, e in ecdf.items()},
+            "ecdf": ecdf, "ecdf_band": ECDF_BAND, "simulations": simulations, "skipped": skipped,
             "unconverged": sum(not row["converged"] for row in fitted), "rank_draws": RANK_DRAWS, "bins": BINS,
             "seconds": seconds, "task_seconds": [t for _, t in results]}
+
+
+def rank_ecdf(ranks, *, seed: int = 0, band: float | None = None, simulations: int = 1000) -> dict[str, Any]:
+    """The PIT-ECDF of SBC ranks with ArviZ's simultaneous ``band`` (Säilynoja, Bürkner & Vehtari 2022): the ranks
+    (0..:data:`RANK_DRAWS`) become PIT values ``(rank + u) / (RANK_DRAWS + 1)`` with a seeded uniform ``u``; they
+    are uniform, as SBC requires, unless the ECDF leaves the band somewhere (``inside`` False). Returns the
+    evaluation points, the ECDF and the band's bounds as lists, and ``inside``."""
+    from arviz_stats.ecdf_utils import ecdf_pit
+
+    band = ECDF_BAND if band is None else band
+    values = np.asarray(ranks, dtype=float)
+    if values.size == 0:
+        return {"inside": True, "x": [], "ecdf": [], "lower": [], "upper": []}
+    rng = np.random.default_rng([seed, 11])
+    pit = (values + rng.uniform(size=values.size)) / (RANK_DRAWS + 1)
+    x, ecdf, lower, upper = ecdf_pit(np.sort(pit), band, simulations, rng=np.random.default_rng([seed, 12]))
+    inside = bool(np.all((ecdf >= lower - 1e-12) & (ecdf <= upper + 1e-12)))
+    return {"inside": inside, "x": x.tolist(), "ecdf": ecdf.tolist(), "lower": lower.tolist(),
+            "upper": upper.tolist()}
 
 
 def _timed_chunk(task) -> tuple[list[dict[str, Any]], float]:
