@@ -84,7 +84,7 @@ def test_kaplan_pages_compare_with_kaplans_tables(porian_fits):
     assert "Porian et al. 2024, their fit of these runs" in isoflop
     frontier = (out / "porian-rw-kaplan-frontier" / "index.html").read_text()
     assert "Kaplan et al. 2020 (Tables 5 and 6)" in frontier and "C_c in PF-days" in frontier
-    assert 'id="crossover"' in frontier and "formula on Kaplan&#x27;s values" in frontier
+    assert 'id="crossover"' in frontier and "formula on Kaplan&#39;s values" in frontier
     assert 'href="../porian-rw-kaplan-joint/index.html"' in frontier
     joint = (out / "porian-rw-kaplan-joint" / "index.html").read_text()
     assert "Kaplan et al. 2020 (eq. 1.5, Table 2)" in joint

@@ -12,9 +12,10 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
 import numpy as np
+from markupsafe import Markup
 from matplotlib.figure import Figure
 
-from bayes_scaling.report.html import Markup, esc, figure_html, table_html
+from bayes_scaling.report.html import Cell, figure_html, render, table_html
 from bayes_scaling.validation.holdout import HONEST_MASS, LEVELS, honest_range, is_honest, is_scored, optimum_text
 from bayes_scaling.validation.sbc import ECDF_BAND, rank_ecdf
 
@@ -121,68 +122,44 @@ def coverage_sentence(rows: list[dict[str, Any]], fraction: float) -> str:
     return f"with the top {fraction:.0%} of compute held out, the 90% intervals covered: {', '.join(parts)}"
 
 
-def _sbc_html(sbc: dict[str, Any]) -> str:
-    band = sbc.get("ecdf_band", ECDF_BAND)
-    rejected = [name for name in sbc["ranks"] if not _ecdf_of(sbc, name)["inside"]]
-    verdict = (f'<p class="bad">Rank uniformity rejected (the PIT-ECDF leaves its {band:.0%} simultaneous band): '
-               f'{esc(", ".join(rejected))}.</p>' if rejected else
-               f'<p class="ok">No parameter\'s rank uniformity is rejected: every PIT-ECDF stays inside its '
-               f"{band:.0%} simultaneous band.</p>")
-    fitted = sbc["simulations"] - sbc["skipped"]
-    worst = min(sbc["p_values"].values()) if sbc["p_values"] else float("nan")
-    body = (f"<h3>Simulation-based calibration</h3><p>{sbc['simulations']} datasets simulated at this analysis's "
-            f"design from parameters drawn from its priors, each fitted by NUTS; the rank of each true value among "
-            f"{sbc['rank_draws']} posterior draws is uniform if the model and sampler are right (Talts et al. "
-            f"2018). Each panel shows the empirical CDF of the ranks (as PIT values) minus the uniform CDF; grey: "
-            f"ArviZ's {band:.0%} simultaneous band (Säilynoja et al. 2022). The chi-square test on {sbc['bins']} "
-            f"bins gives a smallest p-value of {worst:.3f}. "
-            f"{sbc['skipped']} simulations gave non-finite data and were skipped; {sbc['unconverged']} of {fitted} "
-            f"fits failed the convergence checks (their ranks are kept, as SBC requires).</p>{verdict}")
-    body += figure_html(_rank_figure(sbc), "PIT-ECDF of the SBC ranks minus the uniform CDF, one panel per "
-                        "parameter, with the simultaneous band a uniform rank distribution stays inside.",
-                        "SBC rank PIT-ECDF differences")
-    return body
+def _sbc_context(sbc: dict[str, Any]) -> dict[str, Any]:
+    return {"simulations": sbc["simulations"], "rank_draws": sbc["rank_draws"], "bins": sbc["bins"],
+            "band": sbc.get("ecdf_band", ECDF_BAND), "skipped": sbc["skipped"], "unconverged": sbc["unconverged"],
+            "fitted": sbc["simulations"] - sbc["skipped"],
+            "worst": min(sbc["p_values"].values()) if sbc["p_values"] else float("nan"),
+            "rejected": [name for name in sbc["ranks"] if not _ecdf_of(sbc, name)["inside"]],
+            "figure": figure_html(_rank_figure(sbc), "PIT-ECDF of the SBC ranks minus the uniform CDF, one panel per "
+                                  "parameter, with the simultaneous band a uniform rank distribution stays inside.",
+                                  "SBC rank PIT-ECDF differences")}
 
 
-def calibration_section(result: dict[str, Any]) -> tuple[str, str, str]:
+def calibration_section(result: dict[str, Any]) -> tuple[str, str, Markup]:
     """``(anchor, label, html)`` of a fit page's calibration section from :func:`~bayes_scaling.validation.calibration.
     calibrate_spec`'s result."""
     rows = result["backtest"]["rows"]
-    body = ("<p>Extrapolation backtests: the analysis refitted without the runs with the most compute and scored "
-            "on them, at several cutoffs. An honest X% interval covers about X% of held-out runs; the dashed line "
-            "is that ideal. The bootstrap baseline sees the same runs and is scored the same way "
-            f"({result['backtest']['replicates']} resamples). Where the held-out runs form IsoFLOP budgets with a "
-            "minimum inside them, the last column counts the budgets whose empirical N_opt (the vertex of a parabola "
-            "in log N through their runs) lies inside the 90% predictive interval of that same estimate: the "
-            "parabola fitted to each predictive draw at the budget's runs, noise included (and, for the Bayesian "
-            "fit with its discrepancy term, the discrepancy drawn jointly along the budget). In brackets: inside "
-            "the 90% interval of the law's own N_opt, which has neither noise nor discrepancy.</p>")
-    body += figure_html(_coverage_figure(rows), "Coverage of central predictive intervals of held-out log loss "
-                        "against their nominal level.", "coverage against nominal level")
-    body += table_html(["held out", "method", "held-out runs", *(f"{level:.0%} coverage" for level in LEVELS),
+    figure = figure_html(_coverage_figure(rows), "Coverage of central predictive intervals of held-out log loss "
+                         "against their nominal level.", "coverage against nominal level")
+    table = table_html(["held out", "method", "held-out runs", *(f"{level:.0%} coverage" for level in LEVELS),
                         "90% width (log loss)", "CRPS (mean)", "log score (mean)",
                         "held-out N_opt in 90% interval"], _backtest_rows(rows))
-    body += _optimum_table(rows)
     gp = [row for row in rows if row["method"] == "bayes+discrepancy" and is_scored(row)]
     honest = [row for row in gp if is_honest(row["coverage"]["0.9"], row["n_runs"])]
-    css = "ok" if len(honest) == len(gp) else "bad"
-    body += (f'<p class="{css}">With the discrepancy term, the 90% intervals were honest at {len(honest)} of '
-             f"{len(gp)} cutoffs: they covered as many held-out runs as a true 90% interval would in "
-             f"{HONEST_MASS:.0%} of cases ({', '.join(honest_range_text(row['n_runs']) for row in gp)}).</p>")
-    if result.get("sbc"):
-        body += _sbc_html(result["sbc"])
-    return "calibration", "Calibration", f'<section id="calibration"><h2>Calibration</h2>{body}</section>'
+    html = render("sections/calibration.html.j2", replicates=result["backtest"]["replicates"], figure=figure,
+                  table=table, optimum_table=_optimum_table(rows), honest=len(honest), cutoffs=len(gp),
+                  honest_mass=HONEST_MASS, ranges=[honest_range_text(row["n_runs"]) for row in gp],
+                  sbc=_sbc_context(result["sbc"]) if result.get("sbc") else None)
+    return "calibration", "Calibration", html
 
 
-def calibration_summary_section(calibrated: dict[str, tuple[str, dict[str, Any]]]) -> str:
+def calibration_summary_section(calibrated: dict[str, tuple[str, dict[str, Any]]]) -> Markup:
     """The comparison page's summary: ``{analysis: (link to its page, result)}``."""
     if not calibrated:
-        return ""
+        return Markup("")
     rows = []
     for name, (link, result) in calibrated.items():
         sbc = result.get("sbc")
         worst = min(sbc["p_values"].values()) if sbc else None
-        cell = Markup(f'<a href="{esc(link)}#calibration">{esc(name)}</a>')
+        cell = Cell(name, href=f"{link}#calibration")
         for fraction in sorted({row["fraction"] for row in result["backtest"]["rows"]}):
             found = {r["method"]: r for r in result["backtest"]["rows"] if abs(r["fraction"] - fraction) < 1e-9}
             rows.append([cell, f"{fraction:.0%}", *(("not scored" if not is_scored(found[m]) else
@@ -190,11 +167,6 @@ def calibration_summary_section(calibrated: dict[str, tuple[str, dict[str, Any]]
                                                      for m in METHODS),
                          optimum_text(found["bayes+discrepancy"]) if "bayes+discrepancy" in found else "–",
                          "–" if worst is None else f"{worst:.3f} ({sbc['simulations']} datasets)"])
-    body = ("<p>How often the intervals cover what they claim (details on each analysis's page): the coverage of 90% "
-            "predictive intervals on the runs with the most compute, held out of the fit; the held-out IsoFLOP "
-            "budgets whose empirical N_opt lies in the 90% predictive interval of the law with its discrepancy (in "
-            "brackets: in the law's own N_opt interval); and the smallest p-value of the SBC rank-uniformity "
-            "tests.</p>"
-            + table_html(["analysis", "held out", *(f"90% coverage: {label}" for label, _ in METHODS.values()),
-                          "held-out N_opt in 90%", "SBC: smallest p"], rows))
-    return f'<section id="calibration"><h2>Are the intervals honest?</h2>{body}</section>'
+    table = table_html(["analysis", "held out", *(f"90% coverage: {label}" for label, _ in METHODS.values()),
+                        "held-out N_opt in 90%", "SBC: smallest p"], rows)
+    return render("sections/calibration_summary.html.j2", table=table)

@@ -6,11 +6,12 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
+from markupsafe import Markup
 from matplotlib.figure import Figure
 
 from bayes_scaling.data.runs import PF_DAY
 from bayes_scaling.report.figures import BAND
-from bayes_scaling.report.html import Markup, esc, figure_html, fmt, table_html
+from bayes_scaling.report.html import Cell, figure_html, fmt, render, table_html
 from bayes_scaling.result import ScalingFit
 from bayes_scaling.study.crossover import (
     KAPLAN_PUBLISHED,
@@ -70,7 +71,7 @@ def crossover_figure(crossover: xr.Dataset, budgets_flop: np.ndarray, seed: int 
     return fig
 
 
-def crossover_section(frontier: ScalingFit, data_fit: ScalingFit) -> tuple[str, str, str]:
+def crossover_section(frontier: ScalingFit, data_fit: ScalingFit) -> tuple[str, str, Markup]:
     """``(anchor, label, html)`` of the crossover section for a frontier fit and its data-limited companion."""
     crossover = fits_crossover(frontier, data_fit)
     result = summarise(crossover)
@@ -85,25 +86,17 @@ def crossover_section(frontier: ScalingFit, data_fit: ScalingFit) -> tuple[str, 
                      fmt(published[key], 3), "–" if stated is None else fmt(stated, 2)])
     table = table_html(["quantity", "median", "90% interval", "formula on Kaplan's values", "Kaplan's statement"],
                        rows)
-    link = Markup(f'<a href="../{esc(data_fit.path.name)}/index.html">{esc(data_fit.name)}</a>') \
-        if data_fit.path is not None else esc(data_fit.name)
-    flag = "" if frontier.converged and data_fit.converged else \
-        '<p class="bad">One of the two fits did NOT converge: these numbers are for inspection only.</p>'
+    companion = Cell(data_fit.name, href=f"../{data_fit.path.name}/index.html") if data_fit.path is not None \
+        else data_fit.name
     budgets = frontier.runs["compute"].values
-    body = (
-        f"{flag}<p>This fit's frontier and compute-efficient path, paired draw by draw with the data-limited loss "
-        f"L(D) of {link} (the N -> infinity limit of Kaplan's joint law, fitted to the same runs). "
-        f"P(the frontier falls to L(D) at all) = {result['probability_kaplan_direction']:.3f}; the quantiles are "
-        "over the draws in which it does. P(C* beyond the largest budget in the data | crossing) = "
-        f"{result.get('probability_beyond_data', float('nan')):.3f}: the crossing is an extrapolation over many "
-        "decades, which is why its interval is so wide.</p>"
-        f"{table}"
-        + figure_html(crossover_figure(crossover, budgets, seed=int(frontier.tree.attrs['seed'])),
-                      "The frontier L(C_min) (blue) and the data-limited loss along the compute-efficient path "
-                      "L(D(C_min)) (red), medians with 90% bands from paired posterior draws; dots are the "
-                      "intersection (C*, L*) of individual draws; dashed lines and the star are Kaplan et al.'s "
-                      "published laws and their intersection. Porian's runs use another dataset and tokenizer than "
-                      "Kaplan's, so the scales differ.",
-                      "frontier and data-limited loss against compute with their intersection")
-    )
-    return "crossover", "L* crossover", f'<section id="crossover"><h2>Kaplan\'s L* crossover</h2>{body}</section>'
+    figure = figure_html(crossover_figure(crossover, budgets, seed=int(frontier.tree.attrs['seed'])),
+                         "The frontier L(C_min) (blue) and the data-limited loss along the compute-efficient path "
+                         "L(D(C_min)) (red), medians with 90% bands from paired posterior draws; dots are the "
+                         "intersection (C*, L*) of individual draws; dashed lines and the star are Kaplan et al.'s "
+                         "published laws and their intersection. Porian's runs use another dataset and tokenizer "
+                         "than Kaplan's, so the scales differ.",
+                         "frontier and data-limited loss against compute with their intersection")
+    html = render("sections/crossover.html.j2", converged=frontier.converged and data_fit.converged,
+                  companion=companion, p_direction=result["probability_kaplan_direction"],
+                  p_beyond=result.get("probability_beyond_data", float("nan")), table=table, figure=figure)
+    return "crossover", "L* crossover", html

@@ -3,12 +3,14 @@ report), then every analysis with its verdict and headline numbers, linking to i
 
 from __future__ import annotations
 
+from markupsafe import Markup
+
 from bayes_scaling.analysis.planning import plan
 from bayes_scaling.laws import LawNotApplicable
 from bayes_scaling.report import comparison
 from bayes_scaling.report.calibration_section import calibration_summary_section
 from bayes_scaling.report.comparison import ComparisonPlan, quiet
-from bayes_scaling.report.html import Markup, count, esc, interval_text, page_html, table_html, verdict_html
+from bayes_scaling.report.html import Cell, count, interval_text, page_html, render, table_html, verdict_cell
 from bayes_scaling.result import ScalingFit
 from bayes_scaling.study import published
 from bayes_scaling.util.defaults import DEFAULT_LEVEL
@@ -17,9 +19,9 @@ LEVEL = DEFAULT_LEVEL
 
 
 def _row(folder: str, fit: ScalingFit) -> list[object]:
-    verdict = verdict_html(fit.converged)
+    verdict = verdict_cell(fit.converged)
     title = fit.tree.attrs.get("title") or fit.law.title
-    link = Markup(f'<a href="{esc(folder)}/index.html" title="{esc(title)}">{esc(folder)}</a>')
+    link = Cell(folder, href=f"{folder}/index.html", title=title)
     source = fit.attr_json("data_source")
     data = source.get("dataset") or source.get("file", "")
     try:
@@ -32,14 +34,14 @@ def _row(folder: str, fit: ScalingFit) -> list[object]:
     return [link, fit.law.name, data, fit.tree.attrs["n_runs"], a, n_opt, tpp, verdict]
 
 
-def analyses_section(fits: dict[str, ScalingFit]) -> str:
+def analyses_section(fits: dict[str, ScalingFit]) -> Markup:
     rows = [quiet(_row, folder, fit) for folder, fit in fits.items()]
     table = table_html(
         ["analysis", "law", "data", "runs", "a (N_opt ∝ C^a)", f"N_opt at {published.GOPHER_BUDGET:.3g} FLOP",
          "tokens / parameter", "diagnostics"],
         rows,
     )
-    return f'<section id="analyses"><h2>All analyses</h2>{table}</section>'
+    return render("comparison/analyses.html.j2", table=table)
 
 
 def render_index(fits: dict[str, ScalingFit], budgets: tuple[float, ...] = (),
@@ -64,16 +66,6 @@ def render_index(fits: dict[str, ScalingFit], budgets: tuple[float, ...] = (),
         ("provenance", "Provenance and diagnostics", quiet(comparison.provenance_section, fits)),
     ]
     unconverged = [name for name, fit in fits.items() if not fit.converged]
-    banner = ""
-    if unconverged:
-        banner = (f'<div class="banner-bad" role="alert">NOT CONVERGED: {esc(", ".join(unconverged))}. Their '
-                  "numbers are shown for inspection only and flagged wherever they appear.</div>")
-    header = (
-        "<header><h1>Kaplan or Chinchilla? Scaling laws with honest intervals</h1><p class=\"lede\">Scaling laws "
-        "fitted by NUTS to published training runs (Epoch AI's digitised Chinchilla runs; Porian et al.'s runs "
-        f"from Kaplan's setup to a Chinchilla-like one). Medians with {LEVEL:.0%} credible intervals; every number "
-        f"comes from posterior draws.</p>{banner}</header><!--TOC-->"
-    )
+    header = render("comparison/header.html.j2", level=LEVEL, unconverged=unconverged)
     toc = [(anchor, label) for anchor, label, html in sections if html]
-    return page_html("bayes_scaling: Kaplan and Chinchilla compared", header + "".join(h for _, _, h in sections),
-                     toc)
+    return page_html("bayes_scaling: Kaplan and Chinchilla compared", header, [h for _, _, h in sections], toc)

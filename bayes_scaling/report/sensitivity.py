@@ -4,10 +4,11 @@ data filter or likelihood) beside the fit itself, so a reader sees how far the h
 from __future__ import annotations
 
 import numpy as np
+from markupsafe import Markup
 
 from bayes_scaling.analysis.planning import summary
 from bayes_scaling.laws import LawNotApplicable
-from bayes_scaling.report.html import Markup, esc, fmt, interval_text, table_html, verdict_html
+from bayes_scaling.report.html import Cell, fmt, interval_text, render, table_html, verdict_cell
 from bayes_scaling.result import ScalingFit
 from bayes_scaling.util.defaults import DEFAULT_LEVEL
 from bayes_scaling.validation.holdout import LEVELS, extrapolation_score, is_scored
@@ -31,15 +32,15 @@ def _row(label: str, fit: ScalingFit, reference: float | None, link: str | None)
     _, values = _headline(fit)
     s = summary(values, LEVEL)
     shift = "–" if reference is None or s["median"] is None else f"{s['median'] - reference:+.3f}"
-    verdict = verdict_html(fit.converged)
-    name = Markup(f'<a href="{esc(link)}/index.html">{esc(label)}</a>') if link else label
+    verdict = verdict_cell(fit.converged)
+    name = Cell(label, href=f"{link}/index.html") if link else label
     filters = "; ".join(fit.attr_json("filters")) or "none"
     return [name, fit.tree.attrs["n_runs"], fit.tree.attrs["likelihood"], filters, interval_text(s), shift, verdict]
 
 
-def sensitivity_section(fit: ScalingFit, checks: list[tuple[str, ScalingFit]]) -> tuple[str, str, str]:
+def sensitivity_section(fit: ScalingFit, checks: list[tuple[str, ScalingFit]]) -> tuple[str, str, Markup]:
     """``(anchor, label, html)`` of the section for ``fit`` and its ``(label, fit)`` checks (whose pages live in
-    ``sensitivity/<slug>/`` beside this one)."""
+    ``sensitivity/SLUG/`` beside this one)."""
     name, values = _headline(fit)
     reference = float(np.median(values))
     rows = [_row("this analysis", fit, None, None)]
@@ -49,20 +50,15 @@ def sensitivity_section(fit: ScalingFit, checks: list[tuple[str, ScalingFit]]) -
     table = table_html(["check", "runs", "likelihood", "filters", f"{name}: median [{LEVEL:.0%}]",
                         "shift of median", "diagnostics"], rows)
     spread = [summary(_headline(check)[1], LEVEL)["median"] for _, check in checks if check.converged]
-    note = ""
+    widest = width = None
     if spread:
-        widest = max(abs(m - reference) for m in spread if m is not None)
-        width = summary(values, LEVEL)
-        note = (f"<p>The largest shift of the median among converged checks is {fmt(widest, 2)}; this analysis's "
-                f"{LEVEL:.0%} interval is {fmt(width['upper'] - width['lower'], 2)} wide. A shift comparable to the "
-                "width means the choice matters as much as the data's uncertainty: quote the interval with that "
-                "caveat.</p>")
+        widest = fmt(max(abs(m - reference) for m in spread if m is not None), 2)
+        interval = summary(values, LEVEL)
+        width = fmt(interval["upper"] - interval["lower"], 2)
     unconverged = [label for label, check in checks if not check.converged]
-    if unconverged:
-        note += (f'<p class="bad">Not converged, shown for inspection only: {esc(", ".join(unconverged))}.</p>')
-    body = ("<p>The same analysis with one choice changed at a time (the spec's <code>[[sensitivity]]</code> "
-            f"checks), each a full fit.</p>{table}{note}{extrapolation_html(fit, checks)}")
-    return "sensitivity", "Sensitivity checks", f'<section id="sensitivity"><h2>Sensitivity checks</h2>{body}</section>'
+    html = render("sections/sensitivity.html.j2", table=table, widest=widest, width=width, level=LEVEL,
+                  unconverged=unconverged, extrapolation=extrapolation_html(fit, checks))
+    return "sensitivity", "Sensitivity checks", html
 
 
 PREDICTIVES = (("law alone", False), ("with discrepancy", True))
@@ -107,21 +103,14 @@ EXTRAPOLATION_HEADER = ["check", "predictive", "held-out runs", "largest compute
                         *(f"{level:.0%} coverage" for level in LEVELS), "90% width (log loss)",
                         "log score (mean)", "CRPS (mean)"]
 
-DISCREPANCY_NOTE = ("The discrepancy term is a Gaussian process on log loss over the law's inputs in decades, fitted "
-                    "to the residuals (<code>bayes_scaling.uncertainty.discrepancy</code>): near the runs it borrows "
-                    "their misfit, away from them it adds spread. \"Law alone\" is the model before it was added.")
-
-
-def extrapolation_html(fit: ScalingFit, checks: list[tuple[str, ScalingFit]]) -> str:
+def extrapolation_html(fit: ScalingFit, checks: list[tuple[str, ScalingFit]]) -> Markup:
     rows = extrapolation_rows(fit, checks)
     if not rows:
-        return ""
-    return ("<h3>Extrapolation to held-out runs</h3><p>Checks that held out the runs with the most compute, scored "
-            f"by their posterior predictive on those runs: an honest X% interval covers about X% of them. "
-            f"{DISCREPANCY_NOTE}</p>" + table_html(EXTRAPOLATION_HEADER, rows))
+        return Markup("")
+    return render("sections/extrapolation.html.j2", table=table_html(EXTRAPOLATION_HEADER, rows))
 
 
-def _backtest_parts(calibration: dict | None) -> list[str]:
+def _backtest_parts(calibration: dict | None) -> list[dict]:
     """The [calibration] backtests' 90% coverage with the discrepancy (and of the law alone), one part per cutoff."""
     rows = (calibration or {}).get("backtest", {}).get("rows", [])
     parts = []
@@ -130,36 +119,17 @@ def _backtest_parts(calibration: dict | None) -> list[str]:
         if "bayes+discrepancy" not in found:
             continue
         gp = found["bayes+discrepancy"]
-        if not is_scored(gp):
-            parts.append(f"top {fraction:.0%} of compute held out: not scored (the refit did not converge)")
-            continue
-        alone = f" (law alone: {found['bayes']['coverage']['0.9']:.0%})" if "bayes" in found else ""
-        budgets = f" in {gp['n_budgets']} budgets" if "n_budgets" in gp else ""
-        parts.append(f"top {fraction:.0%} of compute held out: <strong>{gp['coverage']['0.9']:.0%}</strong> of "
-                     f"{gp['n_runs']} runs{budgets}{alone}")
+        parts.append({"fraction": fraction, "scored": is_scored(gp), "coverage": gp["coverage"]["0.9"],
+                      "n_runs": gp["n_runs"], "n_budgets": gp.get("n_budgets"),
+                      "alone": found["bayes"]["coverage"]["0.9"] if "bayes" in found else None})
     return parts
 
 
-def extrapolation_note(fit: ScalingFit, checks: list[tuple[str, ScalingFit]], calibration: dict | None = None) -> str:
+def extrapolation_note(fit: ScalingFit, checks: list[tuple[str, ScalingFit]],
+                       calibration: dict | None = None) -> Markup:
     """One paragraph for the top of a fit's page: the measured extrapolation coverage of this law on these data (from
     its ``hold_out_top_compute`` checks and its ``[calibration]`` backtests), or that it has not been measured."""
-    scores = extrapolation_scores(fit, checks)
-    backtests = _backtest_parts(calibration)
-    if backtests and not scores:
-        return ('<p class="calibration">Measured extrapolation coverage of this law on these data (90% predictive '
-                f"intervals with the discrepancy term, refitted without the runs with the most compute): "
-                f'{"; ".join(backtests)}. Details under <a href="#calibration">Calibration</a>.</p>')
-    if not scores:
-        return ('<p class="calibration">Extrapolation coverage: <strong>not measured</strong> for this analysis (its '
-                "spec has no <code>hold_out_top_compute</code> check); treat intervals beyond the largest budget "
-                "fitted as unchecked, or run <code>bayes-scaling calibrate</code> on its spec.</p>")
-    parts = []
-    for label, check, score in scores:
-        gp, alone = score["with discrepancy"], score["law alone"]
-        flag = "" if check.converged else " (check NOT CONVERGED)"
-        parts.append(f"{esc(label)}: the 90% predictive intervals covered <strong>{gp['coverage'][0.9]:.0%}</strong> "
-                     f"of {gp['n_runs']} held-out runs (law alone, without the discrepancy term: "
-                     f"{alone['coverage'][0.9]:.0%}){flag}")
-    more = (f' Backtests: {"; ".join(backtests)} (<a href="#calibration">Calibration</a>).' if backtests else "")
-    return (f'<p class="calibration">Measured extrapolation coverage of this law on these data: {"; ".join(parts)}. '
-            f'Details under <a href="#sensitivity">Sensitivity checks</a>.{more}</p>')
+    scored = [{"label": label, "coverage": score["with discrepancy"]["coverage"][0.9],
+               "n_runs": score["with discrepancy"]["n_runs"], "alone": score["law alone"]["coverage"][0.9],
+               "converged": check.converged} for label, check, score in extrapolation_scores(fit, checks)]
+    return render("sections/extrapolation_note.html.j2", checks=scored, backtests=_backtest_parts(calibration))

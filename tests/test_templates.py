@@ -1,0 +1,37 @@
+"""The report is Jinja2 templates fed with plain values: no Python file of the report writes markup, values are
+escaped, and a name a template uses but nobody passed is an error, not an empty string on the page (a dropped
+f-prefix once put source code on a page)."""
+
+import re
+from pathlib import Path
+
+import jinja2
+import pytest
+
+from bayes_scaling.report.html import Cell, render, table_html
+
+REPORT = Path(__file__).resolve().parents[1] / "bayes_scaling" / "report"
+TAG = re.compile(r"</?[a-zA-Z][a-zA-Z0-9]*(\s[^<>]*)?/?>")
+
+
+def test_no_python_file_of_the_report_contains_an_html_tag():
+    offenders = {path.name: TAG.findall(path.read_text()) for path in REPORT.glob("*.py")}
+    assert not {name: tags for name, tags in offenders.items() if tags}
+
+
+def test_templates_live_in_one_folder():
+    templates = sorted(path.relative_to(REPORT) for path in REPORT.rglob("*.j2"))
+    assert templates and all(path.parts[0] == "templates" for path in templates)
+
+
+def test_values_are_escaped_and_cells_carry_their_meaning():
+    html = table_html(["a <b>"], [["<script>x</script>", Cell("fit", href="fit/index.html", flag="(NOT CONVERGED)"),
+                                   Cell("ok", css="ok"), Cell("abc", mono=True)]])
+    assert "<script>x</script>" not in html and "&lt;script&gt;" in html and "a &lt;b&gt;" in html
+    assert '<a href="fit/index.html">fit</a> <span class="bad">(NOT CONVERGED)</span>' in html
+    assert '<span class="ok">ok</span>' in html and '<span class="mono">abc</span>' in html
+
+
+def test_a_name_no_one_passed_is_an_error_not_an_empty_string():
+    with pytest.raises(jinja2.UndefinedError):
+        render("fit/footer.html.j2", version="1.0")  # seed missing
