@@ -141,6 +141,8 @@ class AnalysisSpec:
     path: str | None = None
     sensitivity: tuple[Variant, ...] = ()
     calibration: CalibrationSpec | None = None
+    #: Published values its pages compare it with (keys of :data:`bayes_scaling.study.references.REFERENCES`).
+    references: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -148,7 +150,7 @@ class AnalysisSpec:
         return out
 
 
-SECTIONS = {"analysis": {"name", "title", "law"}, "data": None, "likelihood": {"family"}, "priors": None,
+SECTIONS = {"analysis": {"name", "title", "law", "references"}, "data": None, "likelihood": {"family"}, "priors": None,
             "sampler": set(SamplerSpec.__dataclass_fields__), "sensitivity": None,
             "calibration": set(CalibrationSpec.__dataclass_fields__)}
 DATA_KEYS = {"dataset", "csv", "columns", "units", "compute_tolerance", "n_counts_embeddings", "select", *FILTERS}
@@ -252,7 +254,12 @@ def spec_from_dict(raw: Mapping[str, Any], where: str = "spec", base: Path | Non
     if sampler.adaptation not in ADAPTATIONS:
         raise SpecError(f"{where} [sampler]: adaptation must be one of {', '.join(map(repr, ADAPTATIONS))}, got "
                         f"{sampler.adaptation!r}")
+    references = analysis.get("references", [])
+    if not isinstance(references, list) or not all(isinstance(key, str) for key in references):
+        raise SpecError(f"{where} [analysis]: references must be a list of names, e.g. references = "
+                        "[\"hoffmann-2022\", \"epoch-2024\"]")
     return AnalysisSpec(
+        references=tuple(references),
         name=name,
         law=str(analysis["law"]),
         title=str(analysis.get("title", "")),

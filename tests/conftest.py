@@ -92,6 +92,7 @@ def synthetic_tree(converged: bool = True, draws: int = 200, seed: int = 0) -> x
         "title": "Synthetic fit", "priors": '{"E": {"dist": "LogNormal", "mu": 0.5, "sigma": 0.5}}',
         "data_source": '{"file": "simulated", "sha256": "0"}', "n_counts_embeddings": "true",
         "filters": "[]", "n_runs": len(runs), "seed": seed, "versions": '{"bayes_scaling": "test"}',
-        "diagnostics": diag.to_json(), "converged": int(converged), "spec": '{"sampler": {"draws": 200}}',
+        "diagnostics": diag.to_json(), "converged": int(converged),
+        "spec": '{"sampler": {"draws": 200}, "references": ["hoffmann-2022", "epoch-2024"]}',
     })
     return tree

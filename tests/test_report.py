@@ -30,7 +30,8 @@ def test_fit_page_has_every_section_and_inlined_figures(page):
     assert all(len(i) > 5000 for i in images)
     assert "http://" not in page.replace("http://www.w3.org", "")
     assert page.count("<script") == 1 and "data-broken-images" in page  # the only script counts broken images
-    assert "Hoffmann's Table 3 with intervals" in page and "NOT CONVERGED" not in page
+    assert "Published compute-optimal sizes with intervals" in page and "NOT CONVERGED" not in page
+    assert "Hoffmann et al. 2022 (approach 3)" in page and "Epoch AI refit" in page  # declared by the analysis
     assert "Allowing for the law&#39;s discrepancy" in page or "Allowing for the law's discrepancy" in page
     assert "interval_text(" not in page and "found[" not in page  # every sentence's values were filled in
 
@@ -211,3 +212,14 @@ def test_an_unconverged_backtest_split_is_not_scored_anywhere():
                                    for row in result["backtest"]["rows"]])
     unscored = [line for line in text.splitlines() if "not scored" in line]
     assert len(unscored) == 2 and all(line.count("%") == 1 for line in unscored)  # the held-out fraction only
+
+
+def test_a_fit_that_declares_no_references_is_compared_with_none():
+    """References appear only where the analysis declares them: a user's own fit shows no published values."""
+    tree = synthetic_tree()
+    tree.attrs["spec"] = '{"sampler": {"draws": 200}}'
+    page = render_fit_page(ScalingFit(tree))
+    body = page[page.index("</header>"):]  # the header cites the law's own paper
+    for name in ("Hoffmann", "Epoch", "Kaplan"):
+        assert name not in body
+    assert "a lies in" not in page and "Published compute-optimal sizes" not in page

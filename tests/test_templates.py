@@ -35,3 +35,10 @@ def test_values_are_escaped_and_cells_carry_their_meaning():
 def test_a_name_no_one_passed_is_an_error_not_an_empty_string():
     with pytest.raises(jinja2.UndefinedError):
         render("fit/footer.html.j2", version="1.0")  # seed missing
+
+
+def test_the_report_never_branches_on_a_laws_name():
+    branches = re.compile(r"law\.name\s*(==|!=|in\b|not in\b)")
+    offenders = [f"{path.name}:{i}" for path in REPORT.glob("*.py")
+                 for i, line in enumerate(path.read_text().splitlines(), 1) if branches.search(line)]
+    assert not offenders

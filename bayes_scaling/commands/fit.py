@@ -11,6 +11,8 @@ from bayes_scaling.commands.arguments import spec_from_args
 from bayes_scaling.report.output import write_fit
 from bayes_scaling.result import ScalingFit
 from bayes_scaling.sampling.run import prepare
+from bayes_scaling.spec import SpecError
+from bayes_scaling.study.references import declared
 from bayes_scaling.uncertainty import fit_with_uncertainty
 from bayes_scaling.util.defaults import DEFAULT_LEVEL
 from bayes_scaling.util.files import check_output_folder
@@ -20,6 +22,10 @@ def fit(args: argparse.Namespace) -> int:
     """Run one fit; exit 1 if it failed its diagnostics (unless --allow-unconverged)."""
     spec = spec_from_args(args)
     check_output_folder(args.out)
+    try:
+        declared(spec.references)
+    except ValueError as err:
+        raise SpecError(f"{spec.path or spec.name} [analysis]: {err}") from None
     prepared = prepare(spec)  # every input check happens here, before anything is sampled or written
     print(f"fitting {spec.name}: {prepared.law.equation} to {len(prepared.runs)} runs "
           f"({prepared.likelihood.description}, {spec.sampler.chains} chains x {spec.sampler.draws} draws)",

@@ -12,7 +12,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from bayes_scaling import __version__
-from bayes_scaling.analysis.pairing import same_runs
 from bayes_scaling.report.calibration_section import calibration_section
 from bayes_scaling.report.crossover_section import crossover_section
 from bayes_scaling.report.index_page import render_index
@@ -22,7 +21,8 @@ from bayes_scaling.result import ScalingFit
 from bayes_scaling.sampling.io import POSTERIOR_FILE, load_tree
 from bayes_scaling.sampling.run import prepare
 from bayes_scaling.spec import SpecError, load_spec
-from bayes_scaling.study.crossover import DATA_LIMITED_LAWS, FRONTIER_LAWS
+from bayes_scaling.study.crossover import crossover_companion
+from bayes_scaling.study.references import declared
 from bayes_scaling.uncertainty import fit_with_uncertainty
 from bayes_scaling.util.files import atomic_write_text, check_output_folder, exclusive_lock
 from bayes_scaling.validation.calibration import calibrate_spec, check_splits
@@ -178,14 +178,6 @@ def _calibrate_or_reuse(item, folder: Path, refit: bool, scheduler: str, workers
     return result
 
 
-def _crossover_companion(fit: ScalingFit, fits: dict[str, ScalingFit]) -> ScalingFit | None:
-    """For a frontier fit, the data-limited fit of the same runs among ``fits`` (None if there is none)."""
-    if fit.law.name not in FRONTIER_LAWS:
-        return None
-    return next((other for other in fits.values() if other.law.name in DATA_LIMITED_LAWS and same_runs(fit, other)),
-                None)
-
-
 def build_report(spec_paths: list[str], out: Path, *, refit: bool = False, budgets: tuple[float, ...] = (),
                  scheduler: str = "local", workers: int = 2, say: Say = log.info,
                  progress_bars: bool = False) -> ReportSummary:
@@ -198,6 +190,10 @@ def build_report(spec_paths: list[str], out: Path, *, refit: bool = False, budge
     for spec in specs:  # names are plain folder names (spec.py checks); nothing is written outside ``out``
         if not (out / spec.name).resolve().is_relative_to(out.resolve()):
             raise SpecError(f"{spec.path or spec.name}: analysis name {spec.name!r} would write outside {out}")
+        try:
+            declared(spec.references)
+        except ValueError as err:
+            raise SpecError(f"{spec.path or spec.name} [analysis]: {err}") from None
     names = [spec.name for spec in specs]
     if len(set(names)) != len(names):
         raise SpecError(f"analysis names must be unique, got {names}")
@@ -225,7 +221,7 @@ def build_report(spec_paths: list[str], out: Path, *, refit: bool = False, budge
         for name, fit in fits.items():  # pages last: a crossover section needs its companion fit
             for _, check in sensitivity[name]:
                 _write_page_if_changed(check, check.path, [check], lambda: ((), ()), refit, written)
-            companion = _crossover_companion(fit, fits)
+            companion = crossover_companion(fit, fits)
             calibration = calibrated.get(name)
 
             def extras(fit=fit, companion=companion, variants=sensitivity[name], calibration=calibration):

@@ -23,6 +23,7 @@ from bayes_scaling.report.sensitivity import EXTRAPOLATION_HEADER, extrapolation
 from bayes_scaling.result import ScalingFit
 from bayes_scaling.study import published
 from bayes_scaling.study.crossover import fits_crossover, summarise
+from bayes_scaling.study.ladder import porian_ladder
 from bayes_scaling.study.param_count import KAPLAN_VOCAB, recounted_exponent
 from bayes_scaling.util.defaults import DEFAULT_LEVEL, PARETO_K_BAD
 
@@ -166,29 +167,8 @@ def same_runs_section(fits: dict[str, ScalingFit], plan: ComparisonPlan, checks:
                   else None)
 
 
-def _ladder(fits: dict[str, ScalingFit]) -> dict[str, list]:
-    """``{dataset: [(step, fit or None, Porian's a or None)]}`` from the IsoFLOP fits of Porian's configurations."""
-    found: dict[str, dict[str, ScalingFit]] = {}
-    for fit in fits.values():
-        config = fit.attr_json("data_source").get("configuration") or {}
-        if fit.law.name != "isoflop" or "dataset" not in config:
-            continue
-        for step, _, fields in published.PORIAN_LADDER:
-            if all(config.get(k) == v for k, v in fields.items()):
-                found.setdefault(config["dataset"], {})[step] = fit
-    ladder = {}
-    for dataset, by_step in sorted(found.items(), reverse=True):
-        rungs = []
-        for step, _, _ in published.PORIAN_LADDER:
-            fit = by_step.get(step)
-            porian = None if fit is None else fit.attr_json("data_source")["configuration"].get("published_a")
-            rungs.append((step, fit, porian))
-        ladder[dataset] = rungs
-    return ladder
-
-
 def why_section(fits: dict[str, ScalingFit], plan: ComparisonPlan) -> Markup:
-    ladder = _ladder(fits)
+    ladder = porian_ladder(fits)
     figure = table = recount = None
     if ladder:
         figure = figure_html(ladder_figure(ladder, LEVEL),

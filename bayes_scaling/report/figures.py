@@ -16,12 +16,21 @@ from bayes_scaling.data.budgets import budget_groups, budget_index
 from bayes_scaling.likelihoods import get_likelihood
 from bayes_scaling.result import ScalingFit
 from bayes_scaling.sampling.model import OBSERVED
-from bayes_scaling.study import published
+from bayes_scaling.study.references import Reference, declared
 
 BAND = (0.05, 0.95)
 COLOURS = {"posterior": "#1f5fa8", "hoffmann": "#d1495b", "epoch": "#2a9d8f", "approach1": "#e09f3e",
            "kaplan": "#6c3483"}
+#: Colour of each published reference's marks (others grey).
+REFERENCE_COLOURS = {"hoffmann-2022": COLOURS["hoffmann"], "epoch-2024": COLOURS["epoch"],
+                     "kaplan-2020": COLOURS["kaplan"], "hoffmann-2022-isoflop": "#7b2cbf"}
 MAX_CURVE_DRAWS = 1000
+
+
+def references_of(fit: ScalingFit) -> list[Reference]:
+    """The published references the fit's analysis declared (``[analysis] references``), none by default."""
+    spec = fit.attr_json("spec") if "spec" in fit.tree.attrs else {}
+    return declared(spec.get("references") or ())
 
 
 def _style(ax, xlabel: str, ylabel: str, title: str) -> None:
@@ -123,12 +132,9 @@ def allocation(fit: ScalingFit, compute_range: tuple[float, float] = (1e18, 1e26
     except NotImplementedError:
         with_gp = None
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.3), dpi=110)
-    references = {}
-    if fit.law.name == "chinchilla":
-        references = {
-            "Hoffmann approach 3 (published fit)": (published.HOFFMANN_APPROACH3, COLOURS["hoffmann"]),
-            "Epoch AI refit (point estimate)": (published.EPOCH_ESTIMATE, COLOURS["epoch"]),
-        }
+    declared_refs = references_of(fit)
+    lines = {f"{ref.label} (published fit)": (ref.parameters_for(fit.law), REFERENCE_COLOURS.get(ref.key, "0.4"))
+             for ref in declared_refs if ref.parameters_for(fit.law)}
     for ax, key, label in zip(axes, ("n_params", "n_tokens"), ("N_opt (parameters)", "D_opt (tokens)"), strict=True):
         low, mid, high = (alloc[key].quantile(q, dim=["chain", "draw"]).values for q in (BAND[0], 0.5, BAND[1]))
         ax.fill_between(budgets, low, high, color=COLOURS["posterior"], alpha=0.3, lw=0, label="this fit, 90% band")
@@ -138,19 +144,18 @@ def allocation(fit: ScalingFit, compute_range: tuple[float, float] = (1e18, 1e26
             ax.plot(with_gp["compute"].values, gp_low, color=COLOURS["posterior"], lw=1, ls=":")
             ax.plot(with_gp["compute"].values, gp_high, color=COLOURS["posterior"], lw=1, ls=":",
                     label="90% band allowing for the discrepancy")
-        for name, (values, colour) in references.items():
+        for name, (values, colour) in lines.items():
             point = fit.law.optimal_allocation(budgets, **values)[key]
             ax.plot(budgets, point, color=colour, lw=1.3, ls="--", label=name)
-        if fit.law.name != "chinchilla":
-            ax.plot(budgets, published.kaplan_allocation(budgets)[key], color=COLOURS["kaplan"], lw=1.3, ls="--",
-                    label="Kaplan et al. 2020 (Table 6; non-embedding N)")
-        if fit.law.name == "chinchilla":
-            table = published.HOFFMANN_TABLE3
-            xs = [c for c, _ in table.values()]
-            ys = list(table) if key == "n_params" else [d for _, d in table.values()]
-            keep = [(x, y) for x, y in zip(xs, ys, strict=True) if compute_range[0] <= x <= compute_range[1]]
-            ax.scatter(*zip(*keep, strict=True), color=COLOURS["approach1"], marker="s", s=22, zorder=3,
-                       label="Hoffmann approach 1 (Table 3)")
+        for ref in declared_refs:
+            if ref.allocation_line is not None:
+                ax.plot(budgets, ref.allocation_line(budgets)[key], color=REFERENCE_COLOURS.get(ref.key, "0.4"),
+                        lw=1.3, ls="--", label=f"{ref.label} (published allocation)")
+            keep = [(c, n if key == "n_params" else d) for c, n, d in ref.allocation_points
+                    if compute_range[0] <= c <= compute_range[1]]
+            if keep:
+                ax.scatter(*zip(*keep, strict=True), color=COLOURS["approach1"], marker="s", s=22, zorder=3,
+                           label=f"{ref.label.split(' (')[0]}: compute-optimal points")
         observed_c = fit.runs["compute"].values
         ax.axvspan(observed_c.min(), observed_c.max(), color="0.85", alpha=0.5, lw=0, label="compute range of runs")
         ax.set_xscale("log")
@@ -167,23 +172,23 @@ def parameter_posteriors(fit: ScalingFit) -> Figure:
     fig, axes = plt.subplots(1, len(names), figsize=(2.4 * len(names), 2.8), dpi=110)
     for ax, name in zip(np.atleast_1d(axes), names, strict=True):
         values = fit.posterior[name].values.ravel()
+        shown = False
         ax.hist(values, bins=50, color=COLOURS["posterior"], alpha=0.7, density=True)
-        if fit.law.name == "chinchilla":
-            lo, hi = published.EPOCH_CI95[name]
-            ax.axvspan(lo, hi, color=COLOURS["epoch"], alpha=0.15, lw=0, label="Epoch 95% bootstrap CI")
-            ax.axvline(published.EPOCH_ESTIMATE[name], color=COLOURS["epoch"], lw=1.5, label="Epoch estimate")
-            ax.axvline(published.HOFFMANN_APPROACH3[name], color=COLOURS["hoffmann"], lw=1.5, ls="--",
-                       label="Hoffmann approach 3")
-        kaplan = published.KAPLAN_2020.get(fit.law.name, (None, {}))[1].get(name)
         low, high = np.quantile(values, [0.001, 0.999])
-        if kaplan is not None and low - (high - low) <= kaplan <= high + (high - low):
-            ax.axvline(kaplan, color=COLOURS["hoffmann"], lw=1.5, ls=":", label="Kaplan et al. 2020")
+        for ref in references_of(fit):
+            colour = REFERENCE_COLOURS.get(ref.key, "0.4")
+            if name in ref.intervals_for(fit.law):
+                ax.axvspan(*ref.intervals_for(fit.law)[name], color=colour, alpha=0.15, lw=0,
+                           label=f"{ref.label}: 95% interval")
+            value = ref.parameters_for(fit.law).get(name)
+            if value is not None and low - (high - low) <= value <= high + (high - low):
+                ax.axvline(value, color=colour, lw=1.5, ls="--", label=ref.label)
+                shown = True
+        if shown:
             ax.legend(fontsize=6.5, loc="upper left")
         ax.set_title(name, fontsize=11)
         ax.set_yticks([])
         ax.tick_params(axis="x", labelsize=8)
-    if fit.law.name == "chinchilla":
-        np.atleast_1d(axes)[0].legend(fontsize=6.5, loc="upper left")
     fig.tight_layout()
     return fig
 
@@ -196,13 +201,9 @@ def exponent_posterior(fit: ScalingFit) -> Figure | None:
     except NotImplementedError:
         return None
     rows = [("this fit (posterior)", float(np.median(a)), *np.quantile(a, [0.05, 0.95]), COLOURS["posterior"])]
-    if fit.law.name == "chinchilla":
-        palette = [COLOURS["approach1"], "#7b2cbf", COLOURS["hoffmann"], "0.3"]
-        for (label, values), colour in zip(published.HOFFMANN_TABLE2.items(), palette, strict=True):
-            centre, low, high = values["a"]
-            rows.append((f"Hoffmann: {label}", centre, low, high, colour))
-        est, se = published.EPOCH_A_EXPONENT
-        rows.append(("Epoch AI refit (±1.96 SE)", est, est - 1.96 * se, est + 1.96 * se, COLOURS["epoch"]))
+    for ref in references_of(fit):
+        for label, (centre, low, high), _ in ref.exponents:
+            rows.append((label, centre, low, high, REFERENCE_COLOURS.get(ref.key, "0.4")))
     fig, ax = plt.subplots(figsize=(8, 0.45 * len(rows) + 1.2), dpi=110)
     for y, (_, centre, low, high, colour) in enumerate(reversed(rows)):
         if low is not None:

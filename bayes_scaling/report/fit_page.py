@@ -14,6 +14,7 @@ from bayes_scaling.data.named_models import NAMED_MODELS
 from bayes_scaling.laws import LawNotApplicable
 from bayes_scaling.priors import Prior
 from bayes_scaling.report import figures
+from bayes_scaling.report.figures import references_of
 from bayes_scaling.report.html import (
     Cell,
     count,
@@ -51,9 +52,11 @@ def _summary_section(fit: ScalingFit) -> Markup:
     exponents = None
     if result.get("exponents"):
         a = fit.exponents()["a"].values.ravel()
-        low, high = published.HOFFMANN_TABLE2["Approach 3 (parametric loss)"]["a"][1:]
         exponents = {"a": interval_text(result["exponents"]["a"]), "b": interval_text(result["exponents"]["b"]),
-                     "low": low, "high": high, "p_hoffmann": float(np.mean((a > low) & (a < high)))}
+                     "published": [{"label": label, "low": low, "high": high,
+                                    "probability": float(np.mean((a > low) & (a < high)))}
+                                   for label, (low, high) in (ref.headline_exponent for ref in references_of(fit)
+                                                              if ref.headline_exponent)]}
     return render("fit/summary.html.j2", converged=fit.converged, n_runs=len(fit.runs["run"]),
                   equation=fit.law.equation, likelihood=fit.tree.attrs["likelihood"], level=LEVEL, budget=budget,
                   exponents=exponents)
@@ -61,40 +64,36 @@ def _summary_section(fit: ScalingFit) -> Markup:
 
 def _parameter_section(fit: ScalingFit) -> Markup:
     header = ["parameter", "median", "90% interval", "95% interval"]
-    chinchilla = fit.law.name == "chinchilla"
-    kaplan = published.KAPLAN_2020.get(fit.law.name)
-    if chinchilla:
-        header += ["Hoffmann (approach 3)", "Epoch AI estimate", "Epoch 95% bootstrap CI"]
-    if kaplan:
-        header.append(f"Kaplan et al. 2020 ({kaplan[0]})")
+    refs = [ref for ref in references_of(fit) if ref.parameters_for(fit.law)]
+    for ref in refs:
+        where = ref.where_for(fit.law)
+        header.append(f"{ref.label}{f' ({where})' if where and where not in ref.label else ''}")
+        if ref.intervals_for(fit.law):
+            header.append(f"{ref.label}: 95% interval")
 
-    def row_of(name, values, reference=None):
+    def row_of(name, values, published_values):
         s90, s95 = summary(values, 0.9), summary(values, 0.95)
         row = [name, fmt(s90["median"]), f"[{fmt(s90['lower'])}, {fmt(s90['upper'])}]",
                f"[{fmt(s95['lower'])}, {fmt(s95['upper'])}]"]
-        if chinchilla:
-            lo, hi = published.EPOCH_CI95[name]
-            row += [fmt(published.HOFFMANN_APPROACH3[name]), fmt(published.EPOCH_ESTIMATE[name]),
-                    f"[{fmt(lo)}, {fmt(hi)}]"]
-        if kaplan:
-            row.append("–" if reference is None else fmt(reference))
+        for ref, value in zip(refs, published_values, strict=True):
+            row.append("–" if value is None else fmt(value))
+            if ref.intervals_for(fit.law):
+                interval = ref.intervals_for(fit.law).get(name)
+                row.append("–" if interval is None else f"[{fmt(interval[0])}, {fmt(interval[1])}]")
         return row
 
-    reference = kaplan[1] if kaplan else {}
-    rows = [row_of(name, fit.posterior[name], reference.get(name)) for name in fit.law.parameters]
+    rows = [row_of(name, fit.posterior[name], [ref.parameters_for(fit.law).get(name) for ref in refs])
+            for name in fit.law.parameters]
     draws = {name: fit.posterior[name] for name in fit.law.parameters}
-    published_views = published.pf_day_views(reference)
-    rows += [row_of(label, values, published_views.get(label))
+    views = [published.pf_day_views(ref.parameters_for(fit.law)) for ref in refs]
+    rows += [row_of(label, values, [view.get(label) for view in views])
              for label, values in published.pf_day_views(draws).items()]
-    figure = figure_html(
-        figures.parameter_posteriors(fit),
-        "Posterior of each parameter (histogram) against Hoffmann et al.'s published fit (dashed) and Epoch AI's "
-        "refit with its 95% bootstrap interval (shaded) where the law is Chinchilla's, and Kaplan et al.'s value "
-        "(dotted) where the law is one of Kaplan's and the value falls in the plotted range.",
-        "posterior histograms of the law parameters",
-    )
+    caption = ("Posterior of each parameter (histogram)"
+               + (" against the published values declared for this analysis (dashed; shaded: their 95% intervals, "
+                  "where published), where they fall in the plotted range." if refs else "."))
+    figure = figure_html(figures.parameter_posteriors(fit), caption, "posterior histograms of the law parameters")
     return render("fit/parameters.html.j2", converged=fit.converged, table=table_html(header, rows),
-                  kaplan=bool(kaplan), figure=figure)
+                  notes=[ref.note for ref in refs if ref.note], figure=figure)
 
 
 def _table2_cell(value: tuple) -> str:
@@ -110,36 +109,27 @@ def _allocation_section(fit: ScalingFit) -> Markup:
         return Markup("")
     s_a, s_b = summary(exps["a"], LEVEL), summary(exps["b"], LEVEL)
     rows = [["this fit (posterior, 90% interval)", interval_text(s_a), interval_text(s_b)]]
-    table2 = published.HOFFMANN_TABLE2
-    if fit.law.name == "chinchilla":
-        rows += [[f"Hoffmann Table 2: {label}", _table2_cell(v["a"]), _table2_cell(v["b"])]
-                 for label, v in table2.items()]
-        est, se = published.EPOCH_A_EXPONENT
-        rows.append(["Epoch AI refit (estimate ± SE)", f"{est} ± {se}", f"{1 - est:.3f} ± {se}"])
-    else:
-        configuration = fit.attr_json("data_source").get("configuration") or {}
-        if "published_a" in configuration:
-            rows.append(["Porian et al. 2024, their fit of these runs", fmt(configuration["published_a"], 3),
-                         fmt(configuration["published_b"], 3)])
-        for label, key in (("Kaplan et al. 2020 (Table 6)", "Kaplan et al. 2020"),
-                           ("Hoffmann et al. 2022 (approach 2)", "Approach 2 (IsoFLOP profiles)")):
-            rows.append([label, _table2_cell(table2[key]["a"]), _table2_cell(table2[key]["b"])])
+    configuration = fit.attr_json("data_source").get("configuration") or {}
+    if "published_a" in configuration:  # the dataset's own published fit (Porian et al.'s configurations)
+        rows.append(["Porian et al. 2024, their fit of these runs", fmt(configuration["published_a"], 3),
+                     fmt(configuration["published_b"], 3)])
+    refs = references_of(fit)
+    rows += [[label, _table2_cell(a), _table2_cell(b)] for ref in refs for label, a, b in ref.exponents]
     exponent_table = table_html(["source", "a (N_opt ∝ C^a)", "b (D_opt ∝ C^b)"], rows)
     shown = []
     exponent_fig = figures.exponent_posterior(fit)
     if exponent_fig is not None:
         shown.append(figure_html(exponent_fig, "Allocation exponent a: this fit's median with its 50% (thick) and 90% "
-                            "(thin) credible intervals, against the intervals in Hoffmann et al.'s Table 2 and "
-                            "Epoch AI's estimate.",
-                            "posterior of the allocation exponent a"))
+                                 "(thin) credible intervals" + (", against the published intervals declared for "
+                                 "this analysis." if refs else "."), "posterior of the allocation exponent a"))
     alloc_fig = figures.allocation(fit)
     if alloc_fig is not None:
         shown.append(figure_html(
             alloc_fig,
-            ("Compute-optimal parameters and tokens with 90% credible bands, against Hoffmann's approach-3 fit, "
-             "Epoch AI's refit and Hoffmann's approach-1 budgets (Table 3). " if fit.law.name == "chinchilla" else
-             "Compute-optimal parameters and tokens with 90% credible bands, against Kaplan et al.'s line "
-             "N_opt = 1.3e9 (C / PF-day)^0.73 (non-embedding parameters; compare the slope, as N counts differ). ")
+            "Compute-optimal parameters and tokens with 90% credible bands"
+            + (", against the published allocations declared for this analysis (dashed lines: published fits; "
+               "squares: published compute-optimal points; Kaplan et al.'s line counts non-embedding parameters, "
+               "so compare its slope). " if refs else ". ")
             + "The grey band is the compute range of the runs: beyond it the curves are extrapolations. Dotted: "
             "the 90% band allowing for the law's discrepancy along each IsoFLOP line (laws of N and D).",
             "compute-optimal N and D against compute",
@@ -155,14 +145,14 @@ def _allocation_section(fit: ScalingFit) -> Markup:
         ["compute (FLOP)", "N_opt", "D_opt", "tokens / parameter", "loss (nats)",
          *(["N_opt with discrepancy"] if gp else [])], rows)
     table3 = None
-    if fit.law.name == "chinchilla":
-        sizes = list(published.HOFFMANN_TABLE3)
-        table3 = plan(fit, n_params=sizes, level=LEVEL)["params"]
-        rows = [[count(n), interval_text(r["compute"]), fmt(published.HOFFMANN_TABLE3[n][0], 3),
-                 interval_text(r["n_tokens"], style=count), count(published.HOFFMANN_TABLE3[n][1])]
-                for n, r in zip(sizes, table3, strict=True)]
-        table3 = table_html(["parameters", "compute (FLOP), this fit", "compute, Hoffmann",
-                             "tokens, this fit", "tokens, Hoffmann"], rows)
+    points = [(ref, point) for ref in refs for point in ref.allocation_points]
+    if points and "n_params" in fit.law.inputs:
+        sizes = [n for _, (_, n, _) in points]
+        found = plan(fit, n_params=sizes, level=LEVEL)["params"]
+        rows = [[count(n), interval_text(r["compute"]), fmt(c, 3), interval_text(r["n_tokens"], style=count),
+                 count(d)] for (_, (c, n, d)), r in zip(points, found, strict=True)]
+        table3 = table_html(["parameters", "compute (FLOP), this fit", "compute, published",
+                             "tokens, this fit", "tokens, published"], rows)
     return render("fit/allocation.html.j2", converged=fit.converged, exponent_table=exponent_table, figures=shown,
                   with_discrepancy=gp, budgets_table=budgets_table, table3=table3)
 

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from bayes_scaling.analysis.pairing import paired
+from bayes_scaling.analysis.pairing import paired, same_runs
 from bayes_scaling.data.runs import PF_DAY
 
 #: Kaplan et al. 2020, Tables 5 and 6 (C in PF-days): the frontier, the data law and the compute-efficient path.
@@ -160,6 +160,15 @@ def posterior_crossover(frontier: Mapping[str, xr.DataArray], data_limited: Mapp
 FRONTIER_LAWS = ("isoflop_power",)
 DATA_LIMITED_LAWS = ("kaplan_joint", "kaplan_data")
 QUANTILES = (0.05, 0.5, 0.95)
+
+
+def crossover_companion(fit, fits) -> object | None:
+    """For a frontier fit (a law of :data:`FRONTIER_LAWS`), the data-limited fit (:data:`DATA_LIMITED_LAWS`) of the
+    same runs among ``fits`` (a mapping of name to fit); None for other fits or if there is none."""
+    if fit.law.name not in FRONTIER_LAWS:
+        return None
+    return next((other for other in fits.values() if other.law.name in DATA_LIMITED_LAWS and same_runs(fit, other)),
+                None)
 
 
 def fits_crossover(frontier_fit, data_fit) -> xr.Dataset:
