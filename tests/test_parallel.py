@@ -77,3 +77,17 @@ def test_sigterm_closes_the_local_cluster_cleanly(tmp_path):
     _, stderr = child.communicate(timeout=60)
     assert child.returncode == 128 + signal.SIGTERM
     assert "leaked" not in stderr, stderr
+
+
+def test_two_local_clusters_at_once_print_no_port_warning():
+    """A LocalCluster takes a free port for its dashboard, so one started while another holds Dask's default port
+    8787 (a report beside a test run) does not warn that the port is in use."""
+    import warnings
+
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address="127.0.0.1:8787"):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            assert run_tasks(_square, [1, 2], scheduler="local", workers=1)[0] == [1, 4]
+    assert not [w for w in caught if "already in use" in str(w.message)]

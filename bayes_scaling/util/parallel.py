@@ -59,7 +59,9 @@ def _run_on_dask(func, tasks, scheduler: str, workers: int, progress, start: flo
 
     cluster = None
     if scheduler == "local":
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+        # the dashboard on a free loopback port: None still tries 8787 and warns when another cluster holds it
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                               dashboard_address="127.0.0.1:0")
         client = Client(cluster)
     else:
         try:
