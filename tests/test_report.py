@@ -31,7 +31,7 @@ def test_fit_page_has_every_section_and_inlined_figures(page):
     assert "http://" not in page.replace("http://www.w3.org", "")
     assert page.count("<script") == 1 and "data-broken-images" in page  # the only script counts broken images
     assert "Published compute-optimal sizes with intervals" in page and "NOT CONVERGED" not in page
-    assert "Hoffmann et al. 2022 (approach 3)" in page and "Epoch AI refit" in page  # declared by the analysis
+    assert "Hoffmann (approach 3)" in page and "Epoch AI refit" in page  # declared by the analysis
     assert "Allowing for the law&#39;s discrepancy" in page or "Allowing for the law's discrepancy" in page
     assert "interval_text(" not in page and "found[" not in page  # every sentence's values were filled in
 

@@ -133,7 +133,7 @@ def allocation(fit: ScalingFit, compute_range: tuple[float, float] = (1e18, 1e26
         with_gp = None
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.3), dpi=110)
     declared_refs = references_of(fit)
-    lines = {f"{ref.label} (published fit)": (ref.parameters_for(fit.law), REFERENCE_COLOURS.get(ref.key, "0.4"))
+    lines = {f"{ref.short} (published fit)": (ref.parameters_for(fit.law), REFERENCE_COLOURS.get(ref.key, "0.4"))
              for ref in declared_refs if ref.parameters_for(fit.law)}
     for ax, key, label in zip(axes, ("n_params", "n_tokens"), ("N_opt (parameters)", "D_opt (tokens)"), strict=True):
         low, mid, high = (alloc[key].quantile(q, dim=["chain", "draw"]).values for q in (BAND[0], 0.5, BAND[1]))
@@ -150,12 +150,12 @@ def allocation(fit: ScalingFit, compute_range: tuple[float, float] = (1e18, 1e26
         for ref in declared_refs:
             if ref.allocation_line is not None:
                 ax.plot(budgets, ref.allocation_line(budgets)[key], color=REFERENCE_COLOURS.get(ref.key, "0.4"),
-                        lw=1.3, ls="--", label=f"{ref.label} (published allocation)")
+                        lw=1.3, ls="--", label=f"{ref.short} (published allocation)")
             keep = [(c, n if key == "n_params" else d) for c, n, d in ref.allocation_points
                     if compute_range[0] <= c <= compute_range[1]]
             if keep:
                 ax.scatter(*zip(*keep, strict=True), color=COLOURS["approach1"], marker="s", s=22, zorder=3,
-                           label=f"{ref.label.split(' (')[0]}: compute-optimal points")
+                           label=f"{ref.short}: compute-optimal points")
         observed_c = fit.runs["compute"].values
         ax.axvspan(observed_c.min(), observed_c.max(), color="0.85", alpha=0.5, lw=0, label="compute range of runs")
         ax.set_xscale("log")
@@ -179,12 +179,12 @@ def parameter_posteriors(fit: ScalingFit) -> Figure:
             colour = REFERENCE_COLOURS.get(ref.key, "0.4")
             if name in ref.intervals_for(fit.law):
                 ax.axvspan(*ref.intervals_for(fit.law)[name], color=colour, alpha=0.15, lw=0,
-                           label=f"{ref.label}: 95% interval")
+                           label=f"{ref.short} 95% interval")
             value = ref.parameters_for(fit.law).get(name)
             if value is not None and low - (high - low) <= value <= high + (high - low):
-                ax.axvline(value, color=colour, lw=1.5, ls="--", label=ref.label)
-                shown = True
-        if shown:
+                ax.axvline(value, color=colour, lw=1.5, ls="--", label=ref.short)
+                shown = shown or ax is np.atleast_1d(axes)[0]
+        if shown:  # one legend, on the first panel: the marks are the same in every panel
             ax.legend(fontsize=6.5, loc="upper left")
         ax.set_title(name, fontsize=11)
         ax.set_yticks([])

@@ -67,9 +67,9 @@ def _parameter_section(fit: ScalingFit) -> Markup:
     refs = [ref for ref in references_of(fit) if ref.parameters_for(fit.law)]
     for ref in refs:
         where = ref.where_for(fit.law)
-        header.append(f"{ref.label}{f' ({where})' if where and where not in ref.label else ''}")
+        header.append(f"{ref.short}{f' ({where})' if where else ''}")
         if ref.intervals_for(fit.law):
-            header.append(f"{ref.label}: 95% interval")
+            header.append(f"{ref.short} 95% interval")
 
     def row_of(name, values, published_values):
         s90, s95 = summary(values, 0.9), summary(values, 0.95)

@@ -21,11 +21,13 @@ class Reference:
     allocation exponents (None where no interval); ``headline_exponent`` is ``(label, (low, high))``, an interval of
     a whose posterior probability a page states; ``allocation_points`` are compute-optimal ``(C, N, D)`` points;
     ``allocation_line`` gives ``{"n_params", "n_tokens"}`` of a published allocation at budgets C; ``where`` says
-    where in the paper the parameter values are, per law; ``note`` is a caveat shown beside them.
+    where in the paper the parameter values are, per law; ``note`` is a caveat shown beside them; ``short`` is the
+    label for table headers and legends.
     """
 
     key: str
     label: str
+    short: str
     parameters: dict[str, dict[str, float]] = field(default_factory=dict)
     intervals: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)
     where: dict[str, str] = field(default_factory=dict)
@@ -55,7 +57,7 @@ def _table2_rows(names) -> tuple:
 _EPOCH_A, _EPOCH_SE = published.EPOCH_A_EXPONENT
 REFERENCES: dict[str, Reference] = {ref.key: ref for ref in (
     Reference(
-        "hoffmann-2022", "Hoffmann et al. 2022 (approach 3)",
+        "hoffmann-2022", "Hoffmann et al. 2022 (approach 3)", "Hoffmann",
         parameters={"chinchilla": published.HOFFMANN_APPROACH3},
         where={"chinchilla": "approach 3"},
         exponents=_table2_rows(tuple(published.HOFFMANN_TABLE2)),
@@ -64,18 +66,18 @@ REFERENCES: dict[str, Reference] = {ref.key: ref for ref in (
         allocation_points=tuple((c, n, d) for n, (c, d) in published.HOFFMANN_TABLE3.items()),
     ),
     Reference(
-        "hoffmann-2022-isoflop", "Hoffmann et al. 2022 (approach 2)",
+        "hoffmann-2022-isoflop", "Hoffmann et al. 2022 (approach 2)", "Hoffmann (approach 2)",
         exponents=_table2_rows(("Approach 2 (IsoFLOP profiles)",)),
     ),
     Reference(
-        "epoch-2024", "Epoch AI refit (Besiroglu et al. 2024)",
+        "epoch-2024", "Epoch AI refit (Besiroglu et al. 2024)", "Epoch AI",
         parameters={"chinchilla": published.EPOCH_ESTIMATE}, intervals={"chinchilla": published.EPOCH_CI95},
         where={"chinchilla": "estimate"},
         exponents=(("Epoch AI refit (estimate ± SE)", (_EPOCH_A, _EPOCH_A - _EPOCH_SE, _EPOCH_A + _EPOCH_SE),
                     (1 - _EPOCH_A, 1 - _EPOCH_A - _EPOCH_SE, 1 - _EPOCH_A + _EPOCH_SE)),),
     ),
     Reference(
-        "kaplan-2020", "Kaplan et al. 2020",
+        "kaplan-2020", "Kaplan et al. 2020", "Kaplan et al. 2020",
         parameters={law: values for law, (_, values) in published.KAPLAN_2020.items()},
         where={law: where for law, (where, _) in published.KAPLAN_2020.items()},
         exponents=(("Kaplan et al. 2020 (Table 6)", *(published.HOFFMANN_TABLE2["Kaplan et al. 2020"][k]
