@@ -126,6 +126,27 @@ def test_an_unreadable_csv(tmp_path, capsys, runs_csv, monkeypatch):
              "chmod", out=out)
 
 
+@pytest.mark.parametrize("column", ["val_loss_bits", "loss_bits", "Loss (bits)", "bits"])
+def test_a_loss_column_named_in_bits_needs_the_bits_unit(tmp_path, capsys, runs_csv, column):
+    path, frame = runs_csv
+    frame.assign(loss=frame["loss"] / np.log(2)).rename(columns={"loss": column}).to_csv(path, index=False)
+    out = tmp_path / "out"
+    args = ["fit", "--law", "chinchilla", "--data", str(path), "--out", str(out), "--loss-col", column]
+    _refused(capsys, args, f"the loss column {column!r} is named in bits but is read as nats", "--loss-unit bits",
+             out=out)
+
+
+def test_a_loss_column_named_in_bits_is_read_with_the_bits_unit(runs_csv):
+    from bayes_scaling.data.load import load_runs
+    from bayes_scaling.data.source import DataSpec
+
+    path, frame = runs_csv
+    frame.assign(val_loss_bits=frame["loss"] / np.log(2), orbit_loss=frame["loss"]).to_csv(path, index=False)
+    runs = load_runs(DataSpec(csv=str(path), columns={"loss": "val_loss_bits"}, units={"loss": "bits"}))
+    np.testing.assert_allclose(runs.column("loss"), frame["loss"].to_numpy())  # converted back to nats
+    assert len(load_runs(DataSpec(csv=str(path), columns={"loss": "orbit_loss"}))) == len(frame)  # not "bits"
+
+
 def test_one_column_for_two_roles(tmp_path, capsys, runs_csv):
     path, _ = runs_csv
     out = tmp_path / "out"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -147,6 +148,10 @@ def validate_table(
             f"map {'loss and ' if 'loss' not in columns else ''}one of {need} "
             f"(flags {', '.join(FLAGS[n] for n in need)} or the spec's [data.columns])",
         )
+    if loss_unit == "nats" and re.search(r"(^|[^a-z])bits?([^a-z]|$)", str(columns["loss"]).lower()):
+        raise DataError(source, f"the loss column {columns['loss']!r} is named in bits but is read as nats",
+                        "give --loss-unit bits (or loss = \"bits\" in the spec's [data.units]); if the values "
+                        "are nats, rename the column", column=columns["loss"])
     values = {name: _numeric(raw, source, name, columns[name]) for name in (*given, *others, "loss")}
     if "compute" in values:
         values["compute"] = values["compute"] * COMPUTE_UNITS[compute_unit]
