@@ -8,6 +8,7 @@ from typing import ClassVar
 import numpy as np
 
 from bayes_scaling.laws.base import Law, PowerTerm
+from bayes_scaling.laws.chinchilla import ChinchillaLaw
 from bayes_scaling.priors import Prior
 
 
@@ -37,11 +38,7 @@ class MuennighoffLaw(Law):
     inputs = ("n_params", "n_tokens", "unique_tokens")
     floor = "E"
     default_priors: ClassVar[dict[str, Prior]] = {
-        "E": Prior("LogNormal", {"mu": 0.5, "sigma": 0.5}),
-        "A": Prior("LogNormal", {"mu": math.log(0.3), "sigma": 1.0}, at="centre"),
-        "B": Prior("LogNormal", {"mu": math.log(0.3), "sigma": 1.0}, at="centre"),
-        "alpha": Prior("Gamma", {"mu": 0.4, "sigma": 0.3}),
-        "beta": Prior("Gamma", {"mu": 0.4, "sigma": 0.3}),
+        **ChinchillaLaw.default_priors,  # E, A, B, alpha, beta as for Chinchilla's law
         "R_star": Prior("LogNormal", {"mu": math.log(15.0), "sigma": 1.0}),
     }
     power_terms = (
