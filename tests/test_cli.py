@@ -191,6 +191,8 @@ def test_score_new_runs_beyond_the_fit(tmp_path, capsys, adhoc_fit):
     assert summary["n_runs"] == 10 and summary["n_budgets"] == 1
     assert summary["decades_beyond"] == pytest.approx(np.log10(1e22 / 3e21), abs=0.01)
     assert summary["coverage"]["0.9"] >= 0.7 and result["verdict"].startswith(("consistent", "cautious"))
+    inside = sum(r["intervals"]["0.9"]["covered"] for r in result["runs"]) / len(result["runs"])
+    assert inside == pytest.approx(summary["coverage"]["0.9"])  # per-run flags and the summary: the same draws
     run = result["runs"][0]
     assert run["intervals"]["0.5"]["lower"] > run["intervals"]["0.9"]["lower"] > 0
     assert main(["score", str(fit), "--data", csv]) == EXIT_BAD_INPUT  # the N column is not named: refused

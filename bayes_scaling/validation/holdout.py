@@ -71,6 +71,13 @@ def predictive_score(fit: ScalingFit, runs: xr.Dataset, *, seed: int = 0, levels
     is better); ``coverage`` and ``width`` per level (fraction of runs inside the central interval, mean width in
     log loss, about the relative width); ``max_compute_seen`` and ``min_compute_held_out`` (FLOP).
     """
+    return predictive_samples_and_score(fit, runs, seed=seed, levels=levels, discrepancy=discrepancy)[1]
+
+
+def predictive_samples_and_score(fit: ScalingFit, runs: xr.Dataset, *, seed: int = 0, levels=LEVELS,
+                                 discrepancy: bool = False) -> tuple[np.ndarray, dict[str, Any]]:
+    """The predictive draws of log loss at ``runs`` (draws x runs) that :func:`predictive_score` scores, and its
+    scores, so per-run intervals and the summary come from the same draws."""
     if runs.sizes.get(RUN_DIM, 0) == 0:
         raise ValueError(f"{fit.name}: no held-out runs to score")
     rng = np.random.default_rng(seed)
@@ -79,7 +86,7 @@ def predictive_score(fit: ScalingFit, runs: xr.Dataset, *, seed: int = 0, levels
     log_density = likelihood.logpdf(observed[None, :], mu, **noise)
     lpd = logsumexp(log_density, axis=0) - np.log(log_density.shape[0])
     samples = likelihood.sample(rng, mu, **noise)
-    return {
+    return samples, {
         **sample_scores(samples, observed, levels, run_budgets(runs)), "log_score": float(np.mean(lpd)),
         "max_compute_seen": float(fit.runs["compute"].max()), "min_compute_held_out": float(runs["compute"].min()),
     }

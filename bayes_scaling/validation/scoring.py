@@ -16,8 +16,7 @@ from bayes_scaling.uncertainty.distance import beyond, log10_scale
 from bayes_scaling.validation.holdout import (
     LEVELS,
     honest_range,
-    predictive_log_loss,
-    predictive_score,
+    predictive_samples_and_score,
     run_budgets,
 )
 
@@ -35,8 +34,7 @@ def score_runs(fit: ScalingFit, runs: xr.Dataset, *, seed: int = 0, levels=LEVEL
     (``coverage`` and ``budget_coverage`` per level, ``n_runs``, ``n_budgets``, ``crps`` and ``log_score`` on log
     loss, ``decades_beyond`` max), ``verdict`` and ``schema_version``.
     """
-    rng = np.random.default_rng([seed, 7])
-    draws = predictive_log_loss(fit, runs, rng, discrepancy=True)
+    draws, scores = predictive_samples_and_score(fit, runs, seed=seed, levels=levels, discrepancy=True)
     observed = np.log(runs["loss"].values)
     law_inputs = {name: runs[name].values for name in fit.law.inputs}
     reference = float(np.max(log10_scale({name: fit.runs[name].values for name in fit.law.inputs})))
@@ -54,7 +52,6 @@ def score_runs(fit: ScalingFit, runs: xr.Dataset, *, seed: int = 0, levels=LEVEL
                            if name in runs},
                         "loss": float(np.exp(observed[i])), "median": float(np.exp(np.median(draws[:, i]))),
                         "intervals": intervals, "decades_beyond": float(distance[i])})
-    scores = predictive_score(fit, runs, seed=seed, levels=levels, discrepancy=True)
     summary = {"n_runs": scores["n_runs"], "n_budgets": scores["n_budgets"],
                "coverage": {str(k): v for k, v in scores["coverage"].items()},
                "budget_coverage": {str(k): v for k, v in scores["budget_coverage"].items()},
