@@ -12,6 +12,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 from scipy.special import gammaln
+from scipy.stats import norm
+from scipy.stats import t as student_t_dist
 
 from bayes_scaling.priors import Prior
 
@@ -20,6 +22,8 @@ from bayes_scaling.priors import Prior
 #: when an IsoFLOP law is fitted to every run of a budget, far from its minimum too. A much wider prior (0.05 was
 #: used before) simulates runs noisier than any published ones, whose posteriors cannot separate E from the terms.
 SIGMA_SCALE = 0.03
+#: Probability below one standard deviation of a Normal: a 68.3% central interval spans its quantiles at 1 - p and p.
+ONE_SIGMA = float(norm.cdf(1.0))
 
 
 class Likelihood:
@@ -43,6 +47,11 @@ class Likelihood:
 
     def sample(self, rng: np.random.Generator, mu, **params):
         """Draws with the broadcast shape of ``mu`` and the parameters."""
+        raise NotImplementedError
+
+    def spread(self, **params):
+        """Half-width of the central 68.3% interval of the noise (the sd of a Normal), per parameter draw: the
+        scale that enters a Gaussian approximation of the noise, defined for every Student-t."""
         raise NotImplementedError
 
 
@@ -79,6 +88,11 @@ class StudentT(Likelihood):
         shape = np.broadcast_shapes(np.shape(mu), np.shape(sigma), np.shape(nu))
         return mu + sigma * rng.standard_t(np.broadcast_to(nu, shape), size=shape)
 
+    def spread(self, *, sigma, nu, **_):
+        r"""sigma t_nu^{-1}(0.8413): not sigma (a t's spread is wider than its scale), and not its sd
+        sigma sqrt(nu / (nu - 2)), which is infinite at the nu <= 2 that fits of digitised runs give."""
+        return np.asarray(sigma) * student_t_dist.ppf(ONE_SIGMA, np.asarray(nu))
+
 
 class Normal(Likelihood):
     r"""Normal on log loss: :math:`\log L_i \sim N(\log \hat L_i, \sigma)`, ``sigma ~ HalfNormal(0.03)``."""
@@ -99,6 +113,9 @@ class Normal(Likelihood):
     def sample(self, rng, mu, *, sigma, **_):
         shape = np.broadcast_shapes(np.shape(mu), np.shape(sigma))
         return mu + sigma * rng.standard_normal(size=shape)
+
+    def spread(self, *, sigma, **_):
+        return np.asarray(sigma)
 
 
 LIKELIHOODS: dict[str, type[Likelihood]] = {cls.name: cls for cls in (StudentT, Normal)}

@@ -25,6 +25,7 @@ from bayes_scaling.laws import Law, get_law
 from bayes_scaling.sampling.diagnostics import Diagnostics
 from bayes_scaling.sampling.io import load_tree
 from bayes_scaling.uncertainty.discrepancy import Discrepancy, discrepancy_draws, fit_discrepancy
+from bayes_scaling.uncertainty.extrapolation import ExtrapolationPrior, OwnErrors, drift_model
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,19 @@ class ScalingFit:
         """The same fit with the discrepancy's extrapolation drift set to 0 (the GP alone), for before-and-after
         scores of the drift."""
         other = copy.copy(self)
-        other.__dict__["discrepancy"] = dataclasses.replace(self.discrepancy, drift=0.0)
+        other.__dict__["discrepancy"] = self.discrepancy.without_drift()
+        return other
+
+    def with_extrapolation(self, prior: ExtrapolationPrior) -> ScalingFit:
+        """The same fit with its extrapolation slope recombined from another cross-suite ``prior`` and the fit's own
+        leave-future-out errors (a leave-one-suite-out score, or an updated prior); the stored file is untouched."""
+        found = self.discrepancy
+        if found.drift_own is None:
+            raise ValueError(f"{self.name}: the fit stores no own leave-future-out errors (made before the "
+                             "cross-suite prior); refit it")
+        other = copy.copy(self)
+        model = drift_model(prior, OwnErrors.from_dict(found.drift_own))
+        other.__dict__["discrepancy"] = dataclasses.replace(found, drift_model=model.to_dict())
         return other
 
     def discrepancy_draws(self, rng, *, joint: bool = False, **inputs: Any):

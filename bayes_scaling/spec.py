@@ -40,6 +40,7 @@ from typing import Any
 from bayes_scaling.data.filters import FILTERS
 from bayes_scaling.data.runs import COMPUTE_TOLERANCE
 from bayes_scaling.data.source import DataSpec
+from bayes_scaling.laws import get_law
 from bayes_scaling.priors import Prior
 
 
@@ -264,13 +265,22 @@ def spec_from_dict(raw: Mapping[str, Any], where: str = "spec", base: Path | Non
         law=str(analysis["law"]),
         title=str(analysis.get("title", "")),
         data=data_spec_from_table(raw["data"], f"{where} [data]", base),
-        likelihood=str(raw.get("likelihood", {}).get("family", "student_t")),
+        likelihood=str(raw.get("likelihood", {}).get("family", default_likelihood(str(analysis["law"])))),
         priors=priors,
         sampler=sampler,
         path=None if base is None else where,
         sensitivity=variants_from_list(raw.get("sensitivity", []), where),
         calibration=calibration,
     )
+
+
+def default_likelihood(law: str) -> str:
+    """The likelihood a fit of ``law`` uses unless told otherwise (``student_t`` for an unknown law, which
+    :func:`bayes_scaling.sampling.run.prepare` reports)."""
+    try:
+        return get_law(law).default_likelihood
+    except ValueError:
+        return "student_t"
 
 
 def load_spec(path: str | Path) -> AnalysisSpec:

@@ -135,9 +135,17 @@ def test_empty_and_missing_files_are_reported(tmp_path):
 
 
 def test_too_few_distinct_scales_are_refused():
-    raw = pd.DataFrame({"N": [1e8, 2e8, 4e8, 8e8] * 2, "D": np.geomspace(1e9, 1e11, 8), "L": np.linspace(3, 2.5, 8)})
+    raw = pd.DataFrame({"N": [1e8, 2e8] * 4, "D": np.geomspace(1e9, 1e11, 8), "L": np.linspace(3, 2.5, 8)})
     runs = RunTable(frame=validate_table(raw, "r.csv", COLUMNS), source={"file": "r.csv"})
-    with pytest.raises(DataError, match="only 4 distinct n_params values for a law with 5 parameters"):
+    with pytest.raises(DataError, match="only 2 distinct n_params values; the law chinchilla needs at least 3"):
+        check_identifiable(runs, get_law("chinchilla"), "r.csv")
+    few = RunTable(frame=validate_table(raw.iloc[:4], "r.csv", COLUMNS), source={"file": "r.csv"})
+    with pytest.raises(DataError, match="only 2 distinct n_params"):
+        check_identifiable(few, get_law("chinchilla"), "r.csv")
+    # four sizes at one token count each: enough distinct values per input, too few points for five parameters
+    four = pd.DataFrame({"N": [1e8, 2e8, 4e8, 8e8], "D": [1e9, 2e9, 4e9, 8e9], "L": [3.0, 2.9, 2.8, 2.7]})
+    runs = RunTable(frame=validate_table(four, "r.csv", COLUMNS), source={"file": "r.csv"})
+    with pytest.raises(DataError, match="only 4 distinct points of \\(n_params, n_tokens\\) for a law with 5"):
         check_identifiable(runs, get_law("chinchilla"), "r.csv")
 
 

@@ -1,7 +1,8 @@
-"""Extrapolation drift: its slope is the maximum-likelihood growth of refit errors with decades beyond the data,
-and predictions carry it only beyond the data's largest compute, as one shared slope per draw."""
+"""Extrapolation beyond the data: a fit's own leave-future-out errors give a slope that updates the cross-suite
+prior, and predictions carry the slope (with its sign) only beyond the data's largest compute, one per draw."""
 
 import dataclasses
+import json
 
 import numpy as np
 import pytest
@@ -9,26 +10,45 @@ import pytest
 from bayes_scaling.laws import get_law
 from bayes_scaling.uncertainty.discrepancy import Discrepancy, discrepancy_draws
 from bayes_scaling.uncertainty.distance import beyond, log10_scale
-from bayes_scaling.uncertainty.drift import slope_estimate
+from bayes_scaling.uncertainty.extrapolation import DriftModel, ExtrapolationPrior, OwnErrors, drift_model, own_slope
 
 LAW = get_law("chinchilla")
 TRUE = {"E": 1.7, "A": 400.0, "B": 1800.0, "alpha": 0.34, "beta": 0.36}
 
 
-def test_slope_is_recovered_from_errors_that_grow_with_distance():
+def _own(rng, slope, n_refits=3, per_refit=40, noise=0.004):
+    distances = rng.uniform(0.05, 1.2, n_refits * per_refit)
+    refits = np.repeat(np.arange(n_refits, dtype=float), per_refit)
+    errors = slope * distances + noise * rng.standard_normal(distances.size)
+    return OwnErrors(errors, np.full(distances.size, noise**2), distances, refits, np.floor(distances * 5))
+
+
+def _prior(mu=-0.02, tau=0.01, psi=0.005, rho=0.003, n=50):
+    return ExtrapolationPrior("chinchilla", "test", ("a", "b"),
+                              {"mu": np.full(n, mu), "tau": np.full(n, tau), "psi": np.full(n, psi),
+                               "rho": np.full(n, rho)})
+
+
+def test_own_slope_is_recovered_and_its_information_is_shared_by_nested_refits():
     rng = np.random.default_rng(0)
-    distances = rng.uniform(0.05, 0.8, 400)
-    variances = np.full(400, 0.004**2)
-    errors = rng.standard_normal(400) * np.sqrt(variances + (0.03 * distances) ** 2)
-    assert slope_estimate(errors, variances, distances) == pytest.approx(0.03, rel=0.15)
+    own = _own(rng, -0.03)
+    slope, information = own_slope(own, psi=1e-4, rho=1e-4)
+    assert slope == pytest.approx(-0.03, abs=0.003)
+    one = OwnErrors(*(getattr(own, k)[own.refits == 0] for k in ("errors", "variances", "distances", "refits",
+                                                                  "budgets")))
+    assert information == pytest.approx(own_slope(one, 1e-4, 1e-4)[1], rel=0.3)  # 3 refits count as about one
+    assert own_slope(OwnErrors.empty(), 0.01, 0.01) == (0.0, 0.0)
 
 
-def test_errors_within_their_spread_give_no_drift():
-    rng = np.random.default_rng(1)
-    variances = np.full(300, 0.004**2)
-    errors = 0.004 * rng.standard_normal(300) * 0.8  # slightly less spread than claimed: nothing to add
-    assert slope_estimate(errors, variances, rng.uniform(0.1, 1.0, 300)) == 0.0
-    assert slope_estimate(np.ones(3), np.ones(3), np.zeros(3)) == 0.0  # no run beyond: nothing to measure
+def test_the_prior_sets_the_slope_without_own_errors_and_own_errors_pull_it():
+    alone = drift_model(_prior(), OwnErrors.empty())
+    np.testing.assert_allclose(alone.slope_mean, -0.02)
+    np.testing.assert_allclose(alone.slope_sd, np.hypot(0.01, 0.005))
+    pulled = drift_model(_prior(), _own(np.random.default_rng(1), +0.02))
+    assert 0.0 < np.median(pulled.slope_mean) <= 0.02  # strong own evidence of the other sign wins
+    assert np.all(pulled.slope_sd < alone.slope_sd) and np.all(pulled.slope_sd >= 0.005)  # psi stays
+    back = DriftModel.from_dict(json.loads(json.dumps(pulled.to_dict())))
+    np.testing.assert_allclose(back.slope_mean, pulled.slope_mean)
 
 
 def test_distance_is_in_decades_of_compute_or_of_n_times_d():
@@ -40,24 +60,28 @@ def test_distance_is_in_decades_of_compute_or_of_n_times_d():
     np.testing.assert_allclose(log10_scale({"n_tokens": np.array([1e12])}), [12.0])
 
 
-def test_predictions_carry_the_drift_only_beyond_the_data_with_one_slope_per_draw():
+def test_predictions_carry_the_extrapolation_only_beyond_the_data_with_one_slope_per_draw():
     rng = np.random.default_rng(2)
     n = np.geomspace(1e8, 1e10, 30)
     runs = {"n_params": n, "n_tokens": 2e11 / n, "loss": 2.0 * np.exp(0.01 * rng.standard_normal(30))}
     params = {k: np.full(4000, v) for k, v in TRUE.items()}
     still = Discrepancy(("n_params", "n_tokens"), eta=0.01, length_scale=0.5, nugget=0.002, n_runs=30)
-    drifting = dataclasses.replace(still, drift=0.05, drift_from=float(np.max(log10_scale(runs))), drift_errors=20)
+    model = drift_model(_prior(mu=-0.02, tau=0.04, psi=1e-6, rho=1e-6), OwnErrors.empty())
+    drifting = dataclasses.replace(still, drift_from=float(np.max(log10_scale(runs))), drift_errors=0,
+                                   drift_model=model.to_dict())
     inside = {"n_params": n[10:12], "n_tokens": 2e11 / n[10:12]}
     reach = 10 ** float(np.max(log10_scale(runs)))
     far = {"n_params": np.array([1e11, 3e11]), "n_tokens": np.array([10, 100]) * reach / np.array([1e11, 3e11])}
     for joint in (False, True):
         base = discrepancy_draws(still, LAW, params, runs, inside, np.random.default_rng(3), joint=joint)
         moved = discrepancy_draws(drifting, LAW, params, runs, inside, np.random.default_rng(3), joint=joint)
-        np.testing.assert_allclose(moved.std(0), base.std(0), rtol=0.05)  # no drift inside the data
+        np.testing.assert_allclose(moved.std(0), base.std(0), rtol=0.05)  # nothing added inside the data
         spread = discrepancy_draws(drifting, LAW, params, runs, far, np.random.default_rng(3), joint=joint)
-        expected = np.sqrt(0.01**2 + (0.05 * np.array([1.0, 2.0])) ** 2)
-        np.testing.assert_allclose(spread.std(0), expected, rtol=0.06)
+        level = discrepancy_draws(still, LAW, params, runs, far, np.random.default_rng(4), joint=joint).mean(0)
+        np.testing.assert_allclose(spread.mean(0) - level, -0.02 * np.array([1.0, 2.0]), atol=0.004)  # its sign
+        np.testing.assert_allclose(spread.std(0), np.sqrt(0.01**2 + (0.04 * np.array([1.0, 2.0])) ** 2), rtol=0.06)
         assert np.corrcoef(spread[:, 0], spread[:, 1])[0, 1] > 0.9  # one slope moves both
+    assert drifting.without_drift().drift_model is None
 
 
 def _prepared(frame, law=LAW):
@@ -75,30 +99,32 @@ def _prepared(frame, law=LAW):
     return PreparedFit(spec, law, likelihood, all_priors(law, likelihood), runs)
 
 
-def test_refits_find_no_drift_in_the_law_and_a_drift_where_the_data_bend_away_from_it(simulated_frame):
-    """Leave-future-out refits of runs simulated from the law find s = 0; with the loss bending below the law
-    beyond 1e20 FLOP (3% per decade, which the law's parameters can partly follow), they find a drift of that
-    order (0.011 per decade measured)."""
-    import json
-
+def test_refits_find_no_slope_in_the_law_and_a_negative_one_where_the_data_bend_below_it(simulated_frame):
+    """Leave-future-out refits of runs simulated from the law find errors with no slope; with the loss bending
+    below the law beyond 1e20 FLOP (3% per decade, which the law's parameters can partly follow), a negative one."""
     from bayes_scaling.uncertainty import fit_with_uncertainty
 
-    exact = json.loads(fit_with_uncertainty(_prepared(simulated_frame)).attrs["discrepancy"])
-    assert exact["drift_errors"] >= 12 and exact["drift"] < 0.005
+    prior = _prior(mu=0.0, tau=0.05)
+
+    def own(frame):
+        found = json.loads(fit_with_uncertainty(_prepared(frame), prior=prior).attrs["discrepancy"])
+        return found, own_slope(OwnErrors.from_dict(found["drift_own"]), 1e-3, 1e-3)[0]
+
+    exact, flat = own(simulated_frame)
+    assert exact["drift_errors"] >= 12 and abs(flat) < 0.005
+    assert exact["drift_model"]["version"] == "test"
     bent = simulated_frame.copy()
     bent["loss"] *= np.exp(-0.03 * np.maximum(np.log10(bent["compute"] / 1e20), 0.0))
-    found = json.loads(fit_with_uncertainty(_prepared(bent)).attrs["discrepancy"])
-    assert found["drift_errors"] == exact["drift_errors"] and 0.005 < found["drift"] < 0.1
+    found, slope = own(bent)
+    assert found["drift_errors"] == exact["drift_errors"] and -0.1 < slope < -0.005
 
 
 def test_a_law_of_one_size_drifts_along_that_size(simulated_frame):
     """Kaplan's L(N) has neither compute nor D among its inputs: its drift is measured and applied along N."""
-    import json
-
     from bayes_scaling.result import ScalingFit
     from bayes_scaling.uncertainty import fit_with_uncertainty
 
-    fit = ScalingFit(fit_with_uncertainty(_prepared(simulated_frame, get_law("kaplan_params"))))
+    fit = ScalingFit(fit_with_uncertainty(_prepared(simulated_frame, get_law("kaplan_params")), prior=_prior()))
     found = json.loads(fit.tree.attrs["discrepancy"])
     largest = np.log10(simulated_frame["n_params"].max())
     assert found["drift_errors"] > 0 and found["drift_from"] == pytest.approx(largest)

@@ -1,6 +1,7 @@
 r"""Compute-optimal allocation that allows for the law's discrepancy.
 
-The law's own N_opt(C) minimises :math:`L_{law}` along the IsoFLOP line :math:`D = C / 6N`. Away from the runs the
+The law's own N_opt(C) minimises :math:`L_{law}` along the IsoFLOP line (:math:`D = C / 6N` for a law of N and D; the
+budget C itself for the IsoFLOP law of N and C). Away from the runs the
 law can be wrong in ways its parameters do not capture (the discrepancy :math:`\delta` of
 :mod:`~bayes_scaling.uncertainty.discrepancy`), and an
 error that tilts along the line moves the optimum. For each posterior
@@ -32,6 +33,16 @@ HALF_WIDTH = 1.0
 POINTS = 21
 
 
+def isoflop_line(law, n_params: np.ndarray, compute: float) -> dict[str, np.ndarray]:
+    """The law's inputs along the IsoFLOP line of ``compute`` at sizes ``n_params``: D = C / 6N for a law of N and D,
+    the budget itself for a law of N and C (the IsoFLOP law)."""
+    if set(law.inputs) == {"n_params", "n_tokens"}:
+        return {"n_params": n_params, "n_tokens": compute / (6 * n_params)}
+    if set(law.inputs) == {"n_params", "compute"}:
+        return {"n_params": n_params, "compute": np.full(n_params.shape, float(compute))}
+    raise LawNotApplicable(f"{law.name}: the discrepancy-aware allocation needs a law of N and D, or of N and C")
+
+
 def allocation_with_discrepancy(fit: ScalingFit, compute: float | Iterable[float], *, seed: int = 0,
                                 half_width: float = HALF_WIDTH, points: int = POINTS) -> xr.Dataset:
     """``n_params``, ``n_tokens``, ``tokens_per_param`` and ``loss`` (dims ``chain, draw, compute``) at the vertex
@@ -39,8 +50,7 @@ def allocation_with_discrepancy(fit: ScalingFit, compute: float | Iterable[float
     noise); NaN where a draw's profile has no minimum. Seeded per budget, so a budget's numbers do not depend on the
     others asked for."""
     law = fit.law
-    if set(law.inputs) != {"n_params", "n_tokens"}:
-        raise LawNotApplicable(f"{law.name}: the discrepancy-aware allocation needs a law of N and D")
+    isoflop_line(law, np.ones(1), 1.0)  # refuses a law without an IsoFLOP line before any work
     budgets = query(compute, "compute")
     centres = fit.optimal_allocation(budgets.values)["n_params"].median(("chain", "draw")).values
     params = fit.draws(law.parameters)
@@ -48,7 +58,7 @@ def allocation_with_discrepancy(fit: ScalingFit, compute: float | Iterable[float
     for budget, centre in zip(budgets.values, centres, strict=True):
         rng = np.random.default_rng([seed, 5, int(np.float64(budget).view(np.uint64))])  # per budget, any order
         n = centre * np.logspace(-half_width, half_width, points)
-        inputs = {"n_params": n, "n_tokens": budget / (6 * n)}
+        inputs = isoflop_line(law, n, budget)
         profile = law.log_loss(params, inputs) + fit.discrepancy_draws(rng, joint=True, **inputs)
         vertex, lowest = parabola_minima(np.log(n), profile.T)
         columns.append(vertex)

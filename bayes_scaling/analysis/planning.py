@@ -77,6 +77,7 @@ def plan(
         "converged": fit.converged,
         "diagnostics": fit.diagnostics.verdict(),
         "level": level,
+        "discrepancy": {"description": fit.discrepancy.describe(), "collapsed": fit.discrepancy.collapsed},
     }
     try:
         exps = fit.exponents()

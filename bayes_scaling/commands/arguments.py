@@ -7,6 +7,7 @@ import dataclasses
 from pathlib import Path
 
 from bayes_scaling.data.runs import CANONICAL, FLAGS
+from bayes_scaling.laws import get_law
 from bayes_scaling.spec import AnalysisSpec, DataSpec, SpecError, load_spec
 
 #: Canonical column -> argparse destination of its flag (``--n-params-col`` -> ``n_params_col``).
@@ -24,10 +25,17 @@ def spec_from_args(args: argparse.Namespace) -> AnalysisSpec:
             raise SpecError("give a spec file (e.g. models/chinchilla.toml), or --law and --data for your own CSV")
         columns = columns_from_flags(args)
         units = {k: v for k, v in (("compute", args.compute_unit), ("loss", args.loss_unit)) if v}
-        filters = {} if args.drop_highest_loss is None else {"drop_highest_loss": args.drop_highest_loss}
+        try:
+            law = get_law(args.law)
+        except ValueError as err:
+            raise SpecError(str(err)) from None
+        filters = dict(law.default_filters)
+        if args.drop_highest_loss is not None:
+            filters["drop_highest_loss"] = args.drop_highest_loss
         data = DataSpec(csv=args.data, columns=columns, units=units, filters=filters)
         name = Path(args.out).name if getattr(args, "out", None) else Path(args.data).stem
-        spec = AnalysisSpec(name=name, law=args.law, data=data, title=f"{args.law} law on {args.data}")
+        spec = AnalysisSpec(name=name, law=args.law, data=data, title=f"{args.law} law on {args.data}",
+                            likelihood=law.default_likelihood)
     if args.likelihood:
         spec = dataclasses.replace(spec, likelihood=args.likelihood)
     overrides = {k: getattr(args, k) for k in ("seed", "draws", "tune", "chains") if getattr(args, k) is not None}

@@ -29,6 +29,12 @@ def format_plan(result: dict) -> str:
     level = f"{result['level']:.0%}"
     status = "converged" if result["converged"] else "NOT CONVERGED - do not quote"
     lines = [f"{result['analysis']}: {result['equation']} ({status}); median [{level} credible interval]"]
+    found = result.get("discrepancy")
+    if found:
+        lines.append(f"discrepancy: {found['description']}")
+        if found["collapsed"]:
+            lines.append("  the discrepancy GP collapsed (no misfit beyond the noise at the runs): 'allowing for the "
+                         "discrepancy' adds only the extrapolation error beyond the data")
     if result.get("exponents"):
         a, b = result["exponents"]["a"], result["exponents"]["b"]
         lines.append(f"exponents: N_opt ∝ C^a, a = {_fmt(a).strip()};  D_opt ∝ C^b, b = {_fmt(b).strip()}")

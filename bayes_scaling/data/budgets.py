@@ -90,3 +90,13 @@ def top_budgets(frame, fraction: float) -> np.ndarray:
         if count >= target:
             break
     return np.flatnonzero(np.isin(labels, best))
+
+
+def budgets_above(frame, decades: float) -> np.ndarray:
+    """Whether each run's budget (:func:`budget_labels`; its median compute) lies less than ``decades`` below the
+    budget with the most compute: the runs a fit of the budgets up to ``10**-decades`` of the top one leaves out."""
+    labels = budget_labels(frame)
+    log_c = np.log10(frame["compute"].to_numpy(dtype=float))
+    level = {label: float(np.median(log_c[labels == label])) for label in np.unique(labels)}
+    per_run = np.array([level[label] for label in labels])
+    return per_run > max(level.values()) - decades + 1e-9

@@ -7,12 +7,14 @@ from typing import Any
 
 import numpy as np
 
-from bayes_scaling.data.budgets import budget_index, top_budgets
+from bayes_scaling.data.budgets import budget_index, budgets_above, top_budgets
 from bayes_scaling.data.errors import DataError
 from bayes_scaling.data.runs import RunTable
 
 #: Filter name -> what it does. Each value in a spec is a number.
 FILTERS = {
+    "best_of_repeats": "keep the lowest-loss run of each (n_params, n_tokens) (1 = on; several learning rates or "
+                       "repeated sweeps per size, as in Li et al. 2025)",
     "drop_highest_loss": "drop the k runs with the highest loss (Epoch AI drops 5 on the Chinchilla data)",
     "min_compute": "keep runs with compute >= this many FLOP",
     "max_compute": "keep runs with compute <= this many FLOP",
@@ -21,6 +23,8 @@ FILTERS = {
     "isoflop_window": "keep runs within this many decades of N of their budget's lowest-loss run",
     "isoflop_loss_window": "keep runs whose loss is within this fraction of their budget's lowest loss (0.1 = 10%)",
     "compute_frontier": "keep the lowest-loss run of each budget (1 = on; Kaplan's L(C_min) is fitted to these)",
+    "below_top_compute": "keep the budgets at least this many decades of compute below the top budget (1 = budgets up "
+                         "to a tenth of the top one; a budget is never split), to fit small budgets and score the rest",
     "hold_out_top_compute": "hold out about this fraction of the runs, whole budgets with the most compute (0.2 = the "
                             "top budgets closest to 20% of the runs; a budget is never split), to score extrapolation",
 }
@@ -42,12 +46,19 @@ def apply_filters(runs: RunTable, filters: Mapping[str, Any]) -> RunTable:
         if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
             raise DataError("spec [data]", f"filter {name} = {value!r} is not a non-negative number", FILTERS[name])
         frame = runs.frame
-        if name == "drop_highest_loss":
+        if name == "best_of_repeats":
+            if not value:
+                continue
+            cells = frame.groupby([frame["n_params"].round(), frame["n_tokens"].round()], sort=False)["loss"]
+            kept = frame.loc[sorted(cells.idxmin().tolist())]
+        elif name == "drop_highest_loss":
             kept = frame.sort_values("loss", kind="stable").iloc[: len(frame) - int(value)].sort_index()
         elif name in ("isoflop_window", "isoflop_loss_window", "compute_frontier"):
             if name == "compute_frontier" and not value:
                 continue
             kept = frame.iloc[_per_budget(frame, name, float(value))]
+        elif name == "below_top_compute":
+            kept = frame.iloc[np.flatnonzero(~budgets_above(frame, float(value)))]
         elif name == "hold_out_top_compute":
             if value >= 1:
                 raise DataError("spec [data]", f"hold_out_top_compute = {value!r} would hold out every run",
@@ -83,6 +94,15 @@ def _per_budget(frame, name: str, value: float) -> np.ndarray:
         else:
             keep.append(group.index[loss[group.index] <= (1.0 + value) * loss[best]])
     return np.sort(np.concatenate(keep)) if keep else np.array([], dtype=int)
+
+
+def split_below_top(runs: RunTable, decades: float) -> tuple[RunTable, RunTable]:
+    """The runs ``below_top_compute = decades`` keeps (whole budgets at least ``decades`` below the top budget), and
+    the runs it holds out (in the data's order)."""
+    held = budgets_above(runs.frame, decades)
+    note = f"below_top_compute={decades:g}: {int(held.sum())} of {len(runs)} runs removed"
+    train = runs.with_frame(runs.frame[~held], note)
+    return train, runs.with_frame(runs.frame[held], f"the budgets within {decades:g} decades of the top, held out")
 
 
 def split_top_compute(runs: RunTable, fraction: float) -> tuple[RunTable, RunTable]:

@@ -82,15 +82,26 @@ def _porian_runs(path: Path, select: dict[str, str], label: str):
     return configuration_runs(row), configuration
 
 
+#: Distinct values of each input a law needs: a power law above a floor (E + A x^-alpha) is fixed by three points.
+LEAST_PER_INPUT = 3
+
+
 def check_identifiable(runs: RunTable, law: Law, source: str) -> None:
-    """Refuse data with fewer distinct values of an input than the law has parameters."""
+    """Refuse data a law cannot be fitted to: fewer distinct values of an input than :data:`LEAST_PER_INPUT` (or than
+    the law has parameters, if fewer), or fewer distinct points than it has parameters. Data that pass can still
+    identify a parameter weakly (few budgets, narrow windows): the fit's diagnostics and its page say so."""
     needed = len(law.parameters)
+    per_input = min(LEAST_PER_INPUT, needed)
     for name in law.inputs:
         distinct = runs.frame[name].round(decimals=6).nunique()
-        if distinct < needed:
+        if distinct < per_input:
             raise DataError(
                 source,
-                f"only {distinct} distinct {name} values for a law with {needed} parameters ({law.name})",
-                f"add runs at more {name} scales (at least {needed}), or fit a law with fewer parameters",
+                f"only {distinct} distinct {name} values; the law {law.name} needs at least {per_input}",
+                f"add runs at more {name} scales (at least {per_input}), or fit a law with fewer parameters",
                 column=name,
             )
+    points = len(runs.frame[list(law.inputs)].round(decimals=6).drop_duplicates())
+    if points < needed:
+        raise DataError(source, f"only {points} distinct points of ({', '.join(law.inputs)}) for a law with {needed} "
+                        f"parameters ({law.name})", f"add runs (at least {needed} distinct ones)")

@@ -115,6 +115,11 @@ class Law:
     power_terms: ClassVar[tuple[PowerTerm, ...]] = ()
     #: The parameter that is the loss's floor (the irreducible loss E), if the law has one.
     floor: ClassVar[str | None] = None
+    #: The likelihood a fit of this law uses unless its spec or ``--likelihood`` says otherwise.
+    default_likelihood: ClassVar[str] = "student_t"
+    #: Data filters a fit from the command line (``fit --law``) applies unless told otherwise (a spec file states its
+    #: own): names of :data:`bayes_scaling.data.filters.FILTERS` and their values.
+    default_filters: ClassVar[dict[str, float]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Check a law's declaration when its class is created, and register it under its ``name``: its inputs are

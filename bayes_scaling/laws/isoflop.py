@@ -32,10 +32,11 @@ class IsoFlopLaw(Law):
     and a profile shape without it, fitted to budgets whose runs sit on different sides of the minimum, moves the
     fitted minima (on simulated Chinchilla runs a came out 0.57 for a true 0.514 without the floor, 0.518 with it).
     Far tails (short runs of big models still in warm-up, tiny models trained far past their optimum) follow no
-    smooth profile, so the analysis specs fit the runs within 10% of each budget's lowest loss (filter
-    ``isoflop_loss_window``); the report's window check shows how a moves with the window.
+    smooth profile, so the analysis specs and ``fit --law isoflop`` fit the runs within 10% of each budget's lowest loss
+    (filter ``isoflop_loss_window``); the report's window check shows how a moves with the window.
 
-    The analysis specs use a Normal likelihood on log loss here. Within the window Porian's runs are clean (real
+    The analysis specs (and ``fit --law isoflop``, whose default this is) use a Normal likelihood on log loss here.
+    Within the window Porian's runs are clean (real
     runs, not digitised), and the misfit there is of whole budgets (the smallest sit a few percent above any smooth
     frontier). A Student-t explains those budgets as outliers with nu < 1 and sigma of 0.1%, and its posterior splits
     between that mode and a smooth frontier (R-hat up to 1.5 on Porian's RefinedWeb cosine runs); the Normal keeps
@@ -64,6 +65,8 @@ class IsoFlopLaw(Law):
     reference = "Hoffmann et al. 2022 approach 2; Kaplan et al. 2020 section 6 and eq. (1.3)"
     inputs = ("n_params", "compute")
     floor = "E"
+    default_likelihood = "normal"  # see above: a Student-t calls whole budgets outliers
+    default_filters: ClassVar[dict[str, float]] = {"isoflop_loss_window": 0.1}  # the profiles' far tails, see above
     default_priors: ClassVar[dict[str, Prior]] = {
         "a": Prior("Beta", {"alpha": 2.0, "beta": 2.0}),
         "N_0": Prior("LogNormal", {"mu": -1.5, "sigma": 0.75}, at="centre"),

@@ -21,8 +21,8 @@ from bayes_scaling.validation.sbc import ECDF_BAND, rank_ecdf
 
 #: How each backtest method is named on the page, and its colour.
 METHODS = {"bayes": ("Bayesian: law alone", "#8da9c4"),
-           "bayes+gp": ("Bayesian: law + GP (no drift)", "#5b84b1"),
-           "bayes+discrepancy": ("Bayesian: law + discrepancy (GP and drift)", "#1f5fa8"),
+           "bayes+gp": ("Bayesian: law + GP (no extrapolation slope)", "#5b84b1"),
+           "bayes+discrepancy": ("Bayesian: law + discrepancy (GP and extrapolation slope)", "#1f5fa8"),
            "bootstrap": ("bootstrap (Epoch AI's procedure)", "#d1495b")}
 #: Level of the uniformity test and of the band drawn on rank histograms.
 SBC_ALPHA = 0.01

@@ -189,12 +189,18 @@ def _data_section(fit: ScalingFit) -> Markup:
          ["largest Pareto k", f"{loo.k_max:.2f}"]],
     )
     found = fit.discrepancy
-    drift = (f"{found.drift:.4f} per decade of compute beyond the data ({found.drift_errors} runs held out of "
-             f"leave-future-out refits)" if found.drift_errors else "not measured (too few runs to refit)")
+    if found.extrapolation is not None:
+        drift = found.extrapolation.describe()
+    else:
+        drift = (f"{found.drift:.4f} per decade of compute beyond the data ({found.drift_errors} runs held out of "
+                 f"leave-future-out refits)" if found.drift_errors else "not measured (too few runs to refit)")
+    eta = f"{found.eta:.4f}" + (" (collapsed: the GP adds nothing to the law inside the data)"
+                                if found.collapsed else "")
     discrepancy_table = table_html(
         ["discrepancy term", "value"],
-        [["eta (log loss)", f"{found.eta:.4f}"], ["length scale (decades)", f"{found.length_scale:.3g}"],
-         ["nugget (log loss)", f"{found.nugget:.4f}"], ["drift (log loss)", drift]], css_class="kv")
+        [["eta (log loss)", eta], ["length scale (decades)", f"{found.length_scale:.3g}"],
+         ["nugget (log loss)", f"{found.nugget:.4f}"], ["extrapolation beyond the data (log loss)", drift]],
+        css_class="kv")
     return render("fit/data.html.j2", converged=fit.converged, figures=shown, loo_table=loo_table,
                   fractions=FRACTIONS, discrepancy_table=discrepancy_table)
 

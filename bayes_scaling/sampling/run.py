@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from dataclasses import dataclass
@@ -23,6 +24,9 @@ log = logging.getLogger(__name__)
 
 #: Most values (chains x draws x runs) a run-level group of the DataTree may hold: 8e8 bytes as float64.
 MOST_PER_RUN_VALUES = 100_000_000
+#: A fit that fails its diagnostics is sampled once more with this many times the draws and the tuning steps.
+LONGER_DRAWS = 4
+LONGER_TUNE = 2
 
 
 @dataclass(frozen=True)
@@ -82,17 +86,31 @@ def sample_prepared(prepared: PreparedFit, *, progress: bool = False) -> Sampled
         prepared.law, prepared.runs, prepared.likelihood, prepared.priors, spec.sampler.geometry
     )
     compiled = compile_model(built)
-    sampled = run_nuts(built, spec.sampler, compiled=compiled, progress=progress)
+    settings = spec.sampler
+    sampled = run_nuts(built, settings, compiled=compiled, progress=progress)
     natural = posterior_parameters(built, sampled.posterior)
     checked = [*prepared.law.parameters, *prepared.likelihood.parameters]
     diagnostics = diagnose(natural, sampled.sample_stats, checked)
     log.info("%s: %s", spec.name, diagnostics.verdict())
+    retried = ""
+    longer = dataclasses.replace(settings, draws=settings.draws * LONGER_DRAWS, tune=settings.tune * LONGER_TUNE)
+    if not diagnostics.converged and longer.chains * longer.draws * len(prepared.runs) <= MOST_PER_RUN_VALUES:
+        # a weakly identified parameter (E against A and alpha on few budgets) mixes slowly: sample once more, longer
+        retried = (f"the first run ({settings.chains} chains x {settings.draws} draws after {settings.tune} tuning "
+                   f"steps) failed its diagnostics ({diagnostics.verdict()}); sampled again with {longer.draws} "
+                   f"draws after {longer.tune} tuning steps")
+        log.warning("%s: %s", spec.name, retried)
+        sampled = run_nuts(built, longer, compiled=compiled, progress=progress)
+        natural = posterior_parameters(built, sampled.posterior)
+        diagnostics = diagnose(natural, sampled.sample_stats, checked)
+        log.info("%s: %s", spec.name, diagnostics.verdict())
     tree = build_tree(
-        built, sampled, natural, prepared.runs, seed=spec.sampler.seed, diagnostics=diagnostics,
+        built, sampled, natural, prepared.runs, seed=settings.seed, diagnostics=diagnostics,
         attrs={
             "analysis": spec.name,
             "title": spec.title or prepared.law.title,
             "spec": json.dumps(spec.to_dict()),
+            "sampler_retry": retried,
         },
     )
     return SampledFit(tree, built, compiled, natural)

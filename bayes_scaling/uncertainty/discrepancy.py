@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -31,6 +31,7 @@ from scipy.linalg import cho_factor, cho_solve
 from scipy.optimize import minimize
 
 from bayes_scaling.uncertainty.distance import beyond
+from bayes_scaling.uncertainty.extrapolation import DriftModel
 from bayes_scaling.util.blas import with_one_blas_thread
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,8 @@ KERNEL = "exponential"
 MOST_RUNS = 1000
 #: Bounds of (eta, length scale in decades, nugget) for the marginal-likelihood search.
 BOUNDS = ((1e-5, 0.5), (1e-3, 10.0), (1e-5, 0.5))
+#: A GP amplitude below this (log loss, 0.05%) adds nothing a fit's noise does not: the discrepancy has collapsed.
+COLLAPSED_ETA = 5e-4
 STARTS = ((0.005, 0.3, 0.004), (0.01, 1.0, 0.004), (0.02, 3.0, 0.003), (0.002, 0.1, 0.01))
 
 
@@ -55,11 +58,30 @@ class Discrepancy:
     nugget: float
     n_runs: int
     kernel: str = KERNEL
-    #: Extrapolation drift (:mod:`bayes_scaling.uncertainty.drift`): s in log loss per decade of compute beyond
-    #: ``drift_from`` (log10 of the data's largest), measured on ``drift_errors`` held-out runs (0: not measured).
+    #: Extrapolation beyond ``drift_from`` (log10 of the data's largest compute): ``drift_model``, the slope
+    #: distribution (:class:`~bayes_scaling.uncertainty.extrapolation.DriftModel` as a dict), from the cross-suite prior
+    #: and ``drift_errors`` own held-out runs (``drift_own``, :mod:`bayes_scaling.uncertainty.drift`). Fits made before
+    #: the cross-suite prior have only ``drift``, the sd s of a zero-mean slope (log loss per decade).
     drift: float = 0.0
     drift_from: float = float("inf")
     drift_errors: int = 0
+    drift_own: dict | None = None
+    drift_model: dict | None = None
+
+    @property
+    def extrapolation(self) -> DriftModel | None:
+        """The slope distribution beyond the data, if the fit has one."""
+        return None if self.drift_model is None else DriftModel.from_dict(self.drift_model)
+
+    def without_drift(self) -> Discrepancy:
+        """The GP alone: no extrapolation slope."""
+        return replace(self, drift=0.0, drift_model=None)
+
+    @property
+    def collapsed(self) -> bool:
+        """Whether the GP adds nothing: its amplitude below :data:`COLLAPSED_ETA` or its length scale at the search's
+        lower bound (a nugget), so "with discrepancy" equals the law alone inside the data."""
+        return self.eta < COLLAPSED_ETA or self.length_scale <= 1.01 * BOUNDS[1][0]
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -70,8 +92,11 @@ class Discrepancy:
         return cls(**{**raw, "inputs": tuple(raw["inputs"])})
 
     def describe(self) -> str:
-        drift = (f"; drift {self.drift:.4f} per decade of compute beyond the data (from {self.drift_errors} runs "
-                 f"held out of refits)" if self.drift_errors else "; drift not measured")
+        if self.drift_model is not None:
+            drift = f"; {self.extrapolation.describe()}"
+        else:
+            drift = (f"; drift {self.drift:.4f} per decade of compute beyond the data (from {self.drift_errors} runs "
+                     f"held out of refits)" if self.drift_errors else "; drift not measured")
         return (f"GP on log loss over log10 {', '.join(self.inputs)}: eta {self.eta:.4f}, length scale "
                 f"{self.length_scale:.3g} decades, nugget {self.nugget:.4f}{drift}")
 
@@ -141,7 +166,8 @@ def discrepancy_draws(
     K** − k*ᵀ (K + τ²I)⁻¹ k*. By default each point is drawn from its marginal (enough for per-point predictive
     scores); with ``joint`` the points of a draw are drawn together from the full covariance, so that functions of
     delta along a curve (the minimum of the loss along an IsoFLOP line) see its correlation. The drift
-    s d(x) z (:mod:`bayes_scaling.uncertainty.drift`) is added with one z per draw.
+    extrapolation beyond the data (:class:`~bayes_scaling.uncertainty.extrapolation.DriftModel`: a slope with a
+    sign, learned across suites) is added with one slope per draw (fits made before it: s d(x) z, one z per draw).
     """
     runs = thinned(runs, found.inputs)  # the runs the GP was fitted to
     train = _coordinates(runs, found.inputs)
@@ -152,7 +178,9 @@ def discrepancy_draws(
     residuals = np.log(np.asarray(runs["loss"], dtype=float))[None, :] - law.log_loss(params, runs)
     mean = residuals @ weights
     normal = rng.standard_normal((residuals.shape[0], len(points)))
-    if found.drift:
+    if found.drift_model is not None:
+        mean = mean + found.extrapolation.draws(rng, residuals.shape[0], beyond(new, found.drift_from))
+    elif found.drift:
         mean = mean + found.drift * rng.standard_normal((residuals.shape[0], 1)) * beyond(new, found.drift_from)
     if not joint:
         variance = np.maximum(found.eta**2 - np.sum(cross * weights.T, axis=1), 0.0)

@@ -85,7 +85,8 @@ def _backtest_one(task) -> list[dict[str, Any]]:
         return {"fraction": fraction, "method": method, "n_train": len(train.runs), "converged": fit.converged,
                 "scored": fit.converged,
                 "seconds": seconds, **sampler, "n_opt_law": law_optima, "n_opt": predictive,
-                "drift": fit.discrepancy.drift,
+                "slope": (float(np.median(fit.discrepancy.extrapolation.slope_mean))
+                          if fit.discrepancy.extrapolation is not None else fit.discrepancy.drift),
                 **predictive_score(scored, held, seed=seed, discrepancy=part is not None)}
 
     rows = [bayes_row(method, part) for method, part in BAYES_METHODS.items()]

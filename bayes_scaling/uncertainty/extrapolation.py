@@ -1,0 +1,191 @@
+r"""The extrapolation error beyond the data: a slope per decade of compute, learned across suites, updated by the
+fit's own leave-future-out errors.
+
+A law fitted to small budgets errs at larger ones by an amount that grows with the distance and can have a sign (on
+the development suites the laws over-predict the larger runs' losses). Beyond the largest compute of a fit's data,
+
+.. math::
+
+    \delta_{ext}(x) = b \, d(x) + \gamma \min(1, d(x)), \qquad
+    b \sim \mathcal{N}(m, s^2), \quad \gamma \sim \mathcal{N}(0, \rho^2)
+
+with :math:`d(x)` the decades of compute beyond the data (:mod:`bayes_scaling.uncertainty.distance`). The
+cross-suite model (fitted by :mod:`bayes_scaling.validation.extrapolation_learning` to the leave-future-out errors of
+every development suite, stored in ``extrapolation_prior.json``) is
+
+.. math::
+
+    e_{i} = b_{r} d_{i} + \gamma_{g} \min(1, d_{i}) + \varepsilon_i, \quad
+    \varepsilon_i \sim \mathcal{N}(0, v_i), \quad
+    b_r = \beta_{suite(r)} + \omega_r, \quad \omega_r \sim \mathcal{N}(0, \psi^2), \quad
+    \beta_j \sim \mathcal{N}(\mu, \tau^2), \quad \gamma_g \sim \mathcal{N}(0, \rho^2)
+
+for the error :math:`e_i` (observed log loss minus the refit's median) of held-out run :math:`i` of refit
+:math:`r`, with :math:`v_i` the refit's own predictive variance there (law, noise spread, GP amplitude) and
+:math:`g` the run's budget in that refit: each refit has one slope (its errors err together), each budget one
+offset. A new dataset's slope is :math:`\beta \sim \mathcal{N}(\mu, \tau^2)`; the fit's own leave-future-out errors
+(:mod:`bayes_scaling.uncertainty.drift`) update it, with their information divided by the number of nested refits
+(they reuse the same runs), and its own extrapolation adds :math:`\omega`: per posterior draw
+:math:`(\mu, \tau, \psi, \rho)` of the cross-suite model,
+:math:`m = (\mu/\tau^2 + I \hat\beta / k) / P`, :math:`s^2 = 1/P + \psi^2`, :math:`P = 1/\tau^2 + I/k`, with
+:math:`\hat\beta` and :math:`I` the generalised-least-squares slope and information of the own errors under the
+covariance :math:`\mathrm{diag}(v) + \psi^2 d d^\top + \rho^2 \min(1,d)\min(1,d)^\top` within a refit and budget.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+#: The packaged file of cross-suite posteriors, one per law (and ``"any"``, pooled over laws).
+PRIOR_FILE = "extrapolation_prior.json"
+#: Hyperparameters the cross-suite model's posterior draws hold.
+HYPER = ("mu", "tau", "psi", "rho")
+
+
+@dataclass(frozen=True)
+class ExtrapolationPrior:
+    """Posterior draws of the cross-suite model's hyperparameters for one law (log loss per decade: ``mu`` mean slope,
+    ``tau`` its spread between suites, ``psi`` between refits of one suite; ``rho`` a held-out budget's offset).
+    ``version`` names the packaged file's release, ``suites`` the suites it was learned from."""
+
+    law: str
+    version: str
+    suites: tuple[str, ...]
+    draws: dict[str, np.ndarray]
+
+    def describe(self) -> str:
+        mu, tau = self.draws["mu"], self.draws["tau"]
+        return (f"extrapolation prior {self.version} ({self.law}, {len(self.suites)} suites): slope "
+                f"{np.median(mu):+.4f} per decade (90% {np.quantile(mu, 0.05):+.4f} to {np.quantile(mu, 0.95):+.4f}), "
+                f"between suites {np.median(tau):.4f}")
+
+
+@dataclass(frozen=True)
+class OwnErrors:
+    """A fit's own leave-future-out errors: ``errors`` (observed minus refit median, log loss), ``variances`` (the
+    refit's predictive variance there), ``distances`` (decades beyond the refit's data), ``refits`` and ``budgets``
+    (labels: which refit and which budget of it each error comes from)."""
+
+    errors: np.ndarray
+    variances: np.ndarray
+    distances: np.ndarray
+    refits: np.ndarray
+    budgets: np.ndarray
+
+    @classmethod
+    def empty(cls) -> OwnErrors:
+        return cls(*(np.zeros(0) for _ in range(5)))
+
+    def to_dict(self) -> dict[str, list[float]]:
+        return {key: np.round(np.asarray(value, dtype=float), 8).tolist() for key, value in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> OwnErrors:
+        return cls(**{key: np.asarray(raw[key], dtype=float) for key in ("errors", "variances", "distances",
+                                                                           "refits", "budgets")})
+
+
+@cache
+def _packaged() -> dict[str, Any]:
+    text = resources.files("bayes_scaling.uncertainty").joinpath(PRIOR_FILE).read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+def prior_from_dict(law: str, raw: dict[str, Any], version: str) -> ExtrapolationPrior:
+    """An :class:`ExtrapolationPrior` from its stored form (``suites`` and ``draws``)."""
+    return ExtrapolationPrior(law, version, tuple(raw["suites"]),
+                              {name: np.asarray(raw["draws"][name], dtype=float) for name in HYPER})
+
+
+def packaged_prior(law: str) -> ExtrapolationPrior:
+    """The packaged cross-suite prior for ``law``, or the one pooled over laws (``"any"``) for a law it has none for."""
+    stored = _packaged()
+    key = law if law in stored["laws"] else "any"
+    return prior_from_dict(key, stored["laws"][key], stored["version"])
+
+
+def own_slope(own: OwnErrors, psi: float, rho: float) -> tuple[float, float]:
+    """Generalised-least-squares slope of the own errors on their distances and its information, divided by the
+    number of refits (nested refits reuse the same runs). (0, 0) without errors beyond the refits' data."""
+    beyond = own.distances > 0
+    if not beyond.any():
+        return 0.0, 0.0
+    slope_sum, information = 0.0, 0.0
+    for refit in np.unique(own.refits[beyond]):
+        pick = beyond & (own.refits == refit)
+        d, e = own.distances[pick], own.errors[pick]
+        ramp = np.minimum(1.0, d)
+        same_budget = own.budgets[pick][:, None] == own.budgets[pick][None, :]
+        cov = np.diag(own.variances[pick]) + psi**2 * np.outer(d, d) + rho**2 * np.outer(ramp, ramp) * same_budget
+        solved = np.linalg.solve(cov, np.column_stack([d, e]))
+        information += float(d @ solved[:, 0])
+        slope_sum += float(d @ solved[:, 1])
+    refits = np.unique(own.refits[beyond]).size
+    return slope_sum / information, information / refits
+
+
+@dataclass(frozen=True)
+class DriftModel:
+    """The slope distribution of one fit's extrapolation, per posterior draw of the cross-suite model:
+    ``slope_mean`` and ``slope_sd`` (log loss per decade beyond ``reference``), ``budget_sd`` (rho), with the prior's
+    ``version`` and ``law`` and the number of ``own_errors`` that updated it."""
+
+    slope_mean: np.ndarray
+    slope_sd: np.ndarray
+    budget_sd: np.ndarray
+    version: str
+    law: str
+    own_errors: int
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        for key in ("slope_mean", "slope_sd", "budget_sd"):
+            out[key] = np.round(np.asarray(out[key], dtype=float), 8).tolist()
+        return out
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> DriftModel:
+        return cls(**{**raw, **{key: np.asarray(raw[key], dtype=float)
+                               for key in ("slope_mean", "slope_sd", "budget_sd")}})
+
+    def describe(self) -> str:
+        low, high = np.quantile(self.slope_mean + self.slope_sd * _QUANTILE_NORMALS[:, None], [0.05, 0.95])
+        return (f"extrapolation slope {np.median(self.slope_mean):+.4f} log loss per decade beyond the data (90% "
+                f"{low:+.4f} to {high:+.4f}; prior {self.version} for {self.law}, updated by {self.own_errors} own "
+                "held-out runs)")
+
+    def draws(self, rng: np.random.Generator, n_draws: int, distances: np.ndarray) -> np.ndarray:
+        """Extrapolation errors (draws x points) at points ``distances`` decades beyond the data: one slope and one
+        budget offset per draw, so the points of a draw move together."""
+        pick = rng.integers(0, self.slope_mean.size, size=n_draws)
+        slope = self.slope_mean[pick] + self.slope_sd[pick] * rng.standard_normal(n_draws)
+        offset = self.budget_sd[pick] * rng.standard_normal(n_draws)
+        d = np.asarray(distances, dtype=float)[None, :]
+        return slope[:, None] * d + offset[:, None] * np.minimum(1.0, d)
+
+
+#: Normal quantiles used to summarise a mixture of Normals by sampling it evenly.
+_QUANTILE_NORMALS = np.linspace(-3, 3, 61)
+
+
+def drift_model(prior: ExtrapolationPrior, own: OwnErrors) -> DriftModel:
+    """Combine the cross-suite prior with a fit's own leave-future-out errors (see the module docstring)."""
+    mean, sd = [], []
+    for mu, tau, psi, rho in zip(*(prior.draws[name] for name in HYPER), strict=True):
+        slope, information = own_slope(own, psi, rho)
+        precision = 1.0 / tau**2 + information
+        mean.append((mu / tau**2 + information * slope) / precision)
+        sd.append(np.sqrt(1.0 / precision + psi**2))
+    found = DriftModel(np.array(mean), np.array(sd), prior.draws["rho"].copy(), prior.version, prior.law,
+                       int(np.sum(own.distances > 0)))
+    log.info("drift: %s", found.describe())
+    return found

@@ -1,0 +1,135 @@
+"""Leave-future-out errors of a development suite: fit the budgets at least ``decades`` below the top one, as
+``bayes-scaling fit --law`` would, and record how far the law missed each larger run.
+
+The held-out runs are every run of the larger budgets that the suite's own filters keep (not the law's default
+filters: a user scores all the runs they trained since, ``bayes-scaling score``), with their error (observed log
+loss minus the fit's median law), the fit's predictive variance there (law, noise spread, GP amplitude), their
+decades of compute beyond the fit's data and their budget. These are the data of the cross-suite extrapolation model
+(:mod:`bayes_scaling.validation.extrapolation_learning`).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bayes_scaling.data.budgets import budget_labels, budgets_above
+from bayes_scaling.data.errors import DataError
+from bayes_scaling.data.load import load_runs
+from bayes_scaling.likelihoods import get_likelihood
+from bayes_scaling.result import ScalingFit, load
+from bayes_scaling.sampling.io import save_tree
+from bayes_scaling.sampling.run import prepare
+from bayes_scaling.uncertainty import fit_with_uncertainty
+from bayes_scaling.uncertainty.distance import beyond, log10_scale
+from bayes_scaling.uncertainty.extrapolation import ExtrapolationPrior
+from bayes_scaling.validation.suites import get_suite
+
+log = logging.getLogger(__name__)
+
+#: How far below the top budget the fits of each suite stop, in decades of compute: the errors at several distances.
+CUTS = (0.5, 1.0, 1.5)
+#: The cut the leave-one-suite-out table scores (budgets up to a tenth of the top one).
+SCORED_CUT = 1.0
+#: Seed of every suite fit (the same numbers on every run).
+SEED = 20261201
+#: A weak cross-suite prior for the collection fits (their own slope distribution is recombined later with the
+#: prior learned without the suite): slope 0 +- 0.05 per decade.
+WEAK = ExtrapolationPrior("any", "weak", (), {"mu": np.zeros(1), "tau": np.full(1, 0.05), "psi": np.full(1, 0.01),
+                                              "rho": np.full(1, 0.01)})
+
+
+@dataclass(frozen=True)
+class Task:
+    """One fit of a suite: the ``law`` on the budgets at least ``cut`` decades below its top."""
+
+    suite: str
+    law: str
+    cut: float
+
+    @property
+    def key(self) -> str:
+        return f"{self.suite}-{self.law}-cut{self.cut:g}"
+
+
+def all_tasks() -> list[Task]:
+    """Every (suite, law, cut) of the development suites."""
+    from bayes_scaling.validation.suites import SUITES
+
+    return [Task(suite.name, law, cut) for suite in SUITES for law in suite.laws for cut in CUTS]
+
+
+def heldout_frame(task: Task) -> pd.DataFrame:
+    """The runs of the suite's budgets less than ``cut`` decades below the top (suite filters only) and their
+    budget labels."""
+    suite = get_suite(task.suite)
+    frame = load_runs(suite.data).frame
+    held = frame[budgets_above(frame, task.cut)].copy()
+    held["budget_label"] = budget_labels(frame)[budgets_above(frame, task.cut)]
+    return held
+
+
+def run_task(task: Task, folder: str | Path) -> dict[str, Any]:
+    """Fit the task (the whole method: law, GP, own refits when ``cut`` is :data:`SCORED_CUT`), save the fit to
+    ``folder/<key>.nc`` and return the held-out errors as a dict of lists (with the fit's convergence)."""
+    folder = Path(folder)
+    path = folder / f"{task.key}.nc"
+    suite = get_suite(task.suite)
+    if path.exists():
+        fit = load(path)
+    else:
+        try:
+            prepared = prepare(suite.spec(task.law, filters={"below_top_compute": task.cut}, seed=SEED))
+        except DataError as error:  # too few budgets left below the cut for this law
+            log.warning("%s: not fitted (%s)", task.key, error)
+            return {"suite": task.suite, "law": task.law, "cut": task.cut, "converged": False, "skipped": str(error),
+                    **{key: [] for key in ("error", "variance", "distance", "budget", "compute")}}
+        tree = fit_with_uncertainty(prepared, prior=WEAK, refits=task.cut == SCORED_CUT)
+        save_tree(tree, path)
+        fit = ScalingFit(tree, path)
+    return errors_of(fit, task)
+
+
+def errors_of(fit: ScalingFit, task: Task) -> dict[str, Any]:
+    """Held-out errors of a suite fit (see the module docstring)."""
+    held = heldout_frame(task)
+    law = fit.law
+    inputs = {name: held[name].to_numpy(dtype=float) for name in law.inputs}
+    predicted = law.log_loss(fit.draws(law.parameters), inputs)
+    likelihood = get_likelihood(str(fit.tree.attrs["likelihood"]))
+    spread = float(np.median(likelihood.spread(**fit.draws(likelihood.parameters))))
+    eta = fit.discrepancy.eta
+    seen = run_inputs_scale(fit)
+    return {
+        "suite": task.suite, "law": task.law, "cut": task.cut, "converged": bool(fit.converged),
+        "error": (np.log(held["loss"].to_numpy(dtype=float)) - np.median(predicted, axis=0)).tolist(),
+        "variance": (np.var(predicted, axis=0) + spread**2 + eta**2).tolist(),
+        "distance": beyond(inputs, seen).tolist(),
+        "budget": held["budget_label"].astype(int).tolist(),
+        "compute": held["compute"].to_numpy(dtype=float).tolist(),
+    }
+
+
+def run_inputs_scale(fit: ScalingFit) -> float:
+    """log10 of the largest compute (or N·D) among the fit's runs."""
+    runs = fit.runs
+    return float(np.max(log10_scale({name: runs[name].values for name in fit.law.inputs})))
+
+
+def errors_table(results: list[dict[str, Any]]) -> pd.DataFrame:
+    """One row per held-out run of every task (``refit`` numbers the tasks)."""
+    frames = []
+    for refit, result in enumerate(results):
+        columns = {key: result[key] for key in ("error", "variance", "distance", "budget", "compute")}
+        frame = pd.DataFrame(columns)
+        for key in ("suite", "law", "cut", "converged"):
+            frame[key] = result[key]
+        frame["refit"] = refit
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+

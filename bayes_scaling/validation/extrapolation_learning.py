@@ -1,0 +1,93 @@
+r"""Learn the cross-suite extrapolation model from the development suites' leave-future-out errors.
+
+The model (:mod:`bayes_scaling.uncertainty.extrapolation` gives it whole) is fitted by NUTS to the errors of one law
+on every suite, one refit per (suite, cut):
+
+.. math::
+
+    e_i \sim \mathcal{N}\big(b_{r(i)} d_i + \gamma_{g(i)} \min(1, d_i),\ v_i\big), \quad
+    b_r = \mu + \tau z_{suite(r)} + \psi w_r, \quad \gamma_g \sim \mathcal{N}(0, \rho^2), \quad z, w \sim \mathcal{N}(0, 1)
+
+with priors fixed before any score was seen: :math:`\mu \sim \mathcal{N}(0, 0.05)` (a slope of a few percent of
+loss per decade either way), :math:`\tau \sim \mathrm{HalfNormal}(0.05)`, :math:`\psi, \rho \sim
+\mathrm{HalfNormal}(0.03)`. Errors of fits that failed their diagnostics are left out (the method never quotes
+them). The budget offsets are integrated out in closed form (a rank-one term per budget), so NUTS moves only the
+hyperparameters and the suite and refit slopes. The posterior draws of :math:`(\mu, \tau, \psi, \rho)` are what ``extrapolation_prior.json`` stores.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bayes_scaling.uncertainty.extrapolation import HYPER
+
+log = logging.getLogger(__name__)
+
+#: Posterior draws kept per law in the packaged prior.
+KEPT_DRAWS = 400
+
+
+def fit_cross_suite(errors: pd.DataFrame, *, seed: int = 0, draws: int = 2000, tune: int = 2000,
+                    chains: int = 4) -> dict[str, Any]:
+    """Posterior of the cross-suite model on ``errors`` (rows of :func:`~bayes_scaling.validation.extrapolation_errors.
+    errors_table` for one law or several): ``suites``, ``draws`` (:data:`KEPT_DRAWS` of each hyperparameter, evenly
+    thinned) and ``diagnostics`` (max R-hat, min bulk and tail ESS, divergences)."""
+    import arviz_stats
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    used = errors[errors["converged"].astype(bool) & (errors["distance"] > 0)].reset_index(drop=True)
+    if used.empty:
+        raise ValueError("no held-out errors of converged fits beyond their data")
+    refit_codes, refits = pd.factorize(used["refit"])
+    suite_of_refit = pd.factorize(used.groupby("refit", sort=False)["suite"].first().loc[refits])[0]
+    suites = list(dict.fromkeys(used.groupby("refit", sort=False)["suite"].first().loc[refits]))
+    group_codes, _ = pd.factorize(pd.MultiIndex.from_arrays([used["refit"], used["budget"]]))
+    d = used["distance"].to_numpy(dtype=float)
+    ramp, variance = np.minimum(1.0, d), used["variance"].to_numpy(dtype=float)
+    n_groups = int(group_codes.max()) + 1
+    ramp_weight = np.bincount(group_codes, weights=ramp**2 / variance, minlength=n_groups)  # sum of m^2 / v per budget
+    with pm.Model():
+        mu = pm.Normal("mu", 0.0, 0.05)
+        tau = pm.HalfNormal("tau", 0.05)
+        psi = pm.HalfNormal("psi", 0.03)
+        rho = pm.HalfNormal("rho", 0.03)
+        z = pm.Normal("z", 0.0, 1.0, shape=len(suites))
+        w = pm.Normal("w", 0.0, 1.0, shape=len(refits))
+        slope = mu + tau * z[suite_of_refit] + psi * w
+        residual = used["error"].to_numpy(dtype=float) - slope[refit_codes] * d
+        # each budget's offset gamma ~ N(0, rho^2) integrated out: a rank-one term per budget (Sherman-Morrison)
+        inflation = 1.0 + rho**2 * ramp_weight
+        cross = pt.inc_subtensor(pt.zeros(n_groups)[group_codes], ramp * residual / variance)
+        pm.Potential("errors", -0.5 * (np.sum(np.log(2 * np.pi * variance)) + pm.math.sum(pm.math.log(inflation))
+                                       + pm.math.sum(residual**2 / variance)
+                                       - pm.math.sum(rho**2 * cross**2 / inflation)))
+        idata = pm.sample(draws=draws, tune=tune, chains=chains, target_accept=0.99, random_seed=seed,
+                          progressbar=False, compute_convergence_checks=False)
+    posterior = idata["posterior"].to_dataset()
+    subset = posterior[list(HYPER)]
+    rhat = arviz_stats.rhat(subset, sample_dims=["chain", "draw"])
+    bulk = arviz_stats.ess(subset, sample_dims=["chain", "draw"], method="bulk")
+    tail = arviz_stats.ess(subset, sample_dims=["chain", "draw"], method="tail")
+    diagnostics = {"max_rhat": max(float(rhat[name]) for name in HYPER),
+                   "min_ess_bulk": min(float(bulk[name]) for name in HYPER),
+                   "min_ess_tail": min(float(tail[name]) for name in HYPER),
+                   "divergences": int(idata["sample_stats"]["diverging"].sum())}
+    flat = {name: posterior[name].to_numpy().reshape(-1) for name in HYPER}
+    keep = np.linspace(0, flat["mu"].size - 1, KEPT_DRAWS).round().astype(int)
+    log.info("cross-suite model on %d errors of %d suites: %s", len(used), len(suites), diagnostics)
+    return {"suites": suites, "errors": len(used), "diagnostics": diagnostics,
+            "draws": {name: np.round(values[keep], 8).tolist() for name, values in flat.items()}}
+
+
+def summary(found: dict[str, Any]) -> dict[str, str]:
+    """Median and 90% interval of each hyperparameter, as text."""
+    out = {}
+    for name in HYPER:
+        values = np.asarray(found["draws"][name])
+        out[name] = f"{np.median(values):+.4f} [{np.quantile(values, 0.05):+.4f}, {np.quantile(values, 0.95):+.4f}]"
+    return out

@@ -1,0 +1,80 @@
+"""Leave-one-suite-out: score the frozen method on each development suite with a cross-suite prior learned without it.
+
+For each suite and law: the fit of its budgets up to a tenth of the top one (:data:`~bayes_scaling.validation.
+extrapolation_errors.SCORED_CUT`, made by :func:`~bayes_scaling.validation.extrapolation_errors.run_task`) gets its
+extrapolation slope from the cross-suite model fitted to every other suite's errors and its own leave-future-out
+errors, and is scored on the suite's larger budgets three ways: the law alone (posterior predictive with noise), the
+whole model (law, discrepancy GP, extrapolation slope, noise) and the bootstrap baseline (Hoffmann's Huber point
+fit with resampled runs and residuals). Coverage of 50/80/90/95% central intervals per run and per budget, their
+width, CRPS and log score, on log loss.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from scipy.special import logsumexp
+
+from bayes_scaling.result import load
+from bayes_scaling.uncertainty.extrapolation import prior_from_dict
+from bayes_scaling.validation.bootstrap import bootstrap_fit
+from bayes_scaling.validation.extrapolation_errors import SCORED_CUT, Task, heldout_frame
+from bayes_scaling.validation.extrapolation_learning import fit_cross_suite
+from bayes_scaling.validation.holdout import LEVELS, predictive_samples_and_score, run_budgets, sample_scores
+
+log = logging.getLogger(__name__)
+
+#: Bootstrap replicates of the baseline.
+REPLICATES = 100
+
+
+def sample_log_score(samples: np.ndarray, observed: np.ndarray) -> float:
+    """Mean log predictive density of ``observed`` under a Gaussian kernel density of each run's ``samples`` (draws
+    on axis 0), Silverman's bandwidth: the log score of a method that gives draws, not a density."""
+    n = samples.shape[0]
+    spread = np.std(samples, axis=0, ddof=1)
+    width = np.maximum(1.06 * spread * n ** -0.2, 1e-6)
+    z = (observed[None, :] - samples) / width[None, :]
+    density = logsumexp(-0.5 * z * z, axis=0) - np.log(n) - np.log(width) - 0.5 * np.log(2 * np.pi)
+    return float(np.mean(density))
+
+
+def held_dataset(task: Task) -> xr.Dataset:
+    """The held-out runs of a task as a Dataset over ``run``."""
+    frame = heldout_frame(task).drop(columns=["budget_label"]).reset_index(drop=True)
+    return xr.Dataset({name: ("run", frame[name].to_numpy()) for name in frame.columns if name != "row"},
+                      coords={"run": frame["row"].to_numpy()})
+
+
+def score_suite(folder: str | Path, suite: str, law: str, errors: pd.DataFrame, *, seed: int = 0) -> list[dict]:
+    """Rows (law alone, whole model, bootstrap) for one suite and law; ``errors`` is the table of every suite's
+    held-out errors (the suite's own are left out of its prior here)."""
+    task = Task(suite, law, SCORED_CUT)
+    path = Path(folder) / f"{task.key}.nc"
+    if not path.exists():
+        return []
+    others = errors[(errors["law"] == law) & (errors["suite"] != suite)]
+    learned = fit_cross_suite(others, seed=seed)
+    prior = prior_from_dict(law, learned, f"without {suite}")
+    fit = load(path).with_extrapolation(prior)
+    held = held_dataset(task)
+    base = {"suite": suite, "law": law, "converged": bool(fit.converged), "n_train": int(fit.runs.sizes["run"]),
+            "prior_rhat": learned["diagnostics"]["max_rhat"],
+            "slope": float(np.median(fit.discrepancy.extrapolation.slope_mean))}
+    rows = []
+    for method, discrepancy in (("law alone", False), ("whole model", True)):
+        _, scores = predictive_samples_and_score(fit, held, seed=seed, discrepancy=discrepancy)
+        rows.append({**base, "method": method, **scores})
+    inputs = {name: fit.runs[name].values for name in fit.law.inputs}
+    boot = bootstrap_fit(fit.law, inputs, fit.runs["loss"].values, replicates=REPLICATES, seed=seed)
+    samples = boot.predictive_log_loss({name: held[name].values for name in fit.law.inputs},
+                                       np.random.default_rng(seed))
+    observed = np.log(held["loss"].values)
+    rows.append({**base, "method": "bootstrap", "converged": None,
+                 **sample_scores(samples, observed, LEVELS, run_budgets(held)),
+                 "log_score": sample_log_score(samples, observed)})
+    return rows

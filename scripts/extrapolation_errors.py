@@ -1,0 +1,42 @@
+"""Fit every development suite below its top budgets and write the held-out errors (the cross-suite model's data).
+
+    python scripts/extrapolation_errors.py build/extrapolation [--scheduler local] [--workers 2] [--only SUITE]
+
+Fits are saved beside the table (``<suite>-<law>-cut<c>.nc``) and reused when the script runs again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from functools import partial
+from pathlib import Path
+
+from bayes_scaling.util.parallel import run_tasks
+from bayes_scaling.validation.extrapolation_errors import all_tasks, errors_table, run_task
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folder", type=Path)
+    parser.add_argument("--scheduler", default="local")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--only", action="append", help="suite name (repeatable)")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    args.folder.mkdir(parents=True, exist_ok=True)
+    tasks = [task for task in all_tasks() if not args.only or task.suite in args.only]
+
+    def progress(done: int, total: int) -> None:
+        print(f"{done}/{total} suite fits done", flush=True)
+
+    results, seconds = run_tasks(partial(run_task, folder=args.folder), tasks, scheduler=args.scheduler,
+                                 workers=args.workers, progress=progress)
+    table = errors_table(results)
+    table.to_csv(args.folder / "errors.csv", index=False)
+    unconverged = sorted({task.key for task, result in zip(tasks, results, strict=True) if not result["converged"]})
+    print(f"{len(table)} held-out errors from {len(tasks)} fits in {seconds:.0f} s; not converged: {unconverged}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,58 @@
+"""Learn the cross-suite extrapolation prior from the suites' held-out errors and score it leave-one-suite-out.
+
+    python scripts/learn_extrapolation_prior.py build/extrapolation --version 2026.12.1 \
+        [--write bayes_scaling/uncertainty/extrapolation_prior.json] [--table docs/leave_one_suite_out.json]
+
+Reads ``errors.csv`` and the suite fits that ``scripts/extrapolation_errors.py`` wrote into the folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from bayes_scaling.util.files import atomic_write_text
+from bayes_scaling.validation.extrapolation_learning import fit_cross_suite, summary
+from bayes_scaling.validation.leave_one_suite_out import score_suite
+from bayes_scaling.validation.suites import SUITES
+
+SEED = 20261201
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folder", type=Path)
+    parser.add_argument("--version", required=True)
+    parser.add_argument("--write", type=Path, help="write the packaged prior here")
+    parser.add_argument("--table", type=Path, help="write the leave-one-suite-out rows here (JSON)")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    errors = pd.read_csv(args.folder / "errors.csv")
+    if args.write:
+        laws = {}
+        for law in (*sorted(errors["law"].unique()), "any"):
+            rows = errors if law == "any" else errors[errors["law"] == law]
+            laws[law] = fit_cross_suite(rows, seed=SEED)
+            print(law, laws[law]["diagnostics"], summary(laws[law]), flush=True)
+        stored = {"version": args.version, "method": "bayes_scaling.validation.extrapolation_learning",
+                  "suites_errors": "scripts/extrapolation_errors.py (budgets 0.5, 1 and 1.5 decades below the top)",
+                  "laws": laws}
+        atomic_write_text(args.write, json.dumps(stored, indent=None, separators=(",", ":")) + "\n")
+    if args.table:
+        rows = []
+        for suite in SUITES:
+            for law in suite.laws:
+                found = score_suite(args.folder, suite.name, law, errors, seed=SEED)
+                for row in found:
+                    print(f"{row['suite']:22} {row['law']:10} {row['method']:12} 90%: {row['coverage'][0.9]:.0%} "
+                          f"50%: {row['coverage'][0.5]:.0%} CRPS {row['crps']:.4f} n={row['n_runs']}", flush=True)
+                rows.extend(found)
+        atomic_write_text(args.table, json.dumps(rows, indent=1, default=str) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,43 @@
+"""The cross-suite extrapolation model recovers a shared slope with a sign from simulated leave-future-out errors,
+and a fit's slope distribution follows the prior it is given."""
+
+import numpy as np
+import pandas as pd
+
+from bayes_scaling.uncertainty.extrapolation import packaged_prior, prior_from_dict
+from bayes_scaling.validation.extrapolation_learning import fit_cross_suite
+
+
+def _errors(rng, mu=-0.025, tau=0.008, suites=8, refits=3, per=20):
+    rows = []
+    refit = 0
+    for suite in range(suites):
+        beta = mu + tau * rng.standard_normal()
+        for _ in range(refits):
+            slope = beta + 0.003 * rng.standard_normal()
+            d = rng.uniform(0.1, 1.5, per)
+            budget = np.floor(d * 4)
+            rows.append(pd.DataFrame({"suite": f"s{suite}", "law": "chinchilla", "refit": refit, "budget": budget,
+                                      "distance": d, "variance": 0.005**2, "converged": True,
+                                      "error": slope * d + 0.005 * rng.standard_normal(per)}))
+            refit += 1
+    return pd.concat(rows, ignore_index=True)
+
+
+def test_the_shared_slope_and_its_sign_are_recovered():
+    errors = _errors(np.random.default_rng(0))
+    errors.loc[errors["refit"] == 0, "converged"] = False  # an unconverged fit's errors are left out
+    found = fit_cross_suite(errors, seed=1, draws=300, tune=300, chains=2)
+    mu = np.asarray(found["draws"]["mu"])
+    assert np.quantile(mu, 0.02) < -0.025 < np.quantile(mu, 0.98) and np.quantile(mu, 0.95) < 0
+    assert found["suites"] == [f"s{i}" for i in range(8)] and found["errors"] == len(errors) - 20
+    assert found["diagnostics"]["max_rhat"] < 1.05
+    prior = prior_from_dict("chinchilla", found, "test")
+    assert prior.draws["tau"].size == 400 and "8 suites" in prior.describe()
+
+
+def test_the_packaged_prior_names_its_version_and_suites_and_falls_back_to_the_pooled_one():
+    prior = packaged_prior("chinchilla")
+    assert prior.version and len(prior.suites) >= 10 and prior.law == "chinchilla"
+    assert packaged_prior("kaplan_params").law == "any"  # a law without suites of its own: pooled over laws
+    assert all(np.all(np.isfinite(values)) for values in prior.draws.values())
