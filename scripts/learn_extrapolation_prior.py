@@ -17,7 +17,7 @@ import pandas as pd
 
 from bayes_scaling.util.files import atomic_write_text
 from bayes_scaling.validation.extrapolation_learning import fit_cross_suite, summary
-from bayes_scaling.validation.leave_one_suite_out import score_suite
+from bayes_scaling.validation.leave_one_suite_out import markdown_table, score_suite
 from bayes_scaling.validation.suites import SUITES
 
 SEED = 20261201
@@ -52,6 +52,7 @@ def main() -> None:
                           f"50%: {row['coverage'][0.5]:.0%} CRPS {row['crps']:.4f} n={row['n_runs']}", flush=True)
                 rows.extend(found)
         atomic_write_text(args.table, json.dumps(rows, indent=1, default=str) + "\n")
+        print(markdown_table(rows))
 
 
 if __name__ == "__main__":

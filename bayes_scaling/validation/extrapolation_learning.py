@@ -6,13 +6,15 @@ on every suite, one refit per (suite, cut):
 .. math::
 
     e_i \sim \mathcal{N}\big(b_{r(i)} d_i + \gamma_{g(i)} \min(1, d_i),\ v_i\big), \quad
-    b_r = \mu + \tau z_{suite(r)} + \psi w_r, \quad \gamma_g \sim \mathcal{N}(0, \rho^2), \quad z, w \sim \mathcal{N}(0, 1)
+    b_r = \mu + \tau z_{suite(r)} + \psi w_r, \quad \gamma_g \sim \mathcal{N}(0, \rho^2), \quad
+    z, w \sim \mathcal{N}(0, 1)
 
 with priors fixed before any score was seen: :math:`\mu \sim \mathcal{N}(0, 0.05)` (a slope of a few percent of
 loss per decade either way), :math:`\tau \sim \mathrm{HalfNormal}(0.05)`, :math:`\psi, \rho \sim
 \mathrm{HalfNormal}(0.03)`. Errors of fits that failed their diagnostics are left out (the method never quotes
 them). The budget offsets are integrated out in closed form (a rank-one term per budget), so NUTS moves only the
-hyperparameters and the suite and refit slopes. The posterior draws of :math:`(\mu, \tau, \psi, \rho)` are what ``extrapolation_prior.json`` stores.
+hyperparameters and the suite and refit slopes. The posterior draws of :math:`(\mu, \tau, \psi, \rho)` are what
+``extrapolation_prior.json`` stores.
 """
 
 from __future__ import annotations

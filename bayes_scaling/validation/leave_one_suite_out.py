@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -78,3 +79,25 @@ def score_suite(folder: str | Path, suite: str, law: str, errors: pd.DataFrame, 
                  **sample_scores(samples, observed, LEVELS, run_budgets(held)),
                  "log_score": sample_log_score(samples, observed)})
     return rows
+
+
+def markdown_table(rows: list[dict[str, Any]]) -> str:
+    """The rows as a markdown table: per suite and law, each method's coverage of 50/80/90/95% intervals (per run),
+    mean 90% width, CRPS and log score (log loss), with a mark where a fit did not converge."""
+    head = ("| suite | law | held-out runs (budgets) | method | 50% | 80% | 90% | 95% | 90% width | CRPS "
+            "| log score |\n|---|---|---|---|---|---|---|---|---|---|---|")
+    lines = [head]
+    for row in rows:
+        coverage = row["coverage"]
+        mark = " (not converged)" if row.get("converged") is False else ""
+        lines.append(
+            f"| {row['suite']} | {row['law']} | {row['n_runs']} ({row.get('n_budgets', '–')}) | "
+            f"{row['method']}{mark} | "
+            + " | ".join(f"{_level(coverage, level):.0%}" for level in LEVELS)
+            + f" | {_level(row['width'], 0.9):.3f} | {row['crps']:.4f} | {row['log_score']:.2f} |")
+    return "\n".join(lines)
+
+
+def _level(values: dict, level: float) -> float:
+    """A per-level value whether the keys are floats or (after JSON) strings."""
+    return float(values[level] if level in values else values[str(level)])
