@@ -1,4 +1,5 @@
-"""Fit every development suite below its top budgets and write the held-out errors (the cross-suite model's data).
+"""Fit every development suite below its top budgets and write the held-out errors (the cross-suite model's data):
+``errors.csv`` (log loss) and ``allocation_errors.csv`` (log10 N_opt of held-out IsoFLOP budgets).
 
     python scripts/extrapolation_errors.py build/extrapolation [--scheduler local] [--workers 2] [--only SUITE]
 
@@ -12,7 +13,9 @@ import logging
 from functools import partial
 from pathlib import Path
 
+from bayes_scaling.result import load
 from bayes_scaling.util.parallel import run_tasks
+from bayes_scaling.validation.allocation_errors import allocation_errors_of
 from bayes_scaling.validation.extrapolation_errors import all_tasks, errors_table, run_task
 
 
@@ -34,6 +37,9 @@ def main() -> None:
                                  workers=args.workers, progress=progress)
     table = errors_table(results)
     table.to_csv(args.folder / "errors.csv", index=False)
+    allocation = [allocation_errors_of(load(args.folder / f"{task.key}.nc"), task) for task in tasks
+                  if (args.folder / f"{task.key}.nc").exists()]
+    errors_table(allocation).to_csv(args.folder / "allocation_errors.csv", index=False)
     unconverged = sorted({task.key for task, result in zip(tasks, results, strict=True) if not result["converged"]})
     print(f"{len(table)} held-out errors from {len(tasks)} fits in {seconds:.0f} s; not converged: {unconverged}")
 

@@ -34,10 +34,14 @@ def main() -> None:
     errors = pd.read_csv(args.folder / "errors.csv")
     if args.write:
         laws = {}
+        allocation = pd.read_csv(args.folder / "allocation_errors.csv")
         for law in (*sorted(errors["law"].unique()), "any"):
             rows = errors if law == "any" else errors[errors["law"] == law]
             laws[law] = fit_cross_suite(rows, seed=SEED)
             print(law, laws[law]["diagnostics"], summary(laws[law]), flush=True)
+            rows = allocation if law == "any" else allocation[allocation["law"] == law]
+            laws[law]["allocation"] = fit_cross_suite(rows, seed=SEED)
+            print(law, "N_opt", laws[law]["allocation"]["diagnostics"], summary(laws[law]["allocation"]), flush=True)
         stored = {"version": args.version, "method": "bayes_scaling.validation.extrapolation_learning",
                   "suites_errors": "scripts/extrapolation_errors.py (budgets 0.5, 1 and 1.5 decades below the top)",
                   "laws": laws}

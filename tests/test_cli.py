@@ -203,3 +203,26 @@ def test_score_verdicts():
     assert verdict(0.9, 50).startswith("consistent")
     assert verdict(0.5, 50).startswith("over-confident")
     assert verdict(0.9, 50, converged=False).startswith("not scored")
+
+
+def test_isoflop_fit_from_the_command_line_takes_the_laws_defaults_and_plan_allows_for_its_discrepancy(
+        tmp_path, capsys, simulated_frame):
+    """``fit --law isoflop`` uses the law's Normal likelihood and 10% loss window (a spec file states its own), and
+    ``plan`` on it gives the allocation allowing for the discrepancy and says whether the GP collapsed."""
+    from bayes_scaling.result import load
+
+    csv = tmp_path / "runs.csv"
+    simulated_frame.to_csv(csv, index=False)
+    out = tmp_path / "iso"
+    assert main(["-q", "fit", "--law", "isoflop", "--data", str(csv), "--out", str(out), "--draws", "300",
+                 "--tune", "300"]) == 0
+    fit = load(out / "posterior.nc")
+    assert fit.tree.attrs["likelihood"] == "normal"
+    assert any(note.startswith("isoflop_loss_window=0.1") for note in fit.attr_json("filters"))
+    capsys.readouterr()
+    assert main(["plan", str(out / "posterior.nc"), "--compute", "1e23", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    found = result["compute"][0]["with_discrepancy"]
+    assert found["n_params"]["lower"] < found["n_params"]["median"] < found["n_params"]["upper"]
+    assert set(result["discrepancy"]) == {"description", "collapsed"}
+    assert "extrapolation slope" in result["discrepancy"]["description"]

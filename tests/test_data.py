@@ -260,3 +260,42 @@ def test_hold_out_top_compute_never_splits_an_isoflop_budget():
         kept_labels = set(budget_labels(runs.frame)[np.isin(runs.frame["row"], kept.frame["row"])].tolist())
         assert all((labels == label).sum() == np.isin(runs.frame["row"], kept.frame["row"])[labels == label].sum()
                    for label in kept_labels)  # every kept budget is kept whole
+
+
+def _jittered_budgets(budgets, per_budget=10):
+    from bayes_scaling.validation.simulate import isoflop_design
+
+    design = isoflop_design(budgets, sizes_per_budget=per_budget)
+    design["compute"] *= 10 ** np.random.default_rng(0).uniform(-0.02, 0.02, len(design))
+    design["n_tokens"] = design["compute"] / (6 * design["n_params"])
+    design["loss"] = 2.5
+    return RunTable(frame=validate_table(design, "d.csv", {k: k for k in ("n_params", "n_tokens", "loss")}),
+                    source={"file": "d.csv"})
+
+
+def test_below_top_compute_keeps_whole_budgets_at_least_that_far_below_the_top():
+    """Budgets 1e18 .. 3e20 (jittered by up to 0.02 decades): 1.2 decades below the top keeps the budgets up to 1e19,
+    whole; 0.7 decades keeps 3e19 too."""
+    from bayes_scaling.data.filters import split_below_top
+
+    runs = _jittered_budgets([1e18, 3e18, 1e19, 3e19, 1e20, 3e20])
+    train, held = split_below_top(runs, 1.2)
+    assert len(train) == 30 and len(held) == 30 and train.frame["compute"].max() < held.frame["compute"].min()
+    assert train.filters[-1].startswith("below_top_compute=1.2: 30 of 60 runs removed")
+    assert len(apply_filters(runs, {"below_top_compute": 0.7})) == 40
+
+
+def test_best_of_repeats_keeps_the_lowest_loss_of_each_size_and_token_count():
+    raw = pd.DataFrame({"N": [1e8, 1e8, 1e8, 2e8, 2e8, 4e8], "D": [1e9, 1e9, 2e9, 1e9, 1e9, 1e9],
+                        "L": [3.0, 2.9, 2.8, 2.7, 2.75, 2.6]})
+    runs = RunTable(frame=validate_table(raw, "r.csv", COLUMNS), source={"file": "r.csv"})
+    kept = apply_filters(runs, {"best_of_repeats": 1})
+    assert sorted(kept.column("loss").tolist()) == [2.6, 2.7, 2.8, 2.9]
+    assert len(apply_filters(runs, {"best_of_repeats": 0})) == 6
+
+
+def test_li_2025_grid_is_registered_with_embeddings_counted(shared_data):
+    entry = get_dataset("li2025-final")
+    assert entry.n_counts_embeddings and entry.columns["n_params"] == "N"
+    runs = load_runs(DataSpec(dataset="li2025-final", filters={"best_of_repeats": 1}))
+    assert len(runs) == 81 and runs.frame[["n_params", "n_tokens"]].drop_duplicates().shape[0] == 81

@@ -3,6 +3,8 @@ than the law's far beyond them."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -63,3 +65,20 @@ def test_plan_reports_it_beside_the_law_s_allocation(fit):
     assert found["n_params"]["lower"] < found["n_params"]["median"] < found["n_params"]["upper"]
     assert 0.0 <= found["no_minimum"] < 0.2
     assert "with_discrepancy" not in plan(fit, compute=[1e24], discrepancy=False)["compute"][0]
+
+
+def test_beyond_the_data_the_allocation_moves_by_the_learned_drift_of_n_opt():
+    """A drift of log10 N_opt of -0.1 +- 0.001 decades per decade of compute: no change inside the runs' budgets,
+    N_opt a factor 10^-0.3 lower three decades beyond them (the GP as good as absent)."""
+    from bayes_scaling.uncertainty.discrepancy import Discrepancy
+    from bayes_scaling.uncertainty.extrapolation import DriftModel
+
+    tree = synthetic_tree(draws=300)
+    still = Discrepancy(("n_params", "n_tokens"), 1e-5, 3.0, 0.004, 60, drift_from=np.log10(3e21 / 6))
+    tree.attrs["discrepancy"] = still.to_json()
+    base = allocation_with_discrepancy(ScalingFit(tree), [3e20, 3e24])["n_params"]
+    model = DriftModel(np.full(10, -0.1), np.full(10, 1e-3), np.zeros(10), "test", "chinchilla", 0)
+    tree.attrs["discrepancy"] = dataclasses.replace(still, allocation_model=model.to_dict()).to_json()
+    moved = allocation_with_discrepancy(ScalingFit(tree), [3e20, 3e24])["n_params"]
+    ratio = np.log10(np.nanmedian(moved.values, axis=(0, 1)) / np.nanmedian(base.values, axis=(0, 1)))
+    np.testing.assert_allclose(ratio, [0.0, -0.3], atol=0.02)

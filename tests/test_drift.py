@@ -130,3 +130,20 @@ def test_a_law_of_one_size_drifts_along_that_size(simulated_frame):
     assert found["drift_errors"] > 0 and found["drift_from"] == pytest.approx(largest)
     draws = fit.discrepancy_draws(np.random.default_rng(0), n_params=np.array([1e12]))
     assert draws.shape[1] == 1 and np.all(np.isfinite(draws))
+
+
+def test_a_fit_that_fails_its_diagnostics_is_sampled_once_more_for_longer_and_says_so(simulated_frame, monkeypatch):
+    import bayes_scaling.sampling.run as run
+
+    real, calls = run.diagnose, []
+
+    def failing_first(*args, **kwargs):
+        found = real(*args, **kwargs)
+        calls.append(found.draws)
+        return dataclasses.replace(found, problems=("R-hat of E is 1.05 (> 1.01)",)) if len(calls) == 1 else found
+
+    monkeypatch.setattr(run, "diagnose", failing_first)
+    sampled = run.sample_prepared(_prepared(simulated_frame))
+    assert len(calls) == 2 and calls[1] == run.LONGER_DRAWS * calls[0]  # draws per chain, four times as many
+    assert "sampled again with 1200 draws after 600 tuning steps" in sampled.tree.attrs["sampler_retry"]
+    assert sampled.tree.posterior.sizes["draw"] == 1200

@@ -4,7 +4,7 @@ and a fit's slope distribution follows the prior it is given."""
 import numpy as np
 import pandas as pd
 
-from bayes_scaling.uncertainty.extrapolation import packaged_prior, prior_from_dict
+from bayes_scaling.uncertainty.extrapolation import packaged_allocation_prior, packaged_prior, prior_from_dict
 from bayes_scaling.validation.extrapolation_learning import fit_cross_suite
 
 
@@ -41,3 +41,5 @@ def test_the_packaged_prior_names_its_version_and_suites_and_falls_back_to_the_p
     assert prior.version and len(prior.suites) >= 10 and prior.law == "chinchilla"
     assert packaged_prior("kaplan_params").law == "any"  # a law without suites of its own: pooled over laws
     assert all(np.all(np.isfinite(values)) for values in prior.draws.values())
+    allocation = packaged_allocation_prior("isoflop")  # the drift of log10 N_opt, learned from IsoFLOP budgets
+    assert allocation is not None and allocation.version == prior.version and len(allocation.suites) >= 10

@@ -33,3 +33,14 @@ def test_numpy_sampler_follows_the_density(name):
 def test_unknown_likelihood_lists_valid_names():
     with pytest.raises(ValueError, match="unknown likelihood 'huber'; valid: normal, student_t"):
         get_likelihood("huber")
+
+
+def test_spread_is_the_68_percent_half_width_finite_for_any_student_t():
+    from scipy.stats import t as student
+
+    from bayes_scaling.likelihoods import get_likelihood
+
+    assert get_likelihood("normal").spread(sigma=np.array(0.01)) == pytest.approx(0.01)
+    spread = get_likelihood("student_t").spread(sigma=np.array([0.01, 0.01]), nu=np.array([1.0, 1000.0]))
+    assert spread[0] == pytest.approx(0.01 * student.ppf(0.841345, 1.0), rel=1e-4)  # 1.8 sigma at nu = 1
+    assert spread[1] == pytest.approx(0.01, rel=0.01) and np.all(np.isfinite(spread))

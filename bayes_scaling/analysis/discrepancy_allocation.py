@@ -13,6 +13,11 @@ IsoFLOP experiment at that budget would make, without its noise:
 
     N_{opt}^{\delta}(C) = \operatorname{vertex}_{\log N}\big[\log L_{law}(N, C/6N; \theta) + \delta(N, C/6N)\big]
 
+Beyond the data's largest compute the vertex also moves by the drift of log10 N_opt learned across suites
+(:func:`~bayes_scaling.uncertainty.extrapolation.allocation_model`): :math:`N_{opt} \cdot 10^{\kappa d(C)}`, with
+:math:`\kappa` a slope per draw (decades of N per decade of compute, the allocation exponent's change beyond the
+data) and :math:`d(C)` the decades beyond.
+
 ``bayes-scaling calibrate`` scores the same construction, with noise added, on the IsoFLOP budgets it holds out:
 on Epoch AI's runs the law's own 90% N_opt intervals held 1 of 8 held-out budgets' empirical optima, these 8 of 8.
 """
@@ -27,6 +32,7 @@ import xarray as xr
 from bayes_scaling.derived import parabola_minima, query
 from bayes_scaling.laws import LawNotApplicable
 from bayes_scaling.result import ScalingFit
+from bayes_scaling.uncertainty.distance import beyond
 
 #: Decades of N either side of the law's median N_opt, and grid points, of the IsoFLOP profile.
 HALF_WIDTH = 1.0
@@ -61,6 +67,10 @@ def allocation_with_discrepancy(fit: ScalingFit, compute: float | Iterable[float
         inputs = isoflop_line(law, n, budget)
         profile = law.log_loss(params, inputs) + fit.discrepancy_draws(rng, joint=True, **inputs)
         vertex, lowest = parabola_minima(np.log(n), profile.T)
+        drift = fit.discrepancy.allocation_extrapolation
+        if drift is not None:  # the allocation exponent's drift beyond the data, learned across suites
+            distance = beyond({name: values[:1] for name, values in inputs.items()}, fit.discrepancy.drift_from)
+            vertex = vertex * 10.0 ** drift.draws(rng, vertex.size, distance)[:, 0]
         columns.append(vertex)
         minima.append(lowest)
     post = fit.posterior

@@ -56,5 +56,10 @@ def format_fit_summary(result: ScalingFit, level: float = DEFAULT_LEVEL) -> str:
         lines.append(f"{name:>10} {s['median']:>11.4g} {s['lower']:>11.4g} {s['upper']:>11.4g} "
                      f"{diag.rhat[name]:>6.3f} {diag.ess_bulk[name]:>9.0f} {diag.ess_tail[name]:>9.0f}")
     lines.append(f"divergences: {diag.divergences}")
+    if result.tree.attrs.get("sampler_retry"):
+        lines.append(f"re-sampled: {result.tree.attrs['sampler_retry']}")
+    lines.append(f"discrepancy: {result.discrepancy.describe()}")
+    if result.discrepancy.collapsed:
+        lines.append("  the discrepancy GP collapsed: it adds nothing to the law inside the data")
     lines.append(f"verdict: {diag.verdict()}")
     return "\n".join(lines)

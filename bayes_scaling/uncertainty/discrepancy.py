@@ -67,6 +67,13 @@ class Discrepancy:
     drift_errors: int = 0
     drift_own: dict | None = None
     drift_model: dict | None = None
+    #: The drift of log10 N_opt per decade of compute beyond ``drift_from`` (a DriftModel as a dict), if learned.
+    allocation_model: dict | None = None
+
+    @property
+    def allocation_extrapolation(self) -> DriftModel | None:
+        """The drift of log10 N_opt beyond the data, if the fit has one."""
+        return None if self.allocation_model is None else DriftModel.from_dict(self.allocation_model)
 
     @property
     def extrapolation(self) -> DriftModel | None:
@@ -75,7 +82,7 @@ class Discrepancy:
 
     def without_drift(self) -> Discrepancy:
         """The GP alone: no extrapolation slope."""
-        return replace(self, drift=0.0, drift_model=None)
+        return replace(self, drift=0.0, drift_model=None, allocation_model=None)
 
     @property
     def collapsed(self) -> bool:
@@ -97,6 +104,10 @@ class Discrepancy:
         else:
             drift = (f"; drift {self.drift:.4f} per decade of compute beyond the data (from {self.drift_errors} runs "
                      f"held out of refits)" if self.drift_errors else "; drift not measured")
+        if self.allocation_model is not None:
+            found = self.allocation_extrapolation
+            drift += (f"; N_opt drifts by {np.median(found.slope_mean):+.3f} decades per decade of compute beyond the "
+                      f"data (sd {np.median(found.slope_sd):.3f}; prior {found.version})")
         return (f"GP on log loss over log10 {', '.join(self.inputs)}: eta {self.eta:.4f}, length scale "
                 f"{self.length_scale:.3g} decades, nugget {self.nugget:.4f}{drift}")
 

@@ -31,7 +31,14 @@ from bayes_scaling.data.load import check_identifiable
 from bayes_scaling.sampling.model import OBSERVED, natural_parameters
 from bayes_scaling.sampling.sampler import run_nuts
 from bayes_scaling.uncertainty.distance import beyond, log10_scale
-from bayes_scaling.uncertainty.extrapolation import ExtrapolationPrior, OwnErrors, drift_model, packaged_prior
+from bayes_scaling.uncertainty.extrapolation import (
+    ExtrapolationPrior,
+    OwnErrors,
+    allocation_model,
+    drift_model,
+    packaged_allocation_prior,
+    packaged_prior,
+)
 from bayes_scaling.util.defaults import HOLD_OUT_FRACTIONS
 
 log = logging.getLogger(__name__)
@@ -86,7 +93,9 @@ def refit_errors(prepared, built, compiled, eta: float) -> OwnErrors:
 def measure_drift(prepared, built, compiled, eta: float, prior: ExtrapolationPrior | None = None, *,
                   refits: bool = True) -> dict[str, Any]:
     """The extrapolation of a fit: ``drift_from`` (log10 of the data's largest compute), ``drift_errors`` (held-out
-    runs of its own refits), ``drift_own`` (those errors) and ``drift_model`` (the slope distribution: the
+    runs of its own refits), ``drift_own`` (those errors), ``allocation_model`` (the packaged drift of log10 N_opt
+    per decade beyond the data, :func:`~bayes_scaling.uncertainty.extrapolation.allocation_model`) and
+    ``drift_model`` (the slope distribution: the
     cross-suite ``prior``, by default the packaged one for the law, updated by the own errors unless ``refits`` is
     false;
     :mod:`bayes_scaling.uncertainty.extrapolation`)."""
@@ -94,5 +103,7 @@ def measure_drift(prepared, built, compiled, eta: float, prior: ExtrapolationPri
     prior = prior or packaged_prior(prepared.law.name)
     reference = float(np.max(log10_scale({name: prepared.runs.column(name) for name in prepared.law.inputs})))
     found = drift_model(prior, own)
+    allocation = packaged_allocation_prior(prepared.law.name)
     return {"drift": 0.0, "drift_from": reference, "drift_errors": int(own.errors.size),
-            "drift_own": own.to_dict(), "drift_model": found.to_dict()}
+            "drift_own": own.to_dict(), "drift_model": found.to_dict(),
+            "allocation_model": None if allocation is None else allocation_model(allocation).to_dict()}

@@ -113,6 +113,23 @@ def packaged_prior(law: str) -> ExtrapolationPrior:
     return prior_from_dict(key, stored["laws"][key], stored["version"])
 
 
+def packaged_allocation_prior(law: str) -> ExtrapolationPrior | None:
+    """The packaged cross-suite prior of the N_opt drift for ``law`` (or the pooled one), None if the file has none."""
+    stored = _packaged()
+    key = law if law in stored["laws"] else "any"
+    found = stored["laws"][key].get("allocation")
+    return None if found is None else prior_from_dict(key, found, stored["version"])
+
+
+def allocation_model(prior: ExtrapolationPrior) -> DriftModel:
+    r"""The drift of log10 N_opt beyond the data from its cross-suite prior alone (a new suite's slope
+    :math:`\beta \sim \mathcal{N}(\mu, \tau^2)` plus its refit's :math:`\omega \sim \mathcal{N}(0, \psi^2)`):
+    decades of N per decade of compute, the change of the allocation exponent a beyond the data."""
+    draws = prior.draws
+    return DriftModel(draws["mu"].copy(), np.hypot(draws["tau"], draws["psi"]), draws["rho"].copy(), prior.version,
+                      prior.law, 0)
+
+
 def own_slope(own: OwnErrors, psi: float, rho: float) -> tuple[float, float]:
     """Generalised-least-squares slope of the own errors on their distances and its information, divided by the
     number of refits (nested refits reuse the same runs). (0, 0) without errors beyond the refits' data."""

@@ -101,3 +101,30 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
 def _level(values: dict, level: float) -> float:
     """A per-level value whether the keys are floats or (after JSON) strings."""
     return float(values[level] if level in values else values[str(level)])
+
+
+def allocation_rows(allocation: pd.DataFrame, *, seed: int = 0, level: float = 0.9) -> list[dict[str, Any]]:
+    """Leave-one-suite-out coverage of held-out IsoFLOP budgets' empirical N_opt (scored fits, a tenth of the top
+    budget) by the central ``level`` interval of log10 N_opt: the law's own (its posterior and the vertex's
+    uncertainty) and with the N_opt drift learned without the suite (:func:`~bayes_scaling.uncertainty.
+    extrapolation.allocation_model`)."""
+    from scipy.stats import norm
+
+    from bayes_scaling.uncertainty.extrapolation import allocation_model
+
+    rows = []
+    scored = allocation[(allocation["cut"] == SCORED_CUT) & (allocation["distance"] > 0)]
+    z = norm.ppf(0.5 + level / 2)
+    for (suite, law), held in scored.groupby(["suite", "law"], sort=False):
+        others = allocation[(allocation["law"] == law) & (allocation["suite"] != suite)]
+        model = allocation_model(prior_from_dict(law, fit_cross_suite(others, seed=seed), f"without {suite}"))
+        error, variance = held["error"].to_numpy(), held["variance"].to_numpy()
+        distance = held["distance"].to_numpy()
+        draws = model.draws(np.random.default_rng(seed), 4000, distance)  # draws x budgets
+        shifted = draws + np.sqrt(variance)[None, :] * np.random.default_rng([seed, 1]).standard_normal(draws.shape)
+        low, high = np.quantile(shifted, [(1 - level) / 2, (1 + level) / 2], axis=0)
+        rows.append({"suite": suite, "law": law, "budgets": int(len(held)), "converged": bool(held["converged"].all()),
+                     "law_covered": int(np.sum(np.abs(error) <= z * np.sqrt(variance))),
+                     "drift_covered": int(np.sum((error >= low) & (error <= high))),
+                     "law_width": float(np.mean(2 * z * np.sqrt(variance))), "drift_width": float(np.mean(high - low))})
+    return rows
