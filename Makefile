@@ -22,7 +22,7 @@ report: $(STAMP)
 	$(VENV)/bin/bayes-scaling report models --out reports
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check bayes_scaling tests benchmarks
+	$(VENV)/bin/ruff check bayes_scaling tests benchmarks scripts
 	$(VENV)/bin/lint-imports --no-cache
 
 test: lint

@@ -123,7 +123,7 @@ def allocation_rows(allocation: pd.DataFrame, *, seed: int = 0, level: float = 0
         draws = model.draws(np.random.default_rng(seed), 4000, distance)  # draws x budgets
         shifted = draws + np.sqrt(variance)[None, :] * np.random.default_rng([seed, 1]).standard_normal(draws.shape)
         low, high = np.quantile(shifted, [(1 - level) / 2, (1 + level) / 2], axis=0)
-        rows.append({"suite": suite, "law": law, "budgets": int(len(held)), "converged": bool(held["converged"].all()),
+        rows.append({"suite": suite, "law": law, "budgets": len(held), "converged": bool(held["converged"].all()),
                      "law_covered": int(np.sum(np.abs(error) <= z * np.sqrt(variance))),
                      "drift_covered": int(np.sum((error >= low) & (error <= high))),
                      "law_width": float(np.mean(2 * z * np.sqrt(variance))), "drift_width": float(np.mean(high - low))})
