@@ -23,6 +23,7 @@ from bayes_scaling import derived
 from bayes_scaling.data.named_models import NAMED_MODELS
 from bayes_scaling.laws import Law, get_law
 from bayes_scaling.sampling.diagnostics import Diagnostics
+from bayes_scaling.sampling.identification import weakly_identified
 from bayes_scaling.sampling.io import load_tree
 from bayes_scaling.uncertainty.discrepancy import Discrepancy, discrepancy_draws, fit_discrepancy
 from bayes_scaling.uncertainty.extrapolation import ExtrapolationPrior, OwnErrors, drift_model
@@ -86,6 +87,17 @@ class ScalingFit:
         other = copy.copy(self)
         other.__dict__["discrepancy"] = self.discrepancy.without_drift()
         return other
+
+    @property
+    def identification(self) -> dict[str, float]:
+        """Posterior-to-prior sd ratio of each law parameter on the log scale
+        (:mod:`bayes_scaling.sampling.identification`); empty for fits made before it was measured."""
+        return json.loads(self.tree.attrs.get("identification", "{}"))
+
+    @property
+    def weakly_identified(self) -> list[str]:
+        """The law's parameters the data barely narrowed (their posterior keeps over 0.3 of the prior's spread)."""
+        return weakly_identified(self.identification)
 
     def with_extrapolation(self, prior: ExtrapolationPrior) -> ScalingFit:
         """The same fit with its extrapolation slope recombined from another cross-suite ``prior`` and the fit's own

@@ -147,3 +147,19 @@ def test_a_fit_that_fails_its_diagnostics_is_sampled_once_more_for_longer_and_sa
     assert len(calls) == 2 and calls[1] == run.LONGER_DRAWS * calls[0]  # draws per chain, four times as many
     assert "sampled again with 1200 draws after 600 tuning steps" in sampled.tree.attrs["sampler_retry"]
     assert sampled.tree.posterior.sizes["draw"] == 1200
+
+
+def test_a_fit_names_the_parameters_its_runs_barely_narrowed(simulated_frame):
+    """Sixty runs identify Chinchilla's exponents well (posterior sd a small fraction of the prior's); a prior as
+    narrow as the posterior would be is called weakly identified."""
+    from bayes_scaling.result import ScalingFit
+    from bayes_scaling.sampling.identification import spread_ratios, weakly_identified
+    from bayes_scaling.sampling.run import sample_prepared
+
+    fit = ScalingFit(sample_prepared(_prepared(simulated_frame)).tree)
+    assert set(fit.identification) == set(LAW.parameters)
+    assert fit.identification["alpha"] < 0.5 and "alpha" not in fit.weakly_identified
+    rng = np.random.default_rng(0)
+    wide, same = np.exp(rng.normal(0, 1.0, 2000)), np.exp(rng.normal(0, 0.8, 2000))
+    assert weakly_identified(spread_ratios({"x": same}, {"x": wide})) == ["x"]  # a ratio of 0.8
+    assert weakly_identified(spread_ratios({"x": same / same * 2 + rng.normal(0, 0.01, 2000)}, {"x": wide})) == []

@@ -78,6 +78,7 @@ def plan(
         "diagnostics": fit.diagnostics.verdict(),
         "level": level,
         "discrepancy": {"description": fit.discrepancy.describe(), "collapsed": fit.discrepancy.collapsed},
+        "weakly_identified": fit.weakly_identified,
     }
     try:
         exps = fit.exponents()

@@ -58,6 +58,9 @@ def format_fit_summary(result: ScalingFit, level: float = DEFAULT_LEVEL) -> str:
     lines.append(f"divergences: {diag.divergences}")
     if result.tree.attrs.get("sampler_retry"):
         lines.append(f"re-sampled: {result.tree.attrs['sampler_retry']}")
+    if result.weakly_identified:
+        lines.append(f"weakly identified by these runs (posterior sd over 0.3 of the prior's, log scale): "
+                     f"{', '.join(result.weakly_identified)}; their intervals lean on the priors")
     lines.append(f"discrepancy: {result.discrepancy.describe()}")
     if result.discrepancy.collapsed:
         lines.append("  the discrepancy GP collapsed: it adds nothing to the law inside the data")

@@ -29,6 +29,9 @@ def format_plan(result: dict) -> str:
     level = f"{result['level']:.0%}"
     status = "converged" if result["converged"] else "NOT CONVERGED - do not quote"
     lines = [f"{result['analysis']}: {result['equation']} ({status}); median [{level} credible interval]"]
+    if result.get("weakly_identified"):
+        lines.append(f"weakly identified by the runs (intervals lean on the priors): "
+                     f"{', '.join(result['weakly_identified'])}")
     found = result.get("discrepancy")
     if found:
         lines.append(f"discrepancy: {found['description']}")

@@ -7,6 +7,7 @@ import json
 import logging
 from dataclasses import dataclass
 
+import numpy as np
 import xarray as xr
 
 from bayes_scaling.data.errors import DataError
@@ -15,6 +16,7 @@ from bayes_scaling.data.runs import RunTable
 from bayes_scaling.laws import Law, get_law
 from bayes_scaling.likelihoods import Likelihood, get_likelihood
 from bayes_scaling.sampling.diagnostics import diagnose
+from bayes_scaling.sampling.identification import PRIOR_DRAWS, spread_ratios, weakly_identified
 from bayes_scaling.sampling.model import OBSERVED, RUN_DIM, BuiltModel, all_priors, build_model, prior_draws
 from bayes_scaling.sampling.sampler import compile_model, run_nuts
 from bayes_scaling.sampling.tree import build_tree, posterior_parameters
@@ -104,6 +106,12 @@ def sample_prepared(prepared: PreparedFit, *, progress: bool = False) -> Sampled
         natural = posterior_parameters(built, sampled.posterior)
         diagnostics = diagnose(natural, sampled.sample_stats, checked)
         log.info("%s: %s", spec.name, diagnostics.verdict())
+    prior = prior_draws(prepared.law, prepared.likelihood, prepared.priors, prepared.runs,
+                        np.random.default_rng([settings.seed, 11]), PRIOR_DRAWS)
+    ratios = spread_ratios({name: natural[name].to_numpy() for name in prepared.law.parameters}, prior)
+    if weakly_identified(ratios):
+        log.warning("%s: weakly identified by the data (posterior sd over 0.3 of the prior's): %s", spec.name,
+                    ", ".join(weakly_identified(ratios)))
     tree = build_tree(
         built, sampled, natural, prepared.runs, seed=settings.seed, diagnostics=diagnostics,
         attrs={
@@ -111,6 +119,7 @@ def sample_prepared(prepared: PreparedFit, *, progress: bool = False) -> Sampled
             "title": spec.title or prepared.law.title,
             "spec": json.dumps(spec.to_dict()),
             "sampler_retry": retried,
+            "identification": json.dumps({name: round(ratio, 4) for name, ratio in ratios.items()}),
         },
     )
     return SampledFit(tree, built, compiled, natural)
@@ -119,8 +128,6 @@ def sample_prepared(prepared: PreparedFit, *, progress: bool = False) -> Sampled
 def prior_predictive(prepared: PreparedFit, draws: int = 500, seed: int | None = None) -> xr.DataTree:
     """Seeded prior and prior predictive draws (dims ``chain, draw`` and ``run``) at the runs' inputs, drawn
     forward from the priors (:func:`~bayes_scaling.sampling.model.prior_draws`)."""
-    import numpy as np
-
     rng = np.random.default_rng(prepared.spec.sampler.seed if seed is None else seed)
     law, likelihood = prepared.law, prepared.likelihood
     params = {name: values[None, :] for name, values in
