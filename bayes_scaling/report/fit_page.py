@@ -218,7 +218,8 @@ def _diagnostics_section(fit: ScalingFit) -> Markup:
                   table=table_html(["parameter", "R-hat", "bulk ESS", "tail ESS", "status"], rows),
                   max_rhat=MAX_RHAT, min_ess=MIN_ESS, divergences=diag.divergences, draws=diag.draws,
                   geometry=attrs.get("geometry"), compile_seconds=float(attrs.get("compile_seconds", 0)),
-                  sampling_seconds=float(attrs.get("sampling_seconds", 0)), retry=str(attrs.get("sampler_retry", "")), weak=fit.weakly_identified,
+                  sampling_seconds=float(attrs.get("sampling_seconds", 0)), retry=str(attrs.get("sampler_retry", "")),
+                  weak=fit.weakly_identified,
                   ratios={name: f"{ratio:.2f}" for name, ratio in fit.identification.items()})
 
 
