@@ -11,9 +11,11 @@ through its runs) lies in the 90% predictive interval of that same estimate (``n
 predictive draws at the budget's runs, noise included, as a held-out loss is scored against the predictive) and in
 the 90% interval of the law's own N_opt (``n_opt_law``: no noise, no discrepancy). The Bayesian fit is scored three
 times, the model as it grew: the law with its noise model alone ("bayes"), plus the discrepancy GP without the
-extrapolation drift ("bayes+gp") and the whole discrepancy, GP and drift ("bayes+discrepancy",
-:mod:`bayes_scaling.uncertainty.discrepancy` and :mod:`bayes_scaling.uncertainty.drift`, drawn jointly along each
-held-out budget)."""
+extrapolation slope ("bayes+gp") and the whole discrepancy, GP and extrapolation slope ("bayes+discrepancy",
+:mod:`bayes_scaling.uncertainty.discrepancy` and :mod:`bayes_scaling.uncertainty.extrapolation`, drawn jointly along
+each held-out budget). The slope's cross-suite prior was learned from the published suites, these backtests'
+runs among them: on those runs it is not out of sample (the leave-one-suite-out table in ``docs/calibration.md``
+is)."""
 
 from __future__ import annotations
 

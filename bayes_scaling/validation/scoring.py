@@ -1,5 +1,5 @@
 """Were new runs where a fit said they would be? Each new run's loss against the fit's whole predictive (the law per
-posterior draw, its discrepancy GP and extrapolation drift drawn jointly over the runs, and its noise): central
+posterior draw, its discrepancy GP and extrapolation slope drawn jointly over the runs, and its noise): central
 intervals, coverage per run and per budget, CRPS, log score, how far each run lies beyond the fit's data, and a
 plain verdict from the binomial band of a true 90% interval.
 """
@@ -59,7 +59,8 @@ def score_runs(fit: ScalingFit, runs: xr.Dataset, *, seed: int = 0, levels=LEVEL
                "crps": scores["crps"], "log_score": scores["log_score"],
                "decades_beyond": float(distance.max()) if distance.size else 0.0}
     return {"schema_version": SCHEMA_VERSION, "fit": fit.name, "law": fit.law.name, "converged": fit.converged,
-            "includes": "law, discrepancy (GP and drift) and noise", "summary": summary, "runs": per_run,
+            "includes": "law, discrepancy (GP and the extrapolation slope learned across suites) and noise",
+            "summary": summary, "runs": per_run,
             "verdict": verdict(summary["coverage"].get("0.9"), summary["n_runs"], fit.converged)}
 
 
