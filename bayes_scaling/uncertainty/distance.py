@@ -29,3 +29,8 @@ def log10_scale(inputs: dict[str, Any]) -> np.ndarray:
 def beyond(inputs: dict[str, Any], reference: float) -> np.ndarray:
     """Decades of compute beyond ``reference`` (log10 of the data's largest), 0 inside the data."""
     return np.maximum(log10_scale(inputs) - reference, 0.0)
+
+
+def largest_scale(inputs: dict[str, Any]) -> float:
+    """log10 of the largest scale (:func:`log10_scale`) among points: where "beyond the data" starts."""
+    return float(np.max(log10_scale(inputs)))

@@ -30,7 +30,7 @@ from bayes_scaling.data.filters import split_top_compute
 from bayes_scaling.data.load import check_identifiable
 from bayes_scaling.sampling.model import OBSERVED, natural_parameters
 from bayes_scaling.sampling.sampler import run_nuts
-from bayes_scaling.uncertainty.distance import beyond, log10_scale
+from bayes_scaling.uncertainty.distance import beyond, largest_scale
 from bayes_scaling.uncertainty.extrapolation import (
     ExtrapolationPrior,
     OwnErrors,
@@ -47,6 +47,15 @@ log = logging.getLogger(__name__)
 FRACTIONS = HOLD_OUT_FRACTIONS
 #: Most draws and tuning steps per chain of a refit.
 REFIT_DRAWS = 500
+def error_terms(law, likelihood, params: dict[str, np.ndarray], noise: dict[str, np.ndarray],
+                inputs: dict[str, np.ndarray], loss: np.ndarray, eta: float) -> tuple[np.ndarray, np.ndarray]:
+    """Errors of held-out runs (observed log loss minus the median law over posterior draws ``params``) and their
+    variances (the law's posterior variance there, the noise's spread squared, ``eta`` squared)."""
+    predicted = law.log_loss(params, inputs)
+    spread = float(np.median(likelihood.spread(**noise)))
+    return np.log(loss) - np.median(predicted, axis=0), np.var(predicted, axis=0) + spread**2 + eta**2
+
+
 def refit_errors(prepared, built, compiled, eta: float) -> OwnErrors:
     """Errors, variances and distances of the held-out runs of the leave-future-out refits, with the refit and the
     budget each comes from (over :data:`FRACTIONS`; fractions that hold out nothing or leave too few runs for the
@@ -74,12 +83,11 @@ def refit_errors(prepared, built, compiled, eta: float) -> OwnErrors:
         natural = natural_parameters(built, result.posterior)
         params = {name: np.asarray(natural[name]).reshape(-1) for name in law.parameters}
         held_inputs = {name: held.column(name) for name in law.inputs}
-        predicted = law.log_loss(params, held_inputs)
         noise = {name: np.asarray(result.posterior[name]).reshape(-1) for name in likelihood.parameters}
-        scale = float(np.median(likelihood.spread(**noise)))
-        parts["errors"].append(np.log(held.column("loss")) - np.median(predicted, axis=0))
-        parts["variances"].append(np.var(predicted, axis=0) + scale**2 + eta**2)
-        parts["distances"].append(beyond(held_inputs, float(np.max(log10_scale(data)))))
+        errors, variances = error_terms(law, likelihood, params, noise, held_inputs, held.column("loss"), eta)
+        parts["errors"].append(errors)
+        parts["variances"].append(variances)
+        parts["distances"].append(beyond(held_inputs, largest_scale(data)))
         parts["refits"].append(np.full(len(held), float(k)))
         parts["budgets"].append(labels[runs.frame["row"].isin(rows).to_numpy()].astype(float))
     found = {key: np.concatenate(values) if values else np.zeros(0) for key, values in parts.items()}
@@ -101,7 +109,7 @@ def measure_drift(prepared, built, compiled, eta: float, prior: ExtrapolationPri
     :mod:`bayes_scaling.uncertainty.extrapolation`)."""
     own = refit_errors(prepared, built, compiled, eta) if refits else OwnErrors.empty()
     prior = prior or packaged_prior(prepared.law.name)
-    reference = float(np.max(log10_scale({name: prepared.runs.column(name) for name in prepared.law.inputs})))
+    reference = largest_scale({name: prepared.runs.column(name) for name in prepared.law.inputs})
     found = drift_model(prior, own)
     allocation = packaged_allocation_prior(prepared.law.name)
     return {"drift": 0.0, "drift_from": reference, "drift_errors": int(own.errors.size),

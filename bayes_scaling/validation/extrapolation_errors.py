@@ -26,7 +26,8 @@ from bayes_scaling.result import ScalingFit, load
 from bayes_scaling.sampling.io import save_tree
 from bayes_scaling.sampling.run import prepare
 from bayes_scaling.uncertainty import fit_with_uncertainty
-from bayes_scaling.uncertainty.distance import beyond, log10_scale
+from bayes_scaling.uncertainty.distance import beyond, largest_scale
+from bayes_scaling.uncertainty.drift import error_terms
 from bayes_scaling.uncertainty.extrapolation import ExtrapolationPrior
 from bayes_scaling.validation.suites import get_suite
 
@@ -100,16 +101,14 @@ def errors_of(fit: ScalingFit, task: Task) -> dict[str, Any]:
     held = heldout_frame(task)
     law = fit.law
     inputs = {name: held[name].to_numpy(dtype=float) for name in law.inputs}
-    predicted = law.log_loss(fit.draws(law.parameters), inputs)
     likelihood = get_likelihood(str(fit.tree.attrs["likelihood"]))
-    spread = float(np.median(likelihood.spread(**fit.draws(likelihood.parameters))))
-    eta = fit.discrepancy.eta
-    seen = run_inputs_scale(fit)
+    errors, variances = error_terms(law, likelihood, fit.draws(law.parameters), fit.draws(likelihood.parameters),
+                                    inputs, held["loss"].to_numpy(dtype=float), fit.discrepancy.eta)
     return {
         "suite": task.suite, "law": task.law, "cut": task.cut, "converged": bool(fit.converged),
-        "error": (np.log(held["loss"].to_numpy(dtype=float)) - np.median(predicted, axis=0)).tolist(),
-        "variance": (np.var(predicted, axis=0) + spread**2 + eta**2).tolist(),
-        "distance": beyond(inputs, seen).tolist(),
+        "error": errors.tolist(),
+        "variance": variances.tolist(),
+        "distance": beyond(inputs, run_inputs_scale(fit)).tolist(),
         "budget": held["budget_label"].astype(int).tolist(),
         "compute": held["compute"].to_numpy(dtype=float).tolist(),
     }
@@ -117,8 +116,7 @@ def errors_of(fit: ScalingFit, task: Task) -> dict[str, Any]:
 
 def run_inputs_scale(fit: ScalingFit) -> float:
     """log10 of the largest compute (or N·D) among the fit's runs."""
-    runs = fit.runs
-    return float(np.max(log10_scale({name: runs[name].values for name in fit.law.inputs})))
+    return largest_scale({name: fit.runs[name].values for name in fit.law.inputs})
 
 
 def errors_table(results: list[dict[str, Any]]) -> pd.DataFrame:

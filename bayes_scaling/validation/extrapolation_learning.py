@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bayes_scaling.sampling.diagnostics import diagnose
 from bayes_scaling.uncertainty.extrapolation import HYPER
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,6 @@ def fit_cross_suite(errors: pd.DataFrame, *, seed: int = 0, draws: int = 2000, t
     """Posterior of the cross-suite model on ``errors`` (rows of :func:`~bayes_scaling.validation.extrapolation_errors.
     errors_table` for one law or several): ``suites``, ``draws`` (:data:`KEPT_DRAWS` of each hyperparameter, evenly
     thinned) and ``diagnostics`` (max R-hat, min bulk and tail ESS, divergences)."""
-    import arviz_stats
     import pymc as pm
     import pytensor.tensor as pt
 
@@ -71,14 +71,9 @@ def fit_cross_suite(errors: pd.DataFrame, *, seed: int = 0, draws: int = 2000, t
         idata = pm.sample(draws=draws, tune=tune, chains=chains, target_accept=0.99, random_seed=seed,
                           progressbar=False, compute_convergence_checks=False)
     posterior = idata["posterior"].to_dataset()
-    subset = posterior[list(HYPER)]
-    rhat = arviz_stats.rhat(subset, sample_dims=["chain", "draw"])
-    bulk = arviz_stats.ess(subset, sample_dims=["chain", "draw"], method="bulk")
-    tail = arviz_stats.ess(subset, sample_dims=["chain", "draw"], method="tail")
-    diagnostics = {"max_rhat": max(float(rhat[name]) for name in HYPER),
-                   "min_ess_bulk": min(float(bulk[name]) for name in HYPER),
-                   "min_ess_tail": min(float(tail[name]) for name in HYPER),
-                   "divergences": int(idata["sample_stats"]["diverging"].sum())}
+    found = diagnose(posterior, idata["sample_stats"].to_dataset(), list(HYPER))
+    diagnostics = {"max_rhat": found.max_rhat, "min_ess_bulk": found.min_ess_bulk, "min_ess_tail": found.min_ess_tail,
+                   "divergences": found.divergences}
     flat = {name: posterior[name].to_numpy().reshape(-1) for name in HYPER}
     keep = np.linspace(0, flat["mu"].size - 1, KEPT_DRAWS).round().astype(int)
     log.info("cross-suite model on %d errors of %d suites: %s", len(used), len(suites), diagnostics)
