@@ -212,7 +212,7 @@ SPEC_CASES = {
     "columns not a table": ({"data": None, "[data]": 'csv = "{csv}"\ncolumns = "loss"'}, ["'columns' must be a table"]),
     "unknown data key": ({"data": None, "[data]": 'csv = "{csv}"\nweights = 1'}, ["unknown key(s) ['weights']"]),
     "negative filter": ({"data": None, "[data]": 'csv = "{csv}"\ndrop_highest_loss = -1'},
-                        ["drop_highest_loss = -1 is not a non-negative number"]),
+                        ["drop_highest_loss = -1 is not a finite non-negative number"]),
     "hold out everything": ({"data": None, "[data]": 'csv = "{csv}"\nhold_out_top_compute = 1.5'},
                             ["would hold out every run"]),
     "unknown section": ({"plotting": "dpi = 300"}, ["unknown key(s) ['plotting']"]),

@@ -299,3 +299,11 @@ def test_li_2025_grid_is_registered_with_embeddings_counted(shared_data):
     assert entry.n_counts_embeddings and entry.columns["n_params"] == "N"
     runs = load_runs(DataSpec(dataset="li2025-final", filters={"best_of_repeats": 1}))
     assert len(runs) == 81 and runs.frame[["n_params", "n_tokens"]].drop_duplicates().shape[0] == 81
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -1.0])
+def test_a_filter_value_that_is_not_a_finite_non_negative_number_is_refused(value):
+    raw = pd.DataFrame({"N": [1e8, 2e8, 4e8], "D": [1e9, 2e9, 4e9], "L": [3.0, 2.9, 2.8]})
+    runs = RunTable(frame=validate_table(raw, "r.csv", COLUMNS), source={"file": "r.csv"})
+    with pytest.raises(DataError, match="is not a finite non-negative number"):
+        apply_filters(runs, {"below_top_compute": value})

@@ -43,8 +43,9 @@ def apply_filters(runs: RunTable, filters: Mapping[str, Any]) -> RunTable:
         if name not in filters:
             continue
         value = filters[name]
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-            raise DataError("spec [data]", f"filter {name} = {value!r} is not a non-negative number", FILTERS[name])
+        if isinstance(value, bool) or not isinstance(value, int | float) or not np.isfinite(value) or value < 0:
+            raise DataError("spec [data]", f"filter {name} = {value!r} is not a finite non-negative number",
+                            FILTERS[name])
         frame = runs.frame
         if name == "best_of_repeats":
             if not value:
