@@ -6,7 +6,7 @@ import pytest
 from scipy.stats import norm
 
 from bayes_scaling.validation.allocation_errors import vertex_and_variance
-from bayes_scaling.validation.leave_one_suite_out import markdown_table, sample_log_score
+from bayes_scaling.validation.leave_one_suite_out import at_least, ideal_coverage, markdown_table, sample_log_score
 from bayes_scaling.validation.suites import SUITES, get_suite
 
 
@@ -47,3 +47,21 @@ def test_the_table_has_a_row_per_method_and_marks_unconverged_fits():
            "width": {"0.9": 0.05}, "crps": 0.01, "log_score": 2.5}
     text = markdown_table([row])
     assert "| s | chinchilla | 10 (2) | whole model (not converged) | 50% | 80% | 90% | 100% | 0.050 |" in text
+
+
+def test_ideal_coverage_of_independent_runs_is_binomial_and_of_a_shared_shift_is_all_or_nothing():
+    rng = np.random.default_rng(3)
+    independent = rng.standard_normal((20_000, 40))
+    share = ideal_coverage(independent, level=0.9, truths=4000, seed=1)
+    assert share.mean() == pytest.approx(0.9, abs=0.01)
+    assert share.std() == pytest.approx(np.sqrt(0.9 * 0.1 / 40), rel=0.15)
+    shared = np.repeat(rng.standard_normal((20_000, 1)), 40, axis=1)  # every run moves with one draw
+    share = ideal_coverage(shared, level=0.9, truths=4000, seed=1)
+    assert set(np.unique(share)) <= {0.0, 1.0}
+    assert share.mean() == pytest.approx(0.9, abs=0.015)
+
+
+def test_at_least_is_the_poisson_binomial_tail():
+    assert at_least(np.full(12, 0.5), 8) == pytest.approx(794 / 4096)
+    assert at_least(np.array([1.0, 0.0, 0.3]), 1) == pytest.approx(1.0)
+    assert at_least(np.array([1.0, 0.0, 0.3]), 2) == pytest.approx(0.3)

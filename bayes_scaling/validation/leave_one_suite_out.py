@@ -81,6 +81,24 @@ def score_suite(folder: str | Path, suite: str, law: str, errors: pd.DataFrame, 
     return rows
 
 
+def ideal_coverage(samples: np.ndarray, *, level: float = 0.9, truths: int = 1000, seed: int = 0) -> np.ndarray:
+    """Coverage of the central ``level`` intervals of ``samples`` (joint predictive draws, draws x runs) when the truth
+    is itself one joint draw of that predictive, for ``truths`` such draws: what a perfectly calibrated method would
+    score on one suite. Runs of one suite err together (one slope, one offset per budget), so this spreads far
+    wider than a Binomial(runs, level) share would."""
+    low, high = np.quantile(samples, [(1 - level) / 2, (1 + level) / 2], axis=0)
+    truth = samples[np.random.default_rng(seed).integers(0, samples.shape[0], truths)]
+    return np.mean((truth >= low) & (truth <= high), axis=1)
+
+
+def at_least(probabilities: np.ndarray, count: int) -> float:
+    """P(at least ``count`` successes) among independent events of the given ``probabilities`` (Poisson-binomial)."""
+    distribution = np.array([1.0])
+    for p in np.asarray(probabilities, dtype=float):
+        distribution = np.convolve(distribution, [1 - p, p])
+    return float(distribution[count:].sum())
+
+
 def markdown_table(rows: list[dict[str, Any]]) -> str:
     """The rows as a markdown table: per suite and law, each method's coverage of 50/80/90/95% intervals (per run),
     mean 90% width, CRPS and log score (log loss), with a mark where a fit did not converge."""
