@@ -17,21 +17,30 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import xarray as xr
 
 from bayes_scaling import derived
 from bayes_scaling.data.named_models import NAMED_MODELS
 from bayes_scaling.laws import Law, get_law
+from bayes_scaling.laws.inputs import INPUTS
+from bayes_scaling.likelihoods import get_likelihood
 from bayes_scaling.sampling.diagnostics import Diagnostics
 from bayes_scaling.sampling.identification import weakly_identified
-from bayes_scaling.sampling.io import load_tree
+from bayes_scaling.sampling.io import POSTERIOR_FILE, load_tree, save_tree
 from bayes_scaling.uncertainty.discrepancy import Discrepancy, discrepancy_draws, fit_discrepancy
+from bayes_scaling.uncertainty.distance import beyond
 from bayes_scaling.uncertainty.extrapolation import ExtrapolationPrior, OwnErrors, drift_model
+from bayes_scaling.util.defaults import DEFAULT_LEVEL
 
 log = logging.getLogger(__name__)
 
+#: Loss as every fit stores it: natural-log cross-entropy per token (a table in bits is converted on loading).
+LOSS_UNIT = "nats per token"
 
-class ScalingFit:
+
+class FitResult:
     """A fitted law: its DataTree plus methods for allocations, losses and budgets, each per posterior draw."""
 
     def __init__(self, tree: xr.DataTree, path: str | Path | None = None):
@@ -81,7 +90,7 @@ class ScalingFit:
             return Discrepancy.from_json(self.tree.attrs["discrepancy"])
         return fit_discrepancy(self.law, self.draws(self.law.parameters), self.runs)
 
-    def without_drift(self) -> ScalingFit:
+    def without_drift(self) -> FitResult:
         """The same fit with the discrepancy's extrapolation drift set to 0 (the GP alone), for before-and-after
         scores of the drift."""
         other = copy.copy(self)
@@ -99,7 +108,7 @@ class ScalingFit:
         """The law's parameters the data barely narrowed (their posterior keeps over 0.3 of the prior's spread)."""
         return weakly_identified(self.identification)
 
-    def with_extrapolation(self, prior: ExtrapolationPrior) -> ScalingFit:
+    def with_extrapolation(self, prior: ExtrapolationPrior) -> FitResult:
         """The same fit with its extrapolation slope recombined from another cross-suite ``prior`` and the fit's own
         leave-future-out errors (a leave-one-suite-out score, or an updated prior); the stored file is untouched."""
         found = self.discrepancy
@@ -145,10 +154,80 @@ class ScalingFit:
         """Predicted loss of named models (default: Chinchilla, Gopher, GPT-3)."""
         return derived.named_model_losses(self.law, self.params, models or NAMED_MODELS)
 
+    @property
+    def units(self) -> dict[str, str]:
+        """The unit of each quantity the fit reads and returns (the runs were converted to these when loaded)."""
+        return {"loss": LOSS_UNIT, **{name: INPUTS[name].unit for name in self.law.inputs}}
+
+    def summary(self, level: float = DEFAULT_LEVEL) -> pd.DataFrame:
+        """One row per parameter (the law's, then the noise's): median and central ``level`` credible interval,
+        R-hat, bulk and tail ESS, and how much the runs narrowed the prior (posterior/prior sd, log scale; over 0.3
+        is weakly identified). ``attrs`` hold the verdict, divergences and level."""
+        diagnostics = self.diagnostics
+        rows = []
+        for name in diagnostics.rhat:
+            stats = derived.interval(self.posterior[name], level)
+            rows.append({"parameter": name, "median": float(stats["median"]), "lower": float(stats["lower"]),
+                         "upper": float(stats["upper"]), "r_hat": diagnostics.rhat[name],
+                         "ess_bulk": diagnostics.ess_bulk[name], "ess_tail": diagnostics.ess_tail[name],
+                         "prior_sd_ratio": self.identification.get(name, np.nan)})
+        frame = pd.DataFrame(rows).set_index("parameter")
+        frame.attrs.update(level=level, verdict=diagnostics.verdict(), divergences=diagnostics.divergences,
+                           converged=self.converged, equation=self.law.equation)
+        return frame
+
+    def predictive(self, *, discrepancy: bool = True, noise: bool = True, seed: int = 0,
+                   **inputs: Any) -> xr.DataArray:
+        r"""Posterior predictive draws of loss at points given by two of ``n_params``, ``n_tokens``, ``compute``
+        (equal-length sequences, paired along ``point``), dims ``chain, draw, point``:
+
+        .. math:: \log L = \log L_{law}(x; \theta) + \delta(x) + \varepsilon
+
+        per posterior draw θ, with ``discrepancy`` the discrepancy GP and the extrapolation slope beyond the data
+        (:mod:`bayes_scaling.uncertainty`) drawn jointly over the points, with ``noise`` a run's noise ε from the
+        fitted likelihood. All three give the interval a new run should fall in; without noise, the expected loss.
+        Seeded: the same ``seed`` gives the same draws."""
+        given = {name: np.atleast_1d(np.asarray(value, dtype=float)) for name, value in inputs.items()
+                 if value is not None}
+        try:
+            given = dict(zip(given, np.broadcast_arrays(*given.values()), strict=True))
+        except ValueError:
+            raise ValueError(f"inputs must have equal lengths, got { {k: v.size for k, v in given.items()} }") from None
+        points = self.law.complete_inputs(**given)
+        rng = np.random.default_rng(seed)
+        log_loss = self.law.log_loss(self.draws(self.law.parameters), points)
+        if discrepancy:
+            log_loss = log_loss + self.discrepancy_draws(rng, joint=True, **points)
+        if noise:
+            likelihood = get_likelihood(str(self.tree.attrs["likelihood"]))
+            parameters = {name: values[:, None] for name, values in self.draws(likelihood.parameters).items()}
+            log_loss = likelihood.sample(rng, log_loss, **parameters)
+        sizes = self.posterior.sizes
+        shaped = np.exp(log_loss).reshape(sizes["chain"], sizes["draw"], -1)
+        includes = ["law"] + (["discrepancy and extrapolation"] if discrepancy else []) + (["noise"] if noise else [])
+        return xr.DataArray(
+            shaped, dims=("chain", "draw", "point"), name="loss",
+            coords={"chain": self.posterior["chain"].values, "draw": self.posterior["draw"].values,
+                    **{name: ("point", values) for name, values in points.items()}},
+            attrs={"units": LOSS_UNIT, "includes": ", ".join(includes),
+                   "decades_beyond_data": float(np.max(beyond(points, self.discrepancy.drift_from)))
+                   if np.isfinite(self.discrepancy.drift_from) else 0.0})
+
+    def save(self, path: str | Path) -> Path:
+        """Write the fit to ``path`` (a ``.nc`` file, or a folder that gets ``posterior.nc``), atomically, with its
+        checksum; :func:`load` reads it back with the same numbers."""
+        path = Path(path)
+        if path.suffix != ".nc":
+            path.mkdir(parents=True, exist_ok=True)
+            path = path / POSTERIOR_FILE
+        written = save_tree(self.tree, path)
+        self.path = written
+        return written
+
     def __repr__(self) -> str:
-        return f"<ScalingFit {self.name}: {self.law.equation}; {self.diagnostics.verdict()}>"
+        return f"<{type(self).__name__} {self.name}: {self.law.equation}; {self.diagnostics.verdict()}>"
 
 
-def load(path: str | Path) -> ScalingFit:
+def load(path: str | Path) -> FitResult:
     """Load a fit from ``posterior.nc`` or the folder holding it."""
-    return ScalingFit(load_tree(path), path)
+    return FitResult(load_tree(path), path)

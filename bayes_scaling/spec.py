@@ -163,10 +163,15 @@ def _check_keys(where: str, table: Mapping[str, Any], valid: set[str]) -> None:
         raise SpecError(f"{where}: unknown key(s) {sorted(unknown)}; valid: {', '.join(sorted(valid))}")
 
 
-def data_spec_from_table(table: Mapping[str, Any], where: str, base: Path | None = None) -> DataSpec:
-    """A :class:`DataSpec` from a ``[data]`` table; a relative ``csv`` is taken relative to ``base``."""
+def data_spec_from_table(table: Mapping[str, Any], where: str, base: Path | None = None, *,
+                         in_memory: bool = False) -> DataSpec:
+    """A :class:`DataSpec` from a ``[data]`` table; a relative ``csv`` is taken relative to ``base``. With
+    ``in_memory`` the runs come as a DataFrame (the Python API), so the table names neither a dataset nor a CSV."""
     _check_keys(where, table, DATA_KEYS)
-    if ("dataset" in table) == ("csv" in table):
+    if in_memory and ("dataset" in table or "csv" in table):
+        raise SpecError(f"{where}: the runs are given as a DataFrame; the data settings cannot name a dataset or CSV "
+                        "as well")
+    if not in_memory and ("dataset" in table) == ("csv" in table):
         raise SpecError(f"{where}: give exactly one of 'dataset' (a registered name) or 'csv' (a file path)")
     tolerance = table.get("compute_tolerance", COMPUTE_TOLERANCE)
     if isinstance(tolerance, bool) or not isinstance(tolerance, int | float) or not 0 < tolerance < 10:
@@ -227,8 +232,9 @@ def variants_from_list(tables: Any, where: str) -> tuple[Variant, ...]:
     return tuple(out)
 
 
-def spec_from_dict(raw: Mapping[str, Any], where: str = "spec", base: Path | None = None) -> AnalysisSpec:
-    """Build and check a spec from its parsed TOML form."""
+def spec_from_dict(raw: Mapping[str, Any], where: str = "spec", base: Path | None = None, *,
+                   in_memory: bool = False) -> AnalysisSpec:
+    """Build and check a spec from its parsed TOML form (``in_memory``: its runs come as a DataFrame)."""
     _check_keys(where, raw, set(SECTIONS))
     for section, valid in SECTIONS.items():
         if valid is not None and section in raw:
@@ -264,7 +270,7 @@ def spec_from_dict(raw: Mapping[str, Any], where: str = "spec", base: Path | Non
         name=name,
         law=str(analysis["law"]),
         title=str(analysis.get("title", "")),
-        data=data_spec_from_table(raw["data"], f"{where} [data]", base),
+        data=data_spec_from_table(raw["data"], f"{where} [data]", base, in_memory=in_memory),
         likelihood=str(raw.get("likelihood", {}).get("family", default_likelihood(str(analysis["law"])))),
         priors=priors,
         sampler=sampler,

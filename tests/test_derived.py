@@ -7,14 +7,14 @@ import xarray as xr
 from bayes_scaling import derived
 from bayes_scaling.analysis.planning import plan
 from bayes_scaling.laws import get_law
-from bayes_scaling.result import ScalingFit
+from bayes_scaling.result import FitResult
 
 from .conftest import TRUE_PARAMS, synthetic_tree
 
 
 @pytest.fixture(scope="module")
-def fit() -> ScalingFit:
-    return ScalingFit(synthetic_tree())
+def fit() -> FitResult:
+    return FitResult(synthetic_tree())
 
 
 def closed_form_compute_for_loss(target, E, A, B, alpha, beta):

@@ -10,14 +10,14 @@ import pytest
 
 from bayes_scaling.analysis.discrepancy_allocation import allocation_with_discrepancy
 from bayes_scaling.analysis.planning import plan
-from bayes_scaling.result import ScalingFit
+from bayes_scaling.result import FitResult
 
 from .conftest import synthetic_tree
 
 
 @pytest.fixture(scope="module")
 def fit():
-    return ScalingFit(synthetic_tree(draws=300))
+    return FitResult(synthetic_tree(draws=300))
 
 
 def _interval(values):
@@ -38,7 +38,7 @@ def test_near_the_runs_it_follows_the_law_and_far_beyond_it_is_wider():
 
     tree = synthetic_tree(draws=300)
     tree.attrs["discrepancy"] = Discrepancy(("n_params", "n_tokens"), 0.03, 3.0, 0.004, 60).to_json()
-    fit = ScalingFit(tree)
+    fit = FitResult(tree)
     inside, beyond = 3e20, 1e24  # the runs' budgets span 6e18 to 3e21
     law = fit.optimal_allocation([inside, beyond])["n_params"]
     with_gp = allocation_with_discrepancy(fit, [inside, beyond])["n_params"]
@@ -52,7 +52,7 @@ def test_near_the_runs_it_follows_the_law_and_far_beyond_it_is_wider():
     law_loss = fit.optimal_allocation([beyond])["loss"].values.ravel()
     gp_loss = allocation_with_discrepancy(fit, [beyond])["loss"].values.ravel()
     tree.attrs["discrepancy"] = Discrepancy(("n_params", "n_tokens"), 1e-5, 3.0, 0.004, 60).to_json()
-    still = allocation_with_discrepancy(ScalingFit(tree), [beyond])["loss"].values.ravel()
+    still = allocation_with_discrepancy(FitResult(tree), [beyond])["loss"].values.ravel()
     np.testing.assert_allclose(still, law_loss, rtol=2e-3)
     assert 0.01 < np.nanstd(np.log(gp_loss / still)) < 0.05  # NaN: draws whose profile had no minimum
 
@@ -76,9 +76,9 @@ def test_beyond_the_data_the_allocation_moves_by_the_learned_drift_of_n_opt():
     tree = synthetic_tree(draws=300)
     still = Discrepancy(("n_params", "n_tokens"), 1e-5, 3.0, 0.004, 60, drift_from=np.log10(3e21 / 6))
     tree.attrs["discrepancy"] = still.to_json()
-    base = allocation_with_discrepancy(ScalingFit(tree), [3e20, 3e24])["n_params"]
+    base = allocation_with_discrepancy(FitResult(tree), [3e20, 3e24])["n_params"]
     model = DriftModel(np.full(10, -0.1), np.full(10, 1e-3), np.zeros(10), "test", "chinchilla", 0)
     tree.attrs["discrepancy"] = dataclasses.replace(still, allocation_model=model.to_dict()).to_json()
-    moved = allocation_with_discrepancy(ScalingFit(tree), [3e20, 3e24])["n_params"]
+    moved = allocation_with_discrepancy(FitResult(tree), [3e20, 3e24])["n_params"]
     ratio = np.log10(np.nanmedian(moved.values, axis=(0, 1)) / np.nanmedian(base.values, axis=(0, 1)))
     np.testing.assert_allclose(ratio, [0.0, -0.3], atol=0.02)

@@ -121,10 +121,10 @@ def test_refits_find_no_slope_in_the_law_and_a_negative_one_where_the_data_bend_
 
 def test_a_law_of_one_size_drifts_along_that_size(simulated_frame):
     """Kaplan's L(N) has neither compute nor D among its inputs: its drift is measured and applied along N."""
-    from bayes_scaling.result import ScalingFit
+    from bayes_scaling.result import FitResult
     from bayes_scaling.uncertainty import fit_with_uncertainty
 
-    fit = ScalingFit(fit_with_uncertainty(_prepared(simulated_frame, get_law("kaplan_params")), prior=_prior()))
+    fit = FitResult(fit_with_uncertainty(_prepared(simulated_frame, get_law("kaplan_params")), prior=_prior()))
     found = json.loads(fit.tree.attrs["discrepancy"])
     largest = np.log10(simulated_frame["n_params"].max())
     assert found["drift_errors"] > 0 and found["drift_from"] == pytest.approx(largest)
@@ -152,11 +152,11 @@ def test_a_fit_that_fails_its_diagnostics_is_sampled_once_more_for_longer_and_sa
 def test_a_fit_names_the_parameters_its_runs_barely_narrowed(simulated_frame):
     """Sixty runs identify Chinchilla's exponents well (posterior sd a small fraction of the prior's); a prior as
     narrow as the posterior would be is called weakly identified."""
-    from bayes_scaling.result import ScalingFit
+    from bayes_scaling.result import FitResult
     from bayes_scaling.sampling.identification import spread_ratios, weakly_identified
     from bayes_scaling.sampling.run import sample_prepared
 
-    fit = ScalingFit(sample_prepared(_prepared(simulated_frame)).tree)
+    fit = FitResult(sample_prepared(_prepared(simulated_frame)).tree)
     assert set(fit.identification) == set(LAW.parameters)
     assert fit.identification["alpha"] < 0.5 and "alpha" not in fit.weakly_identified
     rng = np.random.default_rng(0)

@@ -45,11 +45,11 @@ def test_a_new_posterior_never_sits_beside_the_page_of_an_old_one(tmp_path):
     """fit --page killed between writing the posterior and the page: the folder has no page rather than a stale
     one (write_fit removes the old page before it writes the new posterior)."""
     from bayes_scaling.report.output import PAGE_FILE, write_fit
-    from bayes_scaling.result import ScalingFit
+    from bayes_scaling.result import FitResult
 
     from .conftest import synthetic_tree
 
     (tmp_path / PAGE_FILE).write_text("<html>the page of seed 1</html>")
-    written = write_fit(ScalingFit(synthetic_tree(draws=20, seed=4)), tmp_path, page=False)
+    written = write_fit(FitResult(synthetic_tree(draws=20, seed=4)), tmp_path, page=False)
     assert [path.name for path in written] == ["posterior.nc"]
     assert not (tmp_path / PAGE_FILE).exists()

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from bayes_scaling.result import ScalingFit
+from bayes_scaling.result import FitResult
 from bayes_scaling.validation.holdout import _crps, heldout_runs, predictive_score
 
 from .conftest import synthetic_tree
@@ -16,7 +16,7 @@ def test_crps_matches_its_definition():
 
 
 def test_a_fit_scores_runs_from_its_own_law_well_and_shifted_runs_badly():
-    fit = ScalingFit(synthetic_tree(draws=300))
+    fit = FitResult(synthetic_tree(draws=300))
     runs = fit.runs
     honest = predictive_score(fit, runs, seed=1)
     assert honest["n_runs"] == runs.sizes["run"]
@@ -29,9 +29,9 @@ def test_a_fit_scores_runs_from_its_own_law_well_and_shifted_runs_badly():
 
 
 def test_heldout_runs_are_the_complement():
-    full = ScalingFit(synthetic_tree())
+    full = FitResult(synthetic_tree())
     tree = synthetic_tree()
-    partial = ScalingFit(tree)
+    partial = FitResult(tree)
     partial.tree["constant_data"] = tree["constant_data"].to_dataset().isel(run=slice(0, 10))
     held = heldout_runs(full, partial)
     assert held["run"].values.tolist() == full.runs["run"].values[10:].tolist()

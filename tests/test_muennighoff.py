@@ -8,7 +8,7 @@ import pytest
 
 from bayes_scaling.laws import get_law
 from bayes_scaling.likelihoods import get_likelihood
-from bayes_scaling.result import ScalingFit
+from bayes_scaling.result import FitResult
 from bayes_scaling.sampling.run import prepare
 from bayes_scaling.spec import AnalysisSpec, DataSpec, SamplerSpec
 from bayes_scaling.uncertainty import fit_with_uncertainty
@@ -42,7 +42,7 @@ def fitted(tmp_path_factory):
     runs.to_csv(csv, index=False)
     spec = AnalysisSpec(name="muennighoff-sim", law="muennighoff", data=DataSpec(csv=str(csv)), likelihood="normal",
                         sampler=SamplerSpec(draws=500, tune=700, chains=2, seed=11))
-    return ScalingFit(fit_with_uncertainty(prepare(spec)))
+    return FitResult(fit_with_uncertainty(prepare(spec)))
 
 
 def test_the_law_fits_its_simulated_runs_and_recovers_them(fitted):

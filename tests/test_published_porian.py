@@ -11,7 +11,7 @@ from bayes_scaling.data.filters import apply_filters
 from bayes_scaling.data.runs import RunTable, validate_table
 from bayes_scaling.laws import get_law
 from bayes_scaling.likelihoods import get_likelihood
-from bayes_scaling.result import ScalingFit, load
+from bayes_scaling.result import FitResult, load
 from bayes_scaling.sampling.model import all_priors
 from bayes_scaling.sampling.run import PreparedFit
 from bayes_scaling.spec import AnalysisSpec, DataSpec, SamplerSpec
@@ -111,7 +111,7 @@ def test_isoflop_model_recovers_a_from_asymmetric_profiles():
                         sampler=SamplerSpec(draws=500, tune=700, seed=5))
     likelihood = get_likelihood("normal")
     tree = fit_with_uncertainty(PreparedFit(spec, iso, likelihood, all_priors(iso, likelihood), runs))
-    a = ScalingFit(tree).exponents()["a"].values.ravel()
+    a = FitResult(tree).exponents()["a"].values.ravel()
     truth = TRUE_PARAMS["beta"] / (TRUE_PARAMS["alpha"] + TRUE_PARAMS["beta"])
     assert np.quantile(a, 0.05) < truth < np.quantile(a, 0.95)
     assert abs(np.median(a) - truth) < 0.03

@@ -11,14 +11,14 @@ from bayes_scaling.data.budgets import budget_groups
 from bayes_scaling.report.comparison import ComparisonPlan, probability_text
 from bayes_scaling.report.fit_page import render_fit_page
 from bayes_scaling.report.index_page import render_index
-from bayes_scaling.result import ScalingFit
+from bayes_scaling.result import FitResult
 
 from .conftest import REPO, synthetic_tree
 
 
 @pytest.fixture(scope="module")
 def page() -> str:
-    return render_fit_page(ScalingFit(synthetic_tree()))
+    return render_fit_page(FitResult(synthetic_tree()))
 
 
 def test_fit_page_has_every_section_and_inlined_figures(page):
@@ -37,10 +37,10 @@ def test_fit_page_has_every_section_and_inlined_figures(page):
 
 
 def test_unconverged_fit_is_flagged_at_the_top_and_in_every_numeric_section():
-    page = render_fit_page(ScalingFit(synthetic_tree(converged=False)))
+    page = render_fit_page(FitResult(synthetic_tree(converged=False)))
     assert page.index('class="banner-bad"') < page.index('id="summary"')
     assert page.count("(NOT CONVERGED)") >= 5
-    index = render_index({"synthetic": ScalingFit(synthetic_tree(converged=False))})
+    index = render_index({"synthetic": FitResult(synthetic_tree(converged=False))})
     assert "NOT CONVERGED" in index
 
 
@@ -58,7 +58,7 @@ def test_budget_groups_find_isoflop_budgets():
 def comparison_page() -> str:
     """The comparison page over synthetic fits: a 'Kaplan' and a 'Chinchilla' analysis of different runs, and two
     fits of the same runs."""
-    fits = {name: ScalingFit(synthetic_tree(seed=seed)) for name, seed in
+    fits = {name: FitResult(synthetic_tree(seed=seed)) for name, seed in
             (("kaplan-like", 1), ("chinchilla-like", 0), ("same-runs-other-law", 0))}
     plan = ComparisonPlan(kaplan="kaplan-like", chinchilla=("chinchilla-like",),
                           same_runs=(("synthetic runs", "chinchilla-like", "same-runs-other-law"),),
@@ -188,7 +188,7 @@ def test_a_page_states_the_coverage_its_calibration_backtests_measured():
     note, not "not measured"."""
     from bayes_scaling.report.sensitivity import extrapolation_note
 
-    fit = ScalingFit(synthetic_tree())
+    fit = FitResult(synthetic_tree())
     assert "not measured" in extrapolation_note(fit, [])
     note = extrapolation_note(fit, [], _calibration_result())
     assert "not measured" not in note and "top 20% of compute held out: <strong>85%</strong> of 48 runs" in note
@@ -218,7 +218,7 @@ def test_a_fit_that_declares_no_references_is_compared_with_none():
     """References appear only where the analysis declares them: a user's own fit shows no published values."""
     tree = synthetic_tree()
     tree.attrs["spec"] = '{"sampler": {"draws": 200}}'
-    page = render_fit_page(ScalingFit(tree))
+    page = render_fit_page(FitResult(tree))
     body = page[page.index("</header>"):]  # the header cites the law's own paper
     for name in ("Hoffmann", "Epoch", "Kaplan"):
         assert name not in body

@@ -18,7 +18,7 @@ import xarray as xr
 
 from bayes_scaling.analysis.pairing import paired
 from bayes_scaling.analysis.planning import summary
-from bayes_scaling.result import ScalingFit
+from bayes_scaling.result import FitResult
 from bayes_scaling.sampling.diagnostics import psis_loo
 from bayes_scaling.util.defaults import DEFAULT_LEVEL, PARETO_K_BAD
 
@@ -26,16 +26,16 @@ log = logging.getLogger(__name__)
 
 
 
-def _pairs(first: ScalingFit, second: ScalingFit, compute: np.ndarray, seed: int) -> tuple[dict, dict]:
+def _pairs(first: FitResult, second: FitResult, compute: np.ndarray, seed: int) -> tuple[dict, dict]:
     """Paired draws of a, N_opt(C) and D_opt(C) of both fits (over ``sample`` and ``compute``)."""
-    def quantities(fit: ScalingFit) -> dict[str, xr.DataArray]:
+    def quantities(fit: FitResult) -> dict[str, xr.DataArray]:
         alloc = fit.optimal_allocation(compute)
         return {"a": fit.exponents()["a"], "n_params": alloc["n_params"], "n_tokens": alloc["n_tokens"]}
 
     return paired(quantities(first), quantities(second), seed=seed)
 
 
-def allocation_comparison(first: ScalingFit, second: ScalingFit, compute: Iterable[float], *, seed: int = 0,
+def allocation_comparison(first: FitResult, second: FitResult, compute: Iterable[float], *, seed: int = 0,
                           level: float = DEFAULT_LEVEL) -> dict[str, Any]:
     """N_opt, D_opt and tokens per parameter of each fit at each budget, the ratio first / second of N_opt (and of
     D_opt) with a credible interval, and P(a_first > a_second), as plain floats.
@@ -75,7 +75,7 @@ def _summary(values: xr.DataArray, level: float) -> dict[str, float | None]:
     return summary(values.rename({"sample": "draw"}).expand_dims("chain"), level)
 
 
-def same_observations(first: ScalingFit, second: ScalingFit) -> bool:
+def same_observations(first: FitResult, second: FitResult) -> bool:
     """Whether both fits scored the same runs (same row labels and observed values), so their ELPDs compare."""
     a, b = first.tree["observed_data"].to_dataset(), second.tree["observed_data"].to_dataset()
     name = next(iter(a.data_vars))
@@ -84,7 +84,7 @@ def same_observations(first: ScalingFit, second: ScalingFit) -> bool:
     return bool(np.array_equal(a["run"].values, b["run"].values) and np.allclose(a[name].values, b[name].values))
 
 
-def loo_comparison(first: ScalingFit, second: ScalingFit) -> dict[str, Any]:
+def loo_comparison(first: FitResult, second: FitResult) -> dict[str, Any]:
     """PSIS-LOO of two fits of the same runs: each ELPD with its SE, the difference first - second with the SE of
     the pointwise differences (ArviZ's ``compare``: sqrt(n) times their standard deviation), and each fit's Pareto-k
     diagnostics.

@@ -31,7 +31,7 @@ import xarray as xr
 
 from bayes_scaling.derived import parabola_minima, query
 from bayes_scaling.laws import LawNotApplicable
-from bayes_scaling.result import ScalingFit
+from bayes_scaling.result import FitResult
 from bayes_scaling.uncertainty.distance import beyond
 
 #: Decades of N either side of the law's median N_opt, and grid points, of the IsoFLOP profile.
@@ -49,7 +49,7 @@ def isoflop_line(law, n_params: np.ndarray, compute: float) -> dict[str, np.ndar
     raise LawNotApplicable(f"{law.name}: the discrepancy-aware allocation needs a law of N and D, or of N and C")
 
 
-def allocation_with_discrepancy(fit: ScalingFit, compute: float | Iterable[float], *, seed: int = 0,
+def allocation_with_discrepancy(fit: FitResult, compute: float | Iterable[float], *, seed: int = 0,
                                 half_width: float = HALF_WIDTH, points: int = POINTS) -> xr.Dataset:
     """``n_params``, ``n_tokens``, ``tokens_per_param`` and ``loss`` (dims ``chain, draw, compute``) at the vertex
     of each draw's IsoFLOP profile of law plus discrepancy (the loss of that profile there, without run-to-run

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 import numpy as np
 import xarray as xr
 
-from bayes_scaling.result import ScalingFit
+from bayes_scaling.result import FitResult
 
 
 def resample_draws(values: Mapping[str, xr.DataArray], size: int, rng: np.random.Generator) -> dict[str, xr.DataArray]:
@@ -29,9 +29,9 @@ def paired(first: Mapping[str, xr.DataArray], second: Mapping[str, xr.DataArray]
     return resample_draws(first, size, rng), resample_draws(second, size, rng)
 
 
-def same_runs(a: ScalingFit, b: ScalingFit) -> bool:
+def same_runs(a: FitResult, b: FitResult) -> bool:
     """Whether two fits read the same data: the same file checksum and, for Porian's data, configuration."""
-    def key(fit: ScalingFit):
+    def key(fit: FitResult):
         source = fit.attr_json("data_source")
         config = {k: v for k, v in source.get("configuration", {}).items() if not k.startswith("published")}
         return source.get("sha256"), config

@@ -11,12 +11,13 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 
 from bayes_scaling.analysis.discrepancy_allocation import allocation_with_discrepancy
 from bayes_scaling.derived import interval
 from bayes_scaling.laws import LawNotApplicable
-from bayes_scaling.result import ScalingFit
+from bayes_scaling.result import FitResult
 from bayes_scaling.util.defaults import DEFAULT_LEVEL
 
 
@@ -39,7 +40,7 @@ def _rows(dataset: xr.Dataset, dim: str, names: Sequence[str], level: float) -> 
     return rows
 
 
-def _add_discrepancy_rows(fit: ScalingFit, rows: list[dict[str, Any]], compute: Sequence[float],
+def _add_discrepancy_rows(fit: FitResult, rows: list[dict[str, Any]], compute: Sequence[float],
                           level: float) -> None:
     try:
         alloc = allocation_with_discrepancy(fit, compute)
@@ -52,7 +53,7 @@ def _add_discrepancy_rows(fit: ScalingFit, rows: list[dict[str, Any]], compute: 
 
 
 def plan(
-    fit: ScalingFit,
+    fit: FitResult,
     *,
     compute: Sequence[float] = (),
     n_params: Sequence[float] = (),
@@ -100,3 +101,35 @@ def plan(
             row["probability_reachable"] = float(needed["reachable"].sel(target_loss=value).mean())
         out["target_loss"] = rows
     return out
+
+
+#: The unit of each quantity a plan reports.
+UNITS = {"n_params": "parameters", "n_tokens": "tokens", "tokens_per_param": "tokens per parameter",
+         "loss": "nats per token", "compute": "FLOP"}
+#: The question each part of a plan answers, by its key.
+QUESTIONS = {"compute": "budget", "params": "model size", "target_loss": "target loss"}
+
+
+def plan_frame(result: dict[str, Any]) -> pd.DataFrame:
+    """A plan (:func:`plan`'s dict) as a tidy table: one row per question (``budget``, ``model size``, ``target
+    loss``), its ``value``, the ``quantity`` answered, the ``answer`` it comes from (``law`` alone, or ``with
+    discrepancy`` along the IsoFLOP line, the one to quote beyond the runs), its median and central interval and
+    unit. ``attrs`` hold the level, the fit's convergence and diagnostics."""
+    rows = []
+    for key, question in QUESTIONS.items():
+        for row in result.get(key) or []:
+            value = row["compute" if key == "compute" else "n_params" if key == "params" else "target_loss"]
+            answers = [("law", row)] + ([("with discrepancy", row["with_discrepancy"])]
+                                        if row.get("with_discrepancy") else [])
+            for answer, values in answers:
+                for quantity, unit in UNITS.items():
+                    found = values.get(quantity)
+                    if not isinstance(found, dict) or (key != "compute" and quantity == question):
+                        continue
+                    rows.append({"question": question, "value": value, "quantity": quantity, "answer": answer,
+                                 **found, "unit": unit})
+    frame = pd.DataFrame(rows, columns=["question", "value", "quantity", "answer", "median", "lower", "upper",
+                                        "unit"])
+    frame.attrs.update(level=result["level"], converged=result["converged"], diagnostics=result["diagnostics"],
+                       weakly_identified=result.get("weakly_identified", []))
+    return frame

@@ -7,7 +7,7 @@ import json
 import logging
 
 from bayes_scaling.analysis.pairing import same_runs
-from bayes_scaling.result import ScalingFit, load
+from bayes_scaling.result import FitResult, load
 from bayes_scaling.sampling.io import POSTERIOR_FILE, load_tree
 from bayes_scaling.study.crossover import (
     DATA_LIMITED_LAWS,
@@ -21,7 +21,7 @@ from bayes_scaling.study.crossover import (
 log = logging.getLogger(__name__)
 
 
-def find_companion(fit: ScalingFit, laws: tuple[str, ...]) -> ScalingFit:
+def find_companion(fit: FitResult, laws: tuple[str, ...]) -> FitResult:
     """A fit beside ``fit`` (sibling folders) of one of ``laws`` to the same runs."""
     if fit.path is None:
         raise ValueError(f"{fit.name}: give the companion fit with --with")
@@ -30,7 +30,7 @@ def find_companion(fit: ScalingFit, laws: tuple[str, ...]) -> ScalingFit:
             continue
         tree = load_tree(candidate)
         if tree.attrs.get("law") in laws:
-            other = ScalingFit(tree, candidate.parent)
+            other = FitResult(tree, candidate.parent)
             if same_runs(fit, other):
                 return other
     raise ValueError(f"no fit of {' or '.join(laws)} to the same runs beside {fit.path}; fit one, or name it with "

@@ -7,13 +7,13 @@ import argparse
 import sys
 from pathlib import Path
 
+from bayes_scaling.api import fit_prepared
 from bayes_scaling.commands.arguments import spec_from_args
 from bayes_scaling.report.output import write_fit
-from bayes_scaling.result import ScalingFit
+from bayes_scaling.result import FitResult
 from bayes_scaling.sampling.run import prepare
 from bayes_scaling.spec import SpecError
 from bayes_scaling.study.references import declared
-from bayes_scaling.uncertainty import fit_with_uncertainty
 from bayes_scaling.util.defaults import DEFAULT_LEVEL
 from bayes_scaling.util.files import check_output_folder
 
@@ -30,8 +30,8 @@ def fit(args: argparse.Namespace) -> int:
     print(f"fitting {spec.name}: {prepared.law.equation} to {len(prepared.runs)} runs "
           f"({prepared.likelihood.description}, {spec.sampler.chains} chains x {spec.sampler.draws} draws)",
           file=sys.stderr)
-    tree = fit_with_uncertainty(prepared, progress=sys.stderr.isatty())
-    result = ScalingFit(tree, Path(args.out))
+    result = fit_prepared(prepared, progress=sys.stderr.isatty())
+    result.path = Path(args.out)
     written = write_fit(result, Path(args.out), page=args.page)
     print(format_fit_summary(result))
     for path in written:
@@ -43,7 +43,7 @@ def fit(args: argparse.Namespace) -> int:
     return 0
 
 
-def format_fit_summary(result: ScalingFit, level: float = DEFAULT_LEVEL) -> str:
+def format_fit_summary(result: FitResult, level: float = DEFAULT_LEVEL) -> str:
     """Parameter table (median and interval, R-hat, ESS) and the verdict line."""
     from bayes_scaling.analysis.planning import summary
 

@@ -6,14 +6,9 @@ import argparse
 import json
 from pathlib import Path
 
+from bayes_scaling.api import load
 from bayes_scaling.commands.arguments import columns_from_flags
-from bayes_scaling.data.load import load_runs
-from bayes_scaling.data.source import DataSpec
-from bayes_scaling.result import load
-from bayes_scaling.sampling.tree import run_inputs
 from bayes_scaling.util.files import atomic_write_text
-from bayes_scaling.validation.holdout import LEVELS
-from bayes_scaling.validation.scoring import score_runs
 
 
 def format_score(result: dict) -> str:
@@ -40,14 +35,8 @@ def format_score(result: dict) -> str:
 def score(args: argparse.Namespace) -> int:
     """Score new runs against a saved fit; exit 0 (the verdict is in the output, not the exit status)."""
     fit = load(args.fit)
-    columns = columns_from_flags(args)
     units = {k: v for k, v in (("compute", args.compute_unit), ("loss", args.loss_unit)) if v}
-    runs = load_runs(DataSpec(csv=args.data, columns=columns, units=units))  # checked as for `fit`
-    missing = [name for name in fit.law.inputs if name not in runs.frame]
-    if missing:
-        raise ValueError(f"{args.data}: the law {fit.law.name!r} needs {', '.join(missing)} for each run; name the "
-                         "column with its flag")
-    result = score_runs(fit, run_inputs(runs), seed=args.seed, levels=LEVELS)
+    result = fit.score(args.data, columns=columns_from_flags(args), units=units, seed=args.seed).attrs["score"]
     if args.out:
         atomic_write_text(Path(args.out), json.dumps(result, indent=1))
     print(json.dumps(result, indent=1) if args.json else format_score(result))

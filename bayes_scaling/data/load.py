@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -21,8 +22,23 @@ from bayes_scaling.laws import Law
 FORMATS = ("csv", "porian-pickle")
 
 
-def load_runs(spec: DataSpec) -> RunTable:
-    """Validated, filtered runs for a data spec (registered ``dataset`` or ``csv`` path)."""
+#: How a table handed over in memory (``bayes_scaling.fit(frame, ...)``) is named in messages and provenance.
+FRAME_LABEL = "DataFrame"
+
+
+def load_runs(spec: DataSpec, frame: pd.DataFrame | None = None) -> RunTable:
+    """Validated, filtered runs for a data spec (registered ``dataset`` or ``csv`` path), or for a table already in
+    memory (``frame``, one row per run, read with the spec's columns, units and filters)."""
+    if frame is not None:
+        if spec.dataset is not None or spec.csv is not None:
+            raise ValueError("give the runs once: a DataFrame, or a dataset or CSV in the spec, not both")
+        if not isinstance(frame, pd.DataFrame):
+            raise DataError(FRAME_LABEL, f"is a {type(frame).__name__}, not a pandas DataFrame",
+                            "pass a DataFrame with one row per training run, or the path of a CSV")
+        raw = frame.reset_index(drop=True)
+        digest = hashlib.sha256(raw.to_csv(index=False).encode()).hexdigest()
+        source = {"dataframe": f"{len(raw)} rows x {raw.shape[1]} columns, passed in memory", "sha256": digest}
+        return _table_runs(raw, FRAME_LABEL, source, spec)
     if spec.dataset is not None:
         entry = get_dataset(spec.dataset)
         if entry.format not in FORMATS:
@@ -48,10 +64,22 @@ def load_runs(spec: DataSpec) -> RunTable:
     else:
         path = Path(spec.csv)
         raw = read_csv_table(path)
-        found = {name: name for name in CANONICAL if name in raw.columns and name not in spec.columns.values()}
-        columns, units, label = found | dict(spec.columns), dict(spec.units), str(path)
         source = {"file": str(path.resolve()) if path.exists() else str(path), "sha256": sha256_of(path)}
-        embeddings = spec.n_counts_embeddings
+        return _table_runs(raw, str(path), source, spec)
+    return _validated(raw, label, columns, units, source, embeddings, spec)
+
+
+def _table_runs(raw: pd.DataFrame, label: str, source: dict, spec: DataSpec) -> RunTable:
+    """Runs of a user's table (a CSV or a DataFrame): canonical column names are taken as they are unless the spec
+    maps another column to them."""
+    found = {name: name for name in CANONICAL if name in raw.columns and name not in spec.columns.values()}
+    return _validated(raw, label, found | dict(spec.columns), dict(spec.units), source, spec.n_counts_embeddings,
+                      spec)
+
+
+def _validated(raw: pd.DataFrame, label: str, columns: dict, units: dict, source: dict, embeddings, spec: DataSpec
+               ) -> RunTable:
+    """The canonical, checked and filtered runs of a raw table (and its ``budget`` column, if it has one)."""
     frame = validate_table(
         raw, label, columns,
         compute_unit=units.get("compute", "FLOP"), loss_unit=units.get("loss", "nats"),

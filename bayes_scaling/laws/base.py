@@ -167,9 +167,11 @@ class Law:
         """Expected loss in nats per token given the inputs and parameters (keyword arguments)."""
         raise NotImplementedError
 
-    def loss_at(self, **values: Any) -> Any:
-        """:meth:`loss` given any two of ``n_params``, ``n_tokens``, ``compute`` (the third from C = 6 N D)."""
-        given = {name for name in INPUTS if values.get(name) is not None}
+    def complete_inputs(self, **values: Any) -> dict[str, Any]:
+        """The law's inputs from any two of ``n_params``, ``n_tokens``, ``compute`` (the third from C = 6 N D) and
+        any other input it takes, as given."""
+        values = {name: value for name, value in values.items() if value is not None}
+        given = set(values)
         if "n_params" in self.inputs and "n_params" not in given and {"compute", "n_tokens"} <= given:
             values["n_params"] = values["compute"] / (6.0 * values["n_tokens"])
         if "n_tokens" in self.inputs and "n_tokens" not in given and {"compute", "n_params"} <= given:
@@ -179,7 +181,13 @@ class Law:
         missing = [name for name in self.inputs if values.get(name) is None]
         if missing:
             raise ValueError(f"law {self.name!r} needs {', '.join(self.inputs)}; cannot derive {', '.join(missing)}")
-        return self.loss(**{name: values[name] for name in (*self.inputs, *self.parameters)})
+        return {name: values[name] for name in self.inputs}
+
+    def loss_at(self, **values: Any) -> Any:
+        """:meth:`loss` given any two of ``n_params``, ``n_tokens``, ``compute`` (the third from C = 6 N D)."""
+        parameters = {name: values[name] for name in self.parameters}
+        return self.loss(**self.complete_inputs(**{k: v for k, v in values.items() if k not in self.parameters}),
+                         **parameters)
 
     def log_loss(self, params: dict[str, Any], inputs: dict[str, Any]) -> np.ndarray:
         """log L per draw (axis 0, from 1-d arrays of parameter draws) and point (axis 1, from the inputs)."""

@@ -11,13 +11,12 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bayes_scaling import __version__
 from bayes_scaling.report.calibration_section import calibration_section
 from bayes_scaling.report.crossover_section import crossover_section
 from bayes_scaling.report.index_page import render_index
 from bayes_scaling.report.output import PAGE_FILE, write_fit, write_page
 from bayes_scaling.report.sensitivity import SENSITIVITY_DIR, extrapolation_note, sensitivity_section
-from bayes_scaling.result import ScalingFit
+from bayes_scaling.result import FitResult
 from bayes_scaling.sampling.io import POSTERIOR_FILE, load_tree
 from bayes_scaling.sampling.run import prepare
 from bayes_scaling.spec import SpecError, load_spec
@@ -25,6 +24,7 @@ from bayes_scaling.study.crossover import crossover_companion
 from bayes_scaling.study.references import declared
 from bayes_scaling.uncertainty import fit_with_uncertainty
 from bayes_scaling.util.files import atomic_write_text, check_output_folder, exclusive_lock
+from bayes_scaling.util.version import __version__
 from bayes_scaling.validation.calibration import calibrate_spec, check_splits
 
 #: Receives one line per stage of the build (the CLI prints them to stderr).
@@ -36,7 +36,7 @@ class ReportSummary:
     """What a build did: the index written, the fits by analysis name, and counts of fits and pages."""
 
     index: Path
-    fits: dict[str, ScalingFit]
+    fits: dict[str, FitResult]
     sampled: int
     reused: int
     rendered: int
@@ -77,7 +77,7 @@ def fingerprint(prepared) -> str:
     return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 
 
-def _cached(path: Path, key: str) -> ScalingFit | None:
+def _cached(path: Path, key: str) -> FitResult | None:
     if not path.is_file():
         return None
     try:
@@ -85,11 +85,11 @@ def _cached(path: Path, key: str) -> ScalingFit | None:
     except (OSError, ValueError) as err:
         log.warning("cannot read %s (%s); refitting", path, err)
         return None
-    return ScalingFit(tree, path.parent) if tree.attrs.get("fingerprint") == key else None
+    return FitResult(tree, path.parent) if tree.attrs.get("fingerprint") == key else None
 
 
 def _fit_or_reuse(item, folder: Path, refit: bool, step: str, counts: list[int], say: Say,
-                  progress_bars: bool) -> ScalingFit:
+                  progress_bars: bool) -> FitResult:
     """The fit of ``item`` saved in ``folder`` if its fingerprint matches (and not ``refit``), else a new fit saved
     there; the page is left to the caller. ``counts`` is [sampled, reused], updated."""
     key = fingerprint(item)
@@ -101,7 +101,7 @@ def _fit_or_reuse(item, folder: Path, refit: bool, step: str, counts: list[int],
         say(f"{step}: fitting {item.law.name} to {len(item.runs)} runs")
         tree = fit_with_uncertainty(item, progress=progress_bars)
         tree.attrs["fingerprint"] = key
-        fit = ScalingFit(tree, folder)
+        fit = FitResult(tree, folder)
         write_fit(fit, folder, page=False)
         (folder / PAGE_KEY_FILE).unlink(missing_ok=True)  # a new posterior: its page is rendered again
         counts[0] += 1
@@ -122,7 +122,7 @@ def source_digest() -> str:
     return digest.hexdigest()
 
 
-def _page_key(shown: list[ScalingFit], *extra) -> str:
+def _page_key(shown: list[FitResult], *extra) -> str:
     """What a page shows: the fingerprints of the fits on it, the code that renders it and any extra inputs."""
     content = [source_digest(), [fit.tree.attrs.get("fingerprint") for fit in shown], list(extra)]
     return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
@@ -133,7 +133,7 @@ def _stored_key(folder: Path) -> str | None:
     return path.read_text().strip() if path.is_file() else None
 
 
-def _write_page_if_changed(fit: ScalingFit, folder: Path, shown: list[ScalingFit], extras, refit: bool,
+def _write_page_if_changed(fit: FitResult, folder: Path, shown: list[FitResult], extras, refit: bool,
                            counts: list[int], *extra_keys) -> None:
     """Render ``fit``'s page (with ``extras()``: its extra sections and header notes) unless the page there already
     shows exactly ``shown``."""
@@ -204,7 +204,7 @@ def build_report(spec_paths: list[str], out: Path, *, refit: bool = False, budge
     checks = {item.spec.name: [(variant, prepare(variant.apply(item.spec))) for variant in item.spec.sensitivity]
               for item in prepared}
     with exclusive_lock(out, "report"):  # a second report on the same folder is refused, not raced
-        fits: dict[str, ScalingFit] = {}
+        fits: dict[str, FitResult] = {}
         fitted = [0, 0]
         sensitivity: dict[str, list] = {}
         for i, item in enumerate(prepared, 1):

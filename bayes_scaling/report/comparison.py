@@ -20,7 +20,7 @@ from bayes_scaling.laws import LawNotApplicable
 from bayes_scaling.report.comparison_figures import allocation_comparison_figure, ladder_figure
 from bayes_scaling.report.html import Cell, count, figure_html, fmt, interval_text, render, table_html, verdict_cell
 from bayes_scaling.report.sensitivity import EXTRAPOLATION_HEADER, extrapolation_rows
-from bayes_scaling.result import ScalingFit
+from bayes_scaling.result import FitResult
 from bayes_scaling.study import published
 from bayes_scaling.study.crossover import fits_crossover, summarise
 from bayes_scaling.study.ladder import porian_ladder
@@ -47,7 +47,7 @@ class ComparisonPlan:
     seed: int = 20220329
 
 
-def link(name: str, fit: ScalingFit | None = None) -> Cell:
+def link(name: str, fit: FitResult | None = None) -> Cell:
     """The analysis name linking to its page, flagged if its fit did not converge."""
     return Cell(name, href=f"{name}/index.html", flag=None if fit is None or fit.converged else "(NOT CONVERGED)")
 
@@ -62,16 +62,16 @@ def probability_text(p: float, draws: int) -> str:
     return f"= {p:.4f}"
 
 
-def linked(name: str, text: str, fit: ScalingFit) -> Cell:
+def linked(name: str, text: str, fit: FitResult) -> Cell:
     """``text`` (a number from the fit) linking to the fit's page, flagged if it did not converge."""
     return Cell(text, href=f"{name}/index.html", flag=None if fit.converged else "(NOT CONVERGED)")
 
 
-def _a(fit: ScalingFit) -> dict:
+def _a(fit: FitResult) -> dict:
     return summary(fit.exponents()["a"], LEVEL)
 
 
-def headline(fits: dict[str, ScalingFit], plan: ComparisonPlan) -> dict | None:
+def headline(fits: dict[str, FitResult], plan: ComparisonPlan) -> dict | None:
     """Kaplan analysis against the first Chinchilla analysis at the plan's first budget, or None."""
     chinchilla = next((name for name in plan.chinchilla if name in fits), None)
     if plan.kaplan not in fits or chinchilla is None:
@@ -81,7 +81,7 @@ def headline(fits: dict[str, ScalingFit], plan: ComparisonPlan) -> dict | None:
     return {"chinchilla": chinchilla, **result}
 
 
-def summary_section(fits: dict[str, ScalingFit], plan: ComparisonPlan, head: dict | None) -> Markup:
+def summary_section(fits: dict[str, FitResult], plan: ComparisonPlan, head: dict | None) -> Markup:
     if head is None:
         return Markup("")
     at = head["budgets"][0]
@@ -101,7 +101,7 @@ def summary_section(fits: dict[str, ScalingFit], plan: ComparisonPlan, head: dic
                   same=first)
 
 
-def allocation_section(fits: dict[str, ScalingFit], plan: ComparisonPlan, budgets: tuple[float, ...]) -> Markup:
+def allocation_section(fits: dict[str, FitResult], plan: ComparisonPlan, budgets: tuple[float, ...]) -> Markup:
     if plan.kaplan not in fits:
         return Markup("")
     analyses = {f"Kaplan analysis: {plan.kaplan}": fits[plan.kaplan]}
@@ -134,7 +134,7 @@ def allocation_section(fits: dict[str, ScalingFit], plan: ComparisonPlan, budget
                   kaplan=link(plan.kaplan, fits[plan.kaplan]))
 
 
-def same_runs_section(fits: dict[str, ScalingFit], plan: ComparisonPlan, checks: dict | None = None) -> Markup:
+def same_runs_section(fits: dict[str, FitResult], plan: ComparisonPlan, checks: dict | None = None) -> Markup:
     pairs = [(runs, c, k) for runs, c, k in plan.same_runs if c in fits and k in fits]
     if not pairs:
         return Markup("")
@@ -167,7 +167,7 @@ def same_runs_section(fits: dict[str, ScalingFit], plan: ComparisonPlan, checks:
                   else None)
 
 
-def why_section(fits: dict[str, ScalingFit], plan: ComparisonPlan) -> Markup:
+def why_section(fits: dict[str, FitResult], plan: ComparisonPlan) -> Markup:
     ladder = porian_ladder(fits)
     figure = table = recount = None
     if ladder:
@@ -194,7 +194,7 @@ def why_section(fits: dict[str, ScalingFit], plan: ComparisonPlan) -> Markup:
     return render("comparison/why.html.j2", figure=figure or "", table=table or "", recount=recount, level=LEVEL)
 
 
-def _recount_table(fit: ScalingFit) -> Markup:
+def _recount_table(fit: FitResult) -> Markup:
     """Local exponent of the Kaplan analysis's N_opt re-counted with embeddings, at several budgets."""
     a = fit.exponents()["a"]
     rows = []
@@ -208,7 +208,7 @@ def _recount_table(fit: ScalingFit) -> Markup:
     return table_html(["budget (FLOP)", "N_opt, non-embedding", "local a, tied embeddings", "local a, untied"], rows)
 
 
-def floors_section(fits: dict[str, ScalingFit], plan: ComparisonPlan) -> Markup:
+def floors_section(fits: dict[str, FitResult], plan: ComparisonPlan) -> Markup:
     rows = []
     for name in (*plan.chinchilla, *(c for _, c, _ in plan.same_runs)):
         fit = fits.get(name)
@@ -239,7 +239,7 @@ def floors_section(fits: dict[str, ScalingFit], plan: ComparisonPlan) -> Markup:
                   named=named_table)
 
 
-def provenance_section(fits: dict[str, ScalingFit]) -> Markup:
+def provenance_section(fits: dict[str, FitResult]) -> Markup:
     rows = []
     for name, fit in fits.items():
         source = fit.attr_json("data_source")

@@ -9,7 +9,7 @@ from matplotlib.figure import Figure
 from bayes_scaling.analysis.planning import summary
 from bayes_scaling.laws import get_law
 from bayes_scaling.report.figures import BAND
-from bayes_scaling.result import ScalingFit
+from bayes_scaling.result import FitResult
 from bayes_scaling.study import published
 
 PALETTE = ("#6c3483", "#1f5fa8", "#b5651d", "#2a9d8f", "#c0392b")
@@ -27,7 +27,7 @@ def _published_lines(compute: np.ndarray) -> dict[str, dict[str, np.ndarray]]:
     }
 
 
-def allocation_comparison_figure(analyses: dict[str, ScalingFit],
+def allocation_comparison_figure(analyses: dict[str, FitResult],
                                  compute_range: tuple[float, float] = (1e18, 1e26)) -> Figure:
     """N_opt(C), D_opt(C) and tokens per parameter with 90% bands for each ``{label: fit}``, against Kaplan's
     line, Hoffmann's approach 3 and approach 1 (Table 3), and Epoch AI's refit."""
@@ -64,7 +64,7 @@ def allocation_comparison_figure(analyses: dict[str, ScalingFit],
     return fig
 
 
-def ladder_figure(ladder: dict[str, list[tuple[str, ScalingFit | None, float | None]]], level: float = 0.9) -> Figure:
+def ladder_figure(ladder: dict[str, list[tuple[str, FitResult | None, float | None]]], level: float = 0.9) -> Figure:
     """a for each rung of Porian's ladder with its ``level`` interval, per dataset ``{dataset: [(step, fit or None,
     Porian's a or None)]}``, with Porian's own a (crosses), Kaplan's 0.73 and Hoffmann's approach-2 interval."""
     fig, ax = plt.subplots(figsize=(8.5, 4.2), dpi=100)

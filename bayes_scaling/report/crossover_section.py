@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from bayes_scaling.data.runs import PF_DAY
 from bayes_scaling.report.figures import BAND
 from bayes_scaling.report.html import Cell, figure_html, fmt, render, table_html
-from bayes_scaling.result import ScalingFit
+from bayes_scaling.result import FitResult
 from bayes_scaling.study.crossover import (
     KAPLAN_PUBLISHED,
     KAPLAN_STATED,
@@ -71,7 +71,7 @@ def crossover_figure(crossover: xr.Dataset, budgets_flop: np.ndarray, seed: int 
     return fig
 
 
-def crossover_section(frontier: ScalingFit, data_fit: ScalingFit) -> tuple[str, str, Markup]:
+def crossover_section(frontier: FitResult, data_fit: FitResult) -> tuple[str, str, Markup]:
     """``(anchor, label, html)`` of the crossover section for a frontier fit and its data-limited companion."""
     crossover = fits_crossover(frontier, data_fit)
     result = summarise(crossover)

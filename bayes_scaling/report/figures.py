@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 from bayes_scaling.analysis.discrepancy_allocation import allocation_with_discrepancy
 from bayes_scaling.data.budgets import budget_groups, budget_index
 from bayes_scaling.likelihoods import get_likelihood
-from bayes_scaling.result import ScalingFit
+from bayes_scaling.result import FitResult
 from bayes_scaling.sampling.model import OBSERVED
 from bayes_scaling.study.references import Reference, declared
 
@@ -27,7 +27,7 @@ REFERENCE_COLOURS = {"hoffmann-2022": COLOURS["hoffmann"], "epoch-2024": COLOURS
 MAX_CURVE_DRAWS = 1000
 
 
-def references_of(fit: ScalingFit) -> list[Reference]:
+def references_of(fit: FitResult) -> list[Reference]:
     """The published references the fit's analysis declared (``[analysis] references``), none by default."""
     spec = fit.attr_json("spec") if "spec" in fit.tree.attrs else {}
     return declared(spec.get("references") or ())
@@ -53,14 +53,14 @@ def _band(values: xr.DataArray, dim: str = "sample") -> tuple[np.ndarray, np.nda
     return q.isel(quantile=0).values, q.isel(quantile=1).values, q.isel(quantile=2).values
 
 
-def _noise_params(fit: ScalingFit) -> dict[str, np.ndarray]:
+def _noise_params(fit: FitResult) -> dict[str, np.ndarray]:
     """Noise parameters of the thinned draws, shaped (sample, 1) to broadcast over a grid."""
     likelihood = get_likelihood(fit.tree.attrs["likelihood"])
     post = _thin({name: fit.posterior[name] for name in likelihood.parameters})
     return {name: value.values[:, None] for name, value in post.items()}
 
 
-def isoflop_slices(fit: ScalingFit, seed: int = 0) -> Figure | None:
+def isoflop_slices(fit: FitResult, seed: int = 0) -> Figure | None:
     """Loss against N for each group of runs sharing a budget, with the law's 90% credible band (dark) and
     90% posterior predictive band (light) along the IsoFLOP curve D = C / (6N)."""
     runs = fit.runs
@@ -97,7 +97,7 @@ def isoflop_slices(fit: ScalingFit, seed: int = 0) -> Figure | None:
     return fig
 
 
-def predictive_check(fit: ScalingFit) -> tuple[Figure, float]:
+def predictive_check(fit: FitResult) -> tuple[Figure, float]:
     """Observed loss of each run against its posterior predictive median with the 90% interval; returns the
     figure and the fraction of runs inside their 90% interval."""
     log_pp = fit.tree["posterior_predictive"][OBSERVED]  # quantiles of log loss, then exp: heavy tails cannot overflow
@@ -117,7 +117,7 @@ def predictive_check(fit: ScalingFit) -> tuple[Figure, float]:
     return fig, inside
 
 
-def allocation(fit: ScalingFit, compute_range: tuple[float, float] = (1e18, 1e26)) -> Figure | None:
+def allocation(fit: FitResult, compute_range: tuple[float, float] = (1e18, 1e26)) -> Figure | None:
     """N_opt(C) and D_opt(C) with 90% bands (and, for a law of N and D, the band allowing for its discrepancy),
     against Hoffmann's approach 3, approach 1 (Table 3) and Epoch's fit (Chinchilla's law) or Kaplan's Table 6 line
     (other laws); the range reaches down to the smallest run."""
@@ -166,7 +166,7 @@ def allocation(fit: ScalingFit, compute_range: tuple[float, float] = (1e18, 1e26
     return fig
 
 
-def parameter_posteriors(fit: ScalingFit) -> Figure:
+def parameter_posteriors(fit: FitResult) -> Figure:
     """Histogram of each law parameter's posterior, with Hoffmann's and Epoch's values where they apply."""
     names = list(fit.law.parameters)
     fig, axes = plt.subplots(1, len(names), figsize=(2.4 * len(names), 2.8), dpi=110)
@@ -193,7 +193,7 @@ def parameter_posteriors(fit: ScalingFit) -> Figure:
     return fig
 
 
-def exponent_posterior(fit: ScalingFit) -> Figure | None:
+def exponent_posterior(fit: FitResult) -> Figure | None:
     """Forest plot of the allocation exponent a = beta/(alpha+beta): this fit's 50% and 90% intervals against
     Hoffmann's Table 2 intervals, Epoch AI's estimate (±1.96 SE) and Kaplan's 0.73."""
     try:

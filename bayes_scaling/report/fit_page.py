@@ -25,7 +25,7 @@ from bayes_scaling.report.html import (
     render,
     table_html,
 )
-from bayes_scaling.result import ScalingFit
+from bayes_scaling.result import FitResult
 from bayes_scaling.sampling.diagnostics import MAX_RHAT, MIN_ESS, loo_summary
 from bayes_scaling.study import published
 from bayes_scaling.uncertainty.drift import FRACTIONS
@@ -35,7 +35,7 @@ LEVEL = DEFAULT_LEVEL
 PLANNING_BUDGETS = (1e21, 1e22, published.GOPHER_BUDGET, 1e24, 1e25, 1e26)
 
 
-def _summary_section(fit: ScalingFit) -> Markup:
+def _summary_section(fit: FitResult) -> Markup:
     result = plan(fit, compute=[published.GOPHER_BUDGET], level=LEVEL)
     budget = None
     if result.get("compute"):
@@ -62,7 +62,7 @@ def _summary_section(fit: ScalingFit) -> Markup:
                   exponents=exponents)
 
 
-def _parameter_section(fit: ScalingFit) -> Markup:
+def _parameter_section(fit: FitResult) -> Markup:
     header = ["parameter", "median", "90% interval", "95% interval"]
     refs = [ref for ref in references_of(fit) if ref.parameters_for(fit.law)]
     for ref in refs:
@@ -102,7 +102,7 @@ def _table2_cell(value: tuple) -> str:
     return fmt(centre, 3) + ("" if low is None else f" ({fmt(low, 3)}, {fmt(high, 3)})")
 
 
-def _allocation_section(fit: ScalingFit) -> Markup:
+def _allocation_section(fit: FitResult) -> Markup:
     try:
         exps = fit.exponents()
     except LawNotApplicable:
@@ -157,7 +157,7 @@ def _allocation_section(fit: ScalingFit) -> Markup:
                   with_discrepancy=gp, budgets_table=budgets_table, table3=table3)
 
 
-def _named_models_section(fit: ScalingFit) -> Markup:
+def _named_models_section(fit: FitResult) -> Markup:
     if set(fit.law.inputs) != {"n_params", "n_tokens"}:
         return Markup("")
     losses = fit.named_model_losses()
@@ -167,7 +167,7 @@ def _named_models_section(fit: ScalingFit) -> Markup:
                   table=table_html(["model", "parameters", "tokens", "predicted loss (nats), 90% interval"], rows))
 
 
-def _data_section(fit: ScalingFit) -> Markup:
+def _data_section(fit: FitResult) -> Markup:
     shown = []
     slices = figures.isoflop_slices(fit)
     if slices is not None:
@@ -205,7 +205,7 @@ def _data_section(fit: ScalingFit) -> Markup:
                   fractions=FRACTIONS, discrepancy_table=discrepancy_table)
 
 
-def _diagnostics_section(fit: ScalingFit) -> Markup:
+def _diagnostics_section(fit: FitResult) -> Markup:
     diag = fit.diagnostics
     rows = []
     for name in diag.rhat:
@@ -223,7 +223,7 @@ def _diagnostics_section(fit: ScalingFit) -> Markup:
                   ratios={name: f"{ratio:.2f}" for name, ratio in fit.identification.items()})
 
 
-def _provenance_section(fit: ScalingFit) -> Markup:
+def _provenance_section(fit: FitResult) -> Markup:
     source = fit.attr_json("data_source")
     spec = fit.attr_json("spec") if "spec" in fit.tree.attrs else {}
     rows = [[k, Cell(v, mono=True)] for k, v in source.items() if k != "n_counts_embeddings"]
@@ -264,7 +264,7 @@ SECTIONS = (
 )
 
 
-def render_fit_page(fit: ScalingFit, extra_sections=(), header_notes=()) -> str:
+def render_fit_page(fit: FitResult, extra_sections=(), header_notes=()) -> str:
     """The fit's HTML page as a string; ``extra_sections`` are ``(anchor, label, html)`` built from other fits (such
     as sensitivity checks), placed before the diagnostics; ``header_notes`` are HTML paragraphs shown under the
     title (such as the measured extrapolation coverage)."""

@@ -8,26 +8,11 @@ import base64
 import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import cache
 
-import jinja2
 from markupsafe import Markup
 from matplotlib.figure import Figure
 
-
-@cache
-def environment() -> jinja2.Environment:
-    """The templates' environment: autoescaping on, and an undefined name raises instead of rendering empty."""
-    return jinja2.Environment(
-        loader=jinja2.PackageLoader("bayes_scaling", "report/templates"),
-        autoescape=jinja2.select_autoescape(enabled_extensions=("html", "j2"), default_for_string=True),
-        undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=False,
-    )
-
-
-def render(template: str, **context) -> Markup:
-    """``template`` (a path under ``report/templates``) rendered with ``context``; the result is safe HTML."""
-    return Markup(environment().get_template(template).render(**context).strip())
+from bayes_scaling.report.templating import render
 
 
 @dataclass(frozen=True)

@@ -11,14 +11,14 @@ from bayes_scaling.report import comparison
 from bayes_scaling.report.calibration_section import calibration_summary_section
 from bayes_scaling.report.comparison import ComparisonPlan, quiet
 from bayes_scaling.report.html import Cell, count, interval_text, page_html, render, table_html, verdict_cell
-from bayes_scaling.result import ScalingFit
+from bayes_scaling.result import FitResult
 from bayes_scaling.study import published
 from bayes_scaling.util.defaults import DEFAULT_LEVEL
 
 LEVEL = DEFAULT_LEVEL
 
 
-def _row(folder: str, fit: ScalingFit) -> list[object]:
+def _row(folder: str, fit: FitResult) -> list[object]:
     verdict = verdict_cell(fit.converged)
     title = fit.tree.attrs.get("title") or fit.law.title
     link = Cell(folder, href=f"{folder}/index.html", title=title)
@@ -34,7 +34,7 @@ def _row(folder: str, fit: ScalingFit) -> list[object]:
     return [link, fit.law.name, data, fit.tree.attrs["n_runs"], a, n_opt, tpp, verdict]
 
 
-def analyses_section(fits: dict[str, ScalingFit]) -> Markup:
+def analyses_section(fits: dict[str, FitResult]) -> Markup:
     rows = [quiet(_row, folder, fit) for folder, fit in fits.items()]
     table = table_html(
         ["analysis", "law", "data", "runs", "a (N_opt ∝ C^a)", f"N_opt at {published.GOPHER_BUDGET:.3g} FLOP",
@@ -44,9 +44,9 @@ def analyses_section(fits: dict[str, ScalingFit]) -> Markup:
     return render("comparison/analyses.html.j2", table=table)
 
 
-def render_index(fits: dict[str, ScalingFit], budgets: tuple[float, ...] = (),
+def render_index(fits: dict[str, FitResult], budgets: tuple[float, ...] = (),
                  comparison_plan: ComparisonPlan | None = None,
-                 checks: dict[str, list[tuple[str, ScalingFit]]] | None = None,
+                 checks: dict[str, list[tuple[str, FitResult]]] | None = None,
                  calibrated: dict[str, tuple[str, dict]] | None = None) -> str:
     """Front page for ``{folder name: fit}``; ``budgets`` (FLOP) are added to the plan's in the allocation table;
     ``checks`` are each analysis's sensitivity fits ``[(label, fit)]`` (held-out scores come from them);

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from bayes_scaling.result import ScalingFit
+from bayes_scaling.result import FitResult
 from bayes_scaling.sampling.io import POSTERIOR_FILE, save_tree
 from bayes_scaling.util.files import atomic_write_text
 
@@ -13,7 +13,7 @@ log = logging.getLogger(__name__)
 PAGE_FILE = "index.html"
 
 
-def write_fit(result: ScalingFit, out: Path, *, page: bool = True) -> list[Path]:
+def write_fit(result: FitResult, out: Path, *, page: bool = True) -> list[Path]:
     """Save the posterior and (optionally) the fit's HTML page; returns the paths written. A page of an earlier
     posterior is removed first, so a folder never holds a page that disagrees with its posterior (a run killed
     between the two leaves no page rather than a stale one)."""
@@ -24,7 +24,7 @@ def write_fit(result: ScalingFit, out: Path, *, page: bool = True) -> list[Path]
     return written
 
 
-def write_page(result: ScalingFit, out: Path, extra_sections=(), header_notes=()) -> Path:
+def write_page(result: FitResult, out: Path, extra_sections=(), header_notes=()) -> Path:
     """Render and write the fit's self-contained HTML page (``extra_sections``, ``header_notes``: see
     :func:`~bayes_scaling.report.fit_page.render_fit_page`)."""
     from bayes_scaling.report.fit_page import render_fit_page  # here, not above: `fit` without --page skips matplotlib

@@ -9,7 +9,7 @@ from markupsafe import Markup
 from bayes_scaling.analysis.planning import summary
 from bayes_scaling.laws import LawNotApplicable
 from bayes_scaling.report.html import Cell, fmt, interval_text, render, table_html, verdict_cell
-from bayes_scaling.result import ScalingFit
+from bayes_scaling.result import FitResult
 from bayes_scaling.util.defaults import DEFAULT_LEVEL
 from bayes_scaling.validation.holdout import LEVELS, extrapolation_score, is_scored
 
@@ -18,7 +18,7 @@ SENSITIVITY_DIR = "sensitivity"
 LEVEL = DEFAULT_LEVEL
 
 
-def _headline(fit: ScalingFit) -> tuple[str, object]:
+def _headline(fit: FitResult) -> tuple[str, object]:
     """The quantity a check is judged by: the allocation exponent a where the law has one, else its first
     parameter."""
     try:
@@ -28,7 +28,7 @@ def _headline(fit: ScalingFit) -> tuple[str, object]:
         return name, fit.posterior[name]
 
 
-def _row(label: str, fit: ScalingFit, reference: float | None, link: str | None) -> list[object]:
+def _row(label: str, fit: FitResult, reference: float | None, link: str | None) -> list[object]:
     _, values = _headline(fit)
     s = summary(values, LEVEL)
     shift = "–" if reference is None or s["median"] is None else f"{s['median'] - reference:+.3f}"
@@ -38,7 +38,7 @@ def _row(label: str, fit: ScalingFit, reference: float | None, link: str | None)
     return [name, fit.tree.attrs["n_runs"], fit.tree.attrs["likelihood"], filters, interval_text(s), shift, verdict]
 
 
-def sensitivity_section(fit: ScalingFit, checks: list[tuple[str, ScalingFit]]) -> tuple[str, str, Markup]:
+def sensitivity_section(fit: FitResult, checks: list[tuple[str, FitResult]]) -> tuple[str, str, Markup]:
     """``(anchor, label, html)`` of the section for ``fit`` and its ``(label, fit)`` checks (whose pages live in
     ``sensitivity/SLUG/`` beside this one)."""
     name, values = _headline(fit)
@@ -67,7 +67,7 @@ PREDICTIVES = (("law alone", False), ("with discrepancy", True))
 _SCORED: dict[tuple[str, str], dict] = {}
 
 
-def extrapolation_scores(fit: ScalingFit, checks: list[tuple[str, ScalingFit]]) -> list[tuple[str, ScalingFit, dict]]:
+def extrapolation_scores(fit: FitResult, checks: list[tuple[str, FitResult]]) -> list[tuple[str, FitResult, dict]]:
     """``(label, check, {predictive name: score})`` for each check that held out the highest-compute runs, scored
     with the law and its noise alone and with the law's discrepancy term."""
     found = []
@@ -85,7 +85,7 @@ def extrapolation_scores(fit: ScalingFit, checks: list[tuple[str, ScalingFit]]) 
     return found
 
 
-def extrapolation_rows(fit: ScalingFit, checks: list[tuple[str, ScalingFit]], first_cell=None) -> list[list]:
+def extrapolation_rows(fit: FitResult, checks: list[tuple[str, FitResult]], first_cell=None) -> list[list]:
     """Two table rows per check that held out the highest-compute runs: how its predictive scored them without and
     with the discrepancy term."""
     rows = []
@@ -103,7 +103,7 @@ EXTRAPOLATION_HEADER = ["check", "predictive", "held-out runs", "largest compute
                         *(f"{level:.0%} coverage" for level in LEVELS), "90% width (log loss)",
                         "log score (mean)", "CRPS (mean)"]
 
-def extrapolation_html(fit: ScalingFit, checks: list[tuple[str, ScalingFit]]) -> Markup:
+def extrapolation_html(fit: FitResult, checks: list[tuple[str, FitResult]]) -> Markup:
     rows = extrapolation_rows(fit, checks)
     if not rows:
         return Markup("")
@@ -125,7 +125,7 @@ def _backtest_parts(calibration: dict | None) -> list[dict]:
     return parts
 
 
-def extrapolation_note(fit: ScalingFit, checks: list[tuple[str, ScalingFit]],
+def extrapolation_note(fit: FitResult, checks: list[tuple[str, FitResult]],
                        calibration: dict | None = None) -> Markup:
     """One paragraph for the top of a fit's page: the measured extrapolation coverage of this law on these data (from
     its ``hold_out_top_compute`` checks and its ``[calibration]`` backtests), or that it has not been measured."""

@@ -8,10 +8,11 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 
 from bayes_scaling.data.errors import DataError
-from bayes_scaling.data.load import check_identifiable, load_runs
+from bayes_scaling.data.load import FRAME_LABEL, check_identifiable, load_runs
 from bayes_scaling.data.runs import RunTable
 from bayes_scaling.laws import Law, get_law
 from bayes_scaling.likelihoods import Likelihood, get_likelihood
@@ -42,8 +43,9 @@ class PreparedFit:
     runs: RunTable
 
 
-def prepare(spec: AnalysisSpec) -> PreparedFit:
-    """Resolve and validate everything a fit needs; raises before any sampling or writing."""
+def prepare(spec: AnalysisSpec, frame: pd.DataFrame | None = None) -> PreparedFit:
+    """Resolve and validate everything a fit needs; raises before any sampling or writing. ``frame``: the runs as a
+    DataFrame, for a spec whose ``[data]`` names no dataset or CSV (the Python API)."""
     where = spec.path or f"analysis {spec.name!r}"
     try:
         law = get_law(spec.law)
@@ -52,12 +54,13 @@ def prepare(spec: AnalysisSpec) -> PreparedFit:
         raise SpecError(f"{where}: {err}") from None
     priors = all_priors(law, likelihood, spec.priors)
     try:
-        runs = load_runs(spec.data)
+        runs = load_runs(spec.data, frame)
     except DataError:
         raise
     except ValueError as err:  # an unknown dataset: name the spec that asked for it
         raise SpecError(f"{where} [data]: {err}") from None
-    check_identifiable(runs, law, spec.data.dataset or spec.data.csv or spec.name)
+    label = FRAME_LABEL if frame is not None else spec.name
+    check_identifiable(runs, law, spec.data.dataset or spec.data.csv or label)
     stored = spec.sampler.chains * spec.sampler.draws * len(runs)
     if stored > MOST_PER_RUN_VALUES:
         raise SpecError(f"{where}: {spec.sampler.chains} chains x {spec.sampler.draws} draws x "

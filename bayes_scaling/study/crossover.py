@@ -172,7 +172,7 @@ def crossover_companion(fit, fits) -> object | None:
 
 
 def fits_crossover(frontier_fit, data_fit) -> xr.Dataset:
-    """:func:`posterior_crossover` of two :class:`~bayes_scaling.result.ScalingFit` objects (seeded by the first)."""
+    """:func:`posterior_crossover` of two :class:`~bayes_scaling.result.FitResult` objects (seeded by the first)."""
     if frontier_fit.law.name not in FRONTIER_LAWS:
         raise ValueError(f"{frontier_fit.name}: the frontier needs a fit of {FRONTIER_LAWS}, "
                          f"got {frontier_fit.law.name}")

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from bayes_scaling.result import ScalingFit
+from bayes_scaling.result import FitResult
 from bayes_scaling.uncertainty.distance import beyond
 from bayes_scaling.validation.extrapolation_errors import Task, heldout_frame, run_inputs_scale
 
@@ -45,7 +45,7 @@ def vertex_and_variance(log_n: np.ndarray, log_loss: np.ndarray) -> tuple[float,
     return float(vertex), float(gradient @ cov @ gradient)
 
 
-def allocation_errors_of(fit: ScalingFit, task: Task) -> dict[str, Any]:
+def allocation_errors_of(fit: FitResult, task: Task) -> dict[str, Any]:
     """Errors of the fit's N_opt at the held-out budgets of a task (see the module docstring), as lists."""
     held = heldout_frame(task)
     out: dict[str, list] = {"error": [], "variance": [], "distance": [], "budget": [], "compute": []}

@@ -30,7 +30,7 @@ from bayes_scaling.data.budgets import budget_labels
 from bayes_scaling.data.filters import split_top_compute
 from bayes_scaling.data.load import check_identifiable
 from bayes_scaling.laws import LawNotApplicable
-from bayes_scaling.result import ScalingFit
+from bayes_scaling.result import FitResult
 from bayes_scaling.sampling.run import PreparedFit
 from bayes_scaling.sampling.tree import run_inputs
 from bayes_scaling.uncertainty import fit_with_uncertainty
@@ -73,7 +73,7 @@ def _backtest_one(task) -> list[dict[str, Any]]:
     prepared, fraction, replicates, seed, starts = task
     train, held = split(prepared, fraction)
     start = time.perf_counter()
-    fit = ScalingFit(fit_with_uncertainty(train))
+    fit = FitResult(fit_with_uncertainty(train))
     seconds = time.perf_counter() - start
     sampler = {"sampling_seconds": float(fit.tree.attrs["sampling_seconds"]),
                "min_ess_bulk": fit.diagnostics.min_ess_bulk}

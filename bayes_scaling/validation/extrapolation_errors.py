@@ -22,7 +22,7 @@ from bayes_scaling.data.budgets import budget_labels, budgets_above
 from bayes_scaling.data.errors import DataError
 from bayes_scaling.data.load import load_runs
 from bayes_scaling.likelihoods import get_likelihood
-from bayes_scaling.result import ScalingFit, load
+from bayes_scaling.result import FitResult, load
 from bayes_scaling.sampling.io import save_tree
 from bayes_scaling.sampling.run import prepare
 from bayes_scaling.uncertainty import fit_with_uncertainty
@@ -92,11 +92,11 @@ def run_task(task: Task, folder: str | Path) -> dict[str, Any]:
                     **{key: [] for key in ("error", "variance", "distance", "budget", "compute")}}
         tree = fit_with_uncertainty(prepared, prior=WEAK, refits=task.cut == SCORED_CUT)
         save_tree(tree, path)
-        fit = ScalingFit(tree, path)
+        fit = FitResult(tree, path)
     return errors_of(fit, task)
 
 
-def errors_of(fit: ScalingFit, task: Task) -> dict[str, Any]:
+def errors_of(fit: FitResult, task: Task) -> dict[str, Any]:
     """Held-out errors of a suite fit (see the module docstring)."""
     held = heldout_frame(task)
     law = fit.law
@@ -114,7 +114,7 @@ def errors_of(fit: ScalingFit, task: Task) -> dict[str, Any]:
     }
 
 
-def run_inputs_scale(fit: ScalingFit) -> float:
+def run_inputs_scale(fit: FitResult) -> float:
     """log10 of the largest compute (or N·D) among the fit's runs."""
     return largest_scale({name: fit.runs[name].values for name in fit.law.inputs})
 

@@ -17,7 +17,7 @@ from scipy.stats import binom
 from bayes_scaling.data.budgets import budget_groups, budget_labels
 from bayes_scaling.derived import parabola_vertices
 from bayes_scaling.likelihoods import get_likelihood
-from bayes_scaling.result import ScalingFit
+from bayes_scaling.result import FitResult
 
 LEVELS = (0.5, 0.8, 0.9, 0.95)
 RUN_DIM = "run"
@@ -40,7 +40,7 @@ def is_honest(coverage: float, n_runs: int, level: float = 0.9) -> bool:
     return low - 1e-9 <= coverage <= high + 1e-9
 
 
-def heldout_runs(full: ScalingFit, partial: ScalingFit) -> xr.Dataset:
+def heldout_runs(full: FitResult, partial: FitResult) -> xr.Dataset:
     """The runs of ``full`` (its ``constant_data``) that ``partial`` was not fitted to."""
     everything = full.runs
     seen = set(partial.runs[RUN_DIM].values.tolist())
@@ -59,7 +59,7 @@ def _crps(samples: np.ndarray, observed: np.ndarray) -> np.ndarray:
     return first - second
 
 
-def predictive_score(fit: ScalingFit, runs: xr.Dataset, *, seed: int = 0, levels=LEVELS,
+def predictive_score(fit: FitResult, runs: xr.Dataset, *, seed: int = 0, levels=LEVELS,
                      discrepancy: bool = False) -> dict[str, Any]:
     """Scores of ``fit``'s posterior predictive on ``runs`` (a Dataset over ``run`` with the law's inputs and
     ``loss``), on log loss; with ``discrepancy``, the predictive adds the law's discrepancy GP
@@ -74,7 +74,7 @@ def predictive_score(fit: ScalingFit, runs: xr.Dataset, *, seed: int = 0, levels
     return predictive_samples_and_score(fit, runs, seed=seed, levels=levels, discrepancy=discrepancy)[1]
 
 
-def predictive_samples_and_score(fit: ScalingFit, runs: xr.Dataset, *, seed: int = 0, levels=LEVELS,
+def predictive_samples_and_score(fit: FitResult, runs: xr.Dataset, *, seed: int = 0, levels=LEVELS,
                                  discrepancy: bool = False) -> tuple[np.ndarray, dict[str, Any]]:
     """The predictive draws of log loss at ``runs`` (draws x runs) that :func:`predictive_score` scores, and its
     scores, so per-run intervals and the summary come from the same draws."""
@@ -120,7 +120,7 @@ def run_budgets(runs: xr.Dataset) -> np.ndarray:
     return budget_labels(runs[names].to_dataframe().reset_index(drop=True))
 
 
-def extrapolation_score(full: ScalingFit, partial: ScalingFit, *, seed: int = 0,
+def extrapolation_score(full: FitResult, partial: FitResult, *, seed: int = 0,
                         discrepancy: bool = False) -> dict[str, Any] | None:
     """:func:`predictive_score` of ``partial`` on the runs of ``full`` it was not fitted to, if it held out runs
     with the ``hold_out_top_compute`` filter (else None)."""
@@ -188,7 +188,7 @@ def predictive_optimum_coverage(predictive, runs: xr.Dataset, *, level: float = 
     return {"level": level, "budgets": len(rows), "covered": sum(row["covered"] for row in rows), "rows": rows}
 
 
-def _predictive_parts(fit: ScalingFit, runs: xr.Dataset, discrepancy_rng: np.random.Generator | None, *,
+def _predictive_parts(fit: FitResult, runs: xr.Dataset, discrepancy_rng: np.random.Generator | None, *,
                       joint: bool = False):
     """The fit's likelihood, the location of log loss at ``runs`` per posterior draw (draws x runs: the law, plus
     the discrepancy drawn from ``discrepancy_rng`` unless it is None) and the noise parameters per draw."""
@@ -201,7 +201,7 @@ def _predictive_parts(fit: ScalingFit, runs: xr.Dataset, discrepancy_rng: np.ran
     return likelihood, mu, noise
 
 
-def predictive_log_loss(fit: ScalingFit, runs: xr.Dataset, rng: np.random.Generator, *,
+def predictive_log_loss(fit: FitResult, runs: xr.Dataset, rng: np.random.Generator, *,
                         discrepancy: bool = False) -> np.ndarray:
     """Posterior predictive draws of log loss at ``runs`` (draws x runs): the law per posterior draw, with
     ``discrepancy`` plus the discrepancy GP drawn jointly over the runs, plus the fit's noise."""

@@ -9,9 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 
-from bayes_scaling.result import ScalingFit
+from bayes_scaling.result import FitResult
 from bayes_scaling.uncertainty.distance import beyond, log10_scale
 from bayes_scaling.validation.holdout import (
     LEVELS,
@@ -24,7 +25,7 @@ from bayes_scaling.validation.holdout import (
 SCHEMA_VERSION = 1
 
 
-def score_runs(fit: ScalingFit, runs: xr.Dataset, *, seed: int = 0, levels=LEVELS) -> dict[str, Any]:
+def score_runs(fit: FitResult, runs: xr.Dataset, *, seed: int = 0, levels=LEVELS) -> dict[str, Any]:
     """Score ``runs`` (a Dataset over ``run`` with the law's inputs, ``compute`` and ``loss``) against ``fit``.
 
     Returns
@@ -79,3 +80,21 @@ def verdict(coverage_90: float | None, n_runs: int, converged: bool = True) -> s
     if coverage_90 > high + 1e-9:
         return f"cautious: {said}, more than a true 90% interval would ({low:.0%} to {high:.0%}): honest but wide"
     return f"consistent: {said}, as a true 90% interval would ({low:.0%} to {high:.0%} in 99% of cases)"
+
+
+def score_frame(result: dict[str, Any]) -> pd.DataFrame:
+    """A score (:func:`score_runs`'s dict) as a table, one row per new run: its inputs, observed loss, predictive
+    median, the central intervals per level (``lower_90``, ``upper_90``, ``covered_90``, ...) in nats per token and
+    its decades beyond the fit's data; ``attrs`` hold the summary and the verdict."""
+    rows = []
+    for run in result["runs"]:
+        row = {key: value for key, value in run.items() if key != "intervals"}
+        for level, found in run["intervals"].items():
+            tag = f"{round(100 * float(level))}"
+            row.update({f"lower_{tag}": found["lower"], f"upper_{tag}": found["upper"],
+                        f"covered_{tag}": found["covered"]})
+        rows.append(row)
+    frame = pd.DataFrame(rows).set_index("run")
+    frame.attrs.update(summary=result["summary"], verdict=result["verdict"], includes=result["includes"],
+                       converged=result["converged"])
+    return frame
