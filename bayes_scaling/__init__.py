@@ -7,7 +7,7 @@
 >>> fit = bs.load("reports/chinchilla/posterior.nc")
 """
 
-from bayes_scaling.api import ScalingFit, fit, load
+from bayes_scaling.api import ScalingFit, dataset, fit, load
 from bayes_scaling.util.version import __version__
 
-__all__ = ["ScalingFit", "__version__", "fit", "load"]
+__all__ = ["ScalingFit", "__version__", "dataset", "fit", "load"]

@@ -184,6 +184,15 @@ def load(path: str | Path) -> ScalingFit:
     return ScalingFit(load_tree(path), path)
 
 
+def dataset(name: str, **filters: float) -> pd.DataFrame:
+    """The runs of a registered dataset (``bayes-scaling data list``; Porian's ``porian2024`` needs a
+    configuration, use a spec) as a DataFrame in canonical columns and units (``n_params``, ``n_tokens``,
+    ``compute`` in FLOP, ``loss`` in nats per token), after ``filters`` (e.g. ``drop_highest_loss=0.1``): ready for
+    :func:`fit` and :meth:`ScalingFit.score`."""
+    runs = load_runs(DataSpec(dataset=name, filters=dict(filters)))
+    return runs.frame.drop(columns=["row"]).reset_index(drop=True)
+
+
 def from_tree(tree: xr.DataTree, path: str | Path | None = None) -> ScalingFit:
     """A :class:`ScalingFit` of a DataTree already in memory."""
     return ScalingFit(tree, path)

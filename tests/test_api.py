@@ -44,8 +44,7 @@ def test_predictive_draws_have_chain_draw_point_dims_and_widen_with_noise_and_di
     whole = fitted.predictive(n_params=[1e8, 1e10], compute=[1e20, 1e23])
     assert whole.dims == ("chain", "draw", "point") and whole.sizes["point"] == 2
     assert np.allclose(whole["n_tokens"].values, [1e20 / 6e8, 1e23 / 6e10])
-    width = lambda x: (x.quantile(0.95, dim=["chain", "draw"]) - x.quantile(0.05, dim=["chain", "draw"])).values
-    assert np.all(width(whole) > width(law_only))
+    assert np.all(_width(whole) > _width(law_only))
     assert whole.attrs["decades_beyond_data"] > 1  # 1e23 is past the largest budget, 3e21
     assert np.array_equal(whole.values, fitted.predictive(n_params=[1e8, 1e10], compute=[1e20, 1e23]).values)
 
@@ -96,3 +95,8 @@ def test_bad_input_is_refused_before_sampling_with_the_column_and_row(user_frame
         bs.fit(user_frame, law="chinchilla", sampler={"draws": "many"})
     with pytest.raises(DataError, match="list"):
         bs.fit([1, 2, 3], law="chinchilla")
+
+
+def _width(draws):
+    """Width of the central 90% interval of each point's draws."""
+    return (draws.quantile(0.95, dim=["chain", "draw"]) - draws.quantile(0.05, dim=["chain", "draw"])).values
