@@ -49,13 +49,17 @@ def test_predictive_draws_have_chain_draw_point_dims_and_widen_with_noise_and_di
     assert np.array_equal(whole.values, fitted.predictive(n_params=[1e8, 1e10], compute=[1e20, 1e23]).values)
 
 
-def test_plan_is_a_tidy_table_with_the_law_and_the_discrepancy_answers(fitted):
+def test_plan_is_a_tidy_table_with_one_whole_answer_per_budget_and_the_law_beside_it(fitted):
     frame = fitted.plan(compute=1e22, params=1e9, target_loss=2.2)
     assert set(frame["question"]) == {"budget", "model size", "target loss"}
     budget = frame[frame["question"] == "budget"]
-    assert set(budget["answer"]) == {"law", "with discrepancy"}
-    n_opt = budget[(budget["quantity"] == "n_params") & (budget["answer"] == "law")].iloc[0]
+    assert set(budget["answer"]) == {"whole", "law only"}
+    n_opt = budget[(budget["quantity"] == "n_params") & (budget["answer"] == "whole")].iloc[0]
+    law = budget[(budget["quantity"] == "n_params") & (budget["answer"] == "law only")].iloc[0]
     assert n_opt["lower"] < n_opt["median"] < n_opt["upper"] and n_opt["unit"] == "parameters"
+    assert n_opt["upper"] - n_opt["lower"] > law["upper"] - law["lower"]
+    assert n_opt["decades_beyond"] == pytest.approx(np.log10(1e22 / 3e21), abs=0.01)
+    assert set(frame.loc[frame["question"] != "budget", "answer"]) == {"law only"}
     assert frame.attrs["plan"]["compute"][0]["compute"] == 1e22
 
 

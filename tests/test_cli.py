@@ -222,7 +222,15 @@ def test_isoflop_fit_from_the_command_line_takes_the_laws_defaults_and_plan_allo
     capsys.readouterr()
     assert main(["plan", str(out / "posterior.nc"), "--compute", "1e23", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
-    found = result["compute"][0]["with_discrepancy"]
+    found = result["compute"][0]
+    assert result["schema_version"] == 2 and found["includes"].startswith("law, its discrepancy")
     assert found["n_params"]["lower"] < found["n_params"]["median"] < found["n_params"]["upper"]
+    assert found["n_params"]["level"] == 0.9
+    law = found["law_only"]["n_params"]
+    assert found["n_params"]["upper"] - found["n_params"]["lower"] > law["upper"] - law["lower"]
+    assert found["extrapolation"]["decades_compute"] == pytest.approx(np.log10(1e23 / 3e21), abs=0.01)
+    assert "WARNING" not in capsys.readouterr().out
+    assert main(["plan", str(out / "posterior.nc"), "--compute", "3e25"]) == 0
+    assert "WARNING: 4.0 decades of compute beyond the largest run" in capsys.readouterr().out
     assert set(result["discrepancy"]) == {"description", "collapsed"}
     assert "extrapolation slope" in result["discrepancy"]["description"]

@@ -57,14 +57,16 @@ def test_near_the_runs_it_follows_the_law_and_far_beyond_it_is_wider():
     assert 0.01 < np.nanstd(np.log(gp_loss / still)) < 0.05  # NaN: draws whose profile had no minimum
 
 
-def test_plan_reports_it_beside_the_law_s_allocation(fit):
-    row = plan(fit, compute=[1e24])["compute"][0]
-    found = row["with_discrepancy"]
-    assert set(found) == {"n_params", "n_tokens", "tokens_per_param", "loss", "no_minimum"}
+def test_plan_answers_with_it_and_keeps_the_law_alone_beside_it(fit):
+    found = plan(fit, compute=[1e24])["compute"][0]
+    assert {"n_params", "n_tokens", "tokens_per_param", "loss", "no_minimum", "law_only", "includes",
+            "extrapolation"} <= set(found)
     assert found["loss"]["lower"] < found["loss"]["median"] < found["loss"]["upper"]
     assert found["n_params"]["lower"] < found["n_params"]["median"] < found["n_params"]["upper"]
     assert 0.0 <= found["no_minimum"] < 0.2
-    assert "with_discrepancy" not in plan(fit, compute=[1e24], discrepancy=False)["compute"][0]
+    law = plan(fit, compute=[1e24], discrepancy=False)["compute"][0]
+    assert "law_only" not in law and law["includes"].startswith("the law alone")
+    assert law["n_params"] == found["law_only"]["n_params"]
 
 
 def test_beyond_the_data_the_allocation_moves_by_the_learned_drift_of_n_opt():

@@ -20,14 +20,31 @@ from bayes_scaling.laws import LawNotApplicable
 from bayes_scaling.result import FitResult
 from bayes_scaling.util.defaults import DEFAULT_LEVEL
 
+#: Version of the JSON shape :func:`plan` returns (``bayes-scaling plan --json``). 2: one interval per quantity
+#: (the whole predictive where the law has one, ``law_only`` beside it), ``level`` in every interval,
+#: ``extrapolation`` per answer.
+SCHEMA_VERSION = 2
+#: Beyond this many decades of compute past the largest run, a plan warns: 99% of the held-out errors the
+#: extrapolation error was learned from (``scripts/extrapolation_errors.py``: fits 0.5, 1 and 1.5 decades below each
+#: suite's top budget) lie within 1.5 decades of their fit's data, so further out its linear growth is assumed, not
+#: checked by any held-out run.
+VALIDATED_DECADES = 1.5
+#: What an answer includes.
+WHOLE = ("law, its discrepancy along the IsoFLOP line (GP) and the extrapolation error beyond the data learned "
+         "across published sweeps (N_opt and loss); without run-to-run noise")
+LAW_ONLY = "the law alone (its parameters' posterior): no discrepancy or extrapolation error"
+ALLOCATION = ("n_params", "n_tokens", "tokens_per_param", "loss")
+
 
 def summary(values: xr.DataArray, level: float) -> dict[str, float | None]:
-    """``{"median", "lower", "upper"}`` of a scalar-per-draw quantity (None where every draw is NaN)."""
+    """``{"median", "lower", "upper", "level"}`` of a scalar-per-draw quantity (None where every draw is NaN)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         stats = interval(values, level)
-    return {key: (None if np.isnan(v) else float(v)) for key, v in
-            ((k, float(stats[k])) for k in ("median", "lower", "upper"))}
+    found: dict[str, float | None] = {key: (None if np.isnan(v) else float(v)) for key, v in
+                                      ((k, float(stats[k])) for k in ("median", "lower", "upper"))}
+    found["level"] = level
+    return found
 
 
 def _rows(dataset: xr.Dataset, dim: str, names: Sequence[str], level: float) -> list[dict[str, Any]]:
@@ -40,16 +57,60 @@ def _rows(dataset: xr.Dataset, dim: str, names: Sequence[str], level: float) -> 
     return rows
 
 
-def _add_discrepancy_rows(fit: FitResult, rows: list[dict[str, Any]], compute: Sequence[float],
-                          level: float) -> None:
-    try:
-        alloc = allocation_with_discrepancy(fit, compute)
-    except LawNotApplicable:
-        return
-    names = ("n_params", "n_tokens", "tokens_per_param", "loss")
-    for row, found in zip(rows, _rows(alloc, "compute", names, level), strict=True):
-        missing = float(alloc["n_params"].sel(compute=row["compute"]).isnull().mean())
-        row["with_discrepancy"] = {**{name: found[name] for name in names}, "no_minimum": missing}
+def data_extent(fit: FitResult) -> dict[str, float]:
+    """The largest compute (FLOP), N and D among the runs the fit saw."""
+    runs = fit.runs
+    return {f"largest_{name}": float(runs[name].max()) for name in ("compute", "n_params", "n_tokens")
+            if name in runs}
+
+
+def extrapolation(extent: dict[str, float], **values: float | None) -> dict[str, Any]:
+    """Decades beyond the data's largest compute, N and D (0 inside; None where unknown) of an answer's point, and
+    a ``warning`` beyond :data:`VALIDATED_DECADES` of compute."""
+    out: dict[str, Any] = {}
+    for name, value in values.items():
+        largest = extent.get(f"largest_{name}")
+        out[f"decades_{name}"] = (None if value is None or largest is None
+                                  else round(max(0.0, float(np.log10(value / largest))), 3))
+    beyond = out.get("decades_compute") or 0.0
+    out["warning"] = (f"{beyond:.1f} decades of compute beyond the largest run: further than the extrapolation "
+                      f"error was checked ({VALIDATED_DECADES} decades); treat the interval as a lower bound on the "
+                      "uncertainty" if beyond > VALIDATED_DECADES else None)
+    return out
+
+
+def _budget_rows(fit: FitResult, compute: Sequence[float], level: float, discrepancy: bool,
+                 extent: dict[str, float]) -> list[dict[str, Any]]:
+    """One answer per budget: the whole predictive's allocation where the law has one, else the law's, labelled."""
+    law_rows = _rows(fit.optimal_allocation(compute), "compute", ALLOCATION, level)
+    whole = None
+    if discrepancy:
+        try:
+            whole = allocation_with_discrepancy(fit, compute)
+        except LawNotApplicable:
+            whole = None
+    rows = []
+    for k, law_row in enumerate(law_rows):
+        if whole is None:
+            row = {**law_row, "includes": LAW_ONLY}
+        else:
+            found = _rows(whole.isel(compute=[k]), "compute", ALLOCATION, level)[0]
+            missing = float(whole["n_params"].isel(compute=k).isnull().mean())
+            row = {**found, "includes": WHOLE, "no_minimum": missing,
+                   "law_only": {name: law_row[name] for name in ALLOCATION}}
+        row["extrapolation"] = extrapolation(extent, compute=row["compute"], n_params=row["n_params"]["median"],
+                                             n_tokens=row["n_tokens"]["median"])
+        rows.append(row)
+    return rows
+
+
+def _floor_text(fit: FitResult, level: float) -> str | None:
+    """The law's irreducible loss as ``E = 1.81 [1.78, 1.83]``, if it has one."""
+    floor = getattr(fit.law, "floor", None)
+    if not floor or floor not in fit.posterior:
+        return None
+    found = summary(fit.posterior[floor], level)
+    return f"{floor} = {found['median']:.3g} [{found['lower']:.3g}, {found['upper']:.3g}]"
 
 
 def plan(
@@ -62,15 +123,19 @@ def plan(
     discrepancy: bool = True,
 ) -> dict[str, Any]:
     """Compute-optimal allocations for ``compute`` budgets, budgets for ``n_params`` sizes and the compute needed
-    for ``target_loss``, each quantity as median and central ``level`` credible interval.
+    for ``target_loss``: one answer per question, each quantity as median and central ``level`` interval.
 
-    With ``discrepancy`` (and a law of N and D), each budget's row also holds ``with_discrepancy``: the allocation
-    allowing for the law's discrepancy along the IsoFLOP line, with the loss of that profile at its optimum
-    (:func:`~bayes_scaling.analysis.discrepancy_allocation.allocation_with_discrepancy`), the intervals to quote when
-    the budget lies beyond the runs, and ``no_minimum``, the share of draws whose profile had no minimum."""
+    A budget's answer comes from the whole predictive where the law has an IsoFLOP line (``includes`` says so):
+    the allocation allowing for the law's discrepancy and the extrapolation error beyond the data
+    (:func:`~bayes_scaling.analysis.discrepancy_allocation.allocation_with_discrepancy`), with the law alone beside
+    it as ``law_only`` and ``no_minimum``, the share of draws whose profile had no minimum. Sizes and target
+    losses are answered by the law alone, and say so. Every answer has ``extrapolation``: decades beyond the
+    data's largest compute, N and D, with a warning past :data:`VALIDATED_DECADES`."""
     if not 0 < level < 1:
         raise ValueError(f"--level must be between 0 and 1, got {level}")
+    extent = data_extent(fit)
     out: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
         "fit": str(fit.path) if fit.path else fit.name,
         "analysis": fit.name,
         "law": fit.law.name,
@@ -78,27 +143,40 @@ def plan(
         "converged": fit.converged,
         "diagnostics": fit.diagnostics.verdict(),
         "level": level,
+        "units": UNITS,
+        "data": extent,
         "discrepancy": {"description": fit.discrepancy.describe(), "collapsed": fit.discrepancy.collapsed},
         "weakly_identified": fit.weakly_identified,
     }
     try:
         exps = fit.exponents()
         out["exponents"] = {name: summary(exps[name], level) for name in ("a", "b")}
+        out["exponents"]["includes"] = LAW_ONLY
     except LawNotApplicable:
         out["exponents"] = None
     if compute:
-        alloc = fit.optimal_allocation(compute)
-        out["compute"] = _rows(alloc, "compute", ("n_params", "n_tokens", "tokens_per_param", "loss"), level)
-        if discrepancy:
-            _add_discrepancy_rows(fit, out["compute"], compute, level)
+        out["compute"] = _budget_rows(fit, compute, level, discrepancy, extent)
     if n_params:
         budgets = fit.optimal_for_params(n_params)
-        out["params"] = _rows(budgets, "n_params", ("compute", "n_tokens", "tokens_per_param", "loss"), level)
+        rows = _rows(budgets, "n_params", ("compute", "n_tokens", "tokens_per_param", "loss"), level)
+        for row in rows:
+            row["includes"] = LAW_ONLY
+            row["extrapolation"] = extrapolation(extent, compute=row["compute"]["median"], n_params=row["n_params"],
+                                                 n_tokens=row["n_tokens"]["median"])
+        out["params"] = rows
     if target_loss:
         needed = fit.compute_for_loss(target_loss)
         rows = _rows(needed, "target_loss", ("compute", "n_params", "n_tokens"), level)
+        floor = _floor_text(fit, level)
         for row, value in zip(rows, needed["target_loss"].values, strict=True):
-            row["probability_reachable"] = float(needed["reachable"].sel(target_loss=value).mean())
+            reachable = float(needed["reachable"].sel(target_loss=value).mean())
+            row["probability_reachable"] = reachable
+            row["includes"] = LAW_ONLY
+            row["extrapolation"] = extrapolation(extent, compute=row["compute"]["median"],
+                                                 n_params=row["n_params"]["median"],
+                                                 n_tokens=row["n_tokens"]["median"])
+            row["below_floor"] = (f"the target is below the law's floor {floor} in {1 - reachable:.0%} of draws"
+                                  if floor and reachable < 1 else None)
         out["target_loss"] = rows
     return out
 
@@ -112,24 +190,25 @@ QUESTIONS = {"compute": "budget", "params": "model size", "target_loss": "target
 
 def plan_frame(result: dict[str, Any]) -> pd.DataFrame:
     """A plan (:func:`plan`'s dict) as a tidy table: one row per question (``budget``, ``model size``, ``target
-    loss``), its ``value``, the ``quantity`` answered, the ``answer`` it comes from (``law`` alone, or ``with
-    discrepancy`` along the IsoFLOP line, the one to quote beyond the runs), its median and central interval and
-    unit. ``attrs`` hold the level, the fit's convergence and diagnostics."""
+    loss``), its ``value``, the ``quantity`` answered, the ``answer`` it comes from (``whole``: law, discrepancy
+    and extrapolation error, the one to quote; or ``law only``), its median, central interval, unit and decades of
+    compute beyond the data. ``attrs`` hold the level, the fit's convergence and diagnostics."""
     rows = []
     for key, question in QUESTIONS.items():
         for row in result.get(key) or []:
             value = row["compute" if key == "compute" else "n_params" if key == "params" else "target_loss"]
-            answers = [("law", row)] + ([("with discrepancy", row["with_discrepancy"])]
-                                        if row.get("with_discrepancy") else [])
+            answers = [("whole" if row.get("law_only") else "law only", row)] + (
+                [("law only", row["law_only"])] if row.get("law_only") else [])
             for answer, values in answers:
                 for quantity, unit in UNITS.items():
                     found = values.get(quantity)
                     if not isinstance(found, dict) or (key != "compute" and quantity == question):
                         continue
                     rows.append({"question": question, "value": value, "quantity": quantity, "answer": answer,
-                                 **found, "unit": unit})
+                                 **{k: found[k] for k in ("median", "lower", "upper")}, "unit": unit,
+                                 "decades_beyond": row["extrapolation"]["decades_compute"]})
     frame = pd.DataFrame(rows, columns=["question", "value", "quantity", "answer", "median", "lower", "upper",
-                                        "unit"])
+                                        "unit", "decades_beyond"])
     frame.attrs.update(level=result["level"], converged=result["converged"], diagnostics=result["diagnostics"],
                        weakly_identified=result.get("weakly_identified", []))
     return frame

@@ -8,6 +8,7 @@ import sys
 
 from bayes_scaling.analysis.planning import plan as make_plan
 from bayes_scaling.result import load
+from bayes_scaling.util.numbers import count, interval_text
 
 LABELS = {
     "n_params": ("N_opt", "parameters"),
@@ -16,19 +17,42 @@ LABELS = {
     "loss": ("loss", "nats/token"),
     "compute": ("compute", "FLOP"),
 }
+#: Quantities written as counts with a suffix (70.6B).
+COUNTS = {"n_params", "n_tokens"}
 
 
-def _fmt(s: dict) -> str:
+def _fmt(s: dict, key: str = "") -> str:
     if s["median"] is None:
         return "unreachable in every draw"
-    return f"{s['median']:>10.4g}   [{s['lower']:.4g}, {s['upper']:.4g}]"
+    return interval_text(s, style=count if key in COUNTS else None)
+
+
+def _lines(values: dict, keys: tuple[str, ...], indent: str = "  ") -> list[str]:
+    return [f"{indent}{LABELS[k][0]:<14}{_fmt(values[k], k):<34} {LABELS[k][1]}".rstrip() for k in keys]
+
+
+def _distance(found: dict) -> str:
+    """How far an answer is from the data, in words."""
+    decades = found.get("decades_compute") or 0.0
+    if decades <= 0:
+        return "inside the compute range of the runs"
+    sizes = [f"{LABELS[name][0]} {found[f'decades_{name}']:.1f} beyond the largest {word}"
+             for name, word in (("n_params", "model"), ("n_tokens", "token count"))
+             if (found.get(f"decades_{name}") or 0) > 0]
+    return f"{decades:.1f} decades of compute beyond the largest run" + (f" ({', '.join(sizes)})" if sizes else "")
 
 
 def format_plan(result: dict) -> str:
-    """Human-readable plan."""
+    """Human-readable plan: one answer per question (the whole predictive where the law has one), its distance from
+    the data, and the law alone beside it for comparison."""
     level = f"{result['level']:.0%}"
     status = "converged" if result["converged"] else "NOT CONVERGED - do not quote"
+    data = result.get("data", {})
     lines = [f"{result['analysis']}: {result['equation']} ({status}); median [{level} credible interval]"]
+    if data.get("largest_compute"):
+        lines.append(f"runs up to {data['largest_compute']:.3g} FLOP"
+                     + (f", N {count(data['largest_n_params'])}" if data.get("largest_n_params") else "")
+                     + (f", D {count(data['largest_n_tokens'])}" if data.get("largest_n_tokens") else ""))
     if result.get("weakly_identified"):
         lines.append(f"weakly identified by the runs (intervals lean on the priors): "
                      f"{', '.join(result['weakly_identified'])}")
@@ -36,31 +60,36 @@ def format_plan(result: dict) -> str:
     if found:
         lines.append(f"discrepancy: {found['description']}")
         if found["collapsed"]:
-            lines.append("  the discrepancy GP collapsed (no misfit beyond the noise at the runs): 'allowing for the "
-                         "discrepancy' adds only the extrapolation error beyond the data")
+            lines.append("  the discrepancy GP collapsed (no misfit beyond the noise at the runs): the answers add "
+                         "only the extrapolation error beyond the data")
     if result.get("exponents"):
         a, b = result["exponents"]["a"], result["exponents"]["b"]
-        lines.append(f"exponents: N_opt ∝ C^a, a = {_fmt(a).strip()};  D_opt ∝ C^b, b = {_fmt(b).strip()}")
+        lines.append(f"exponents (law alone): N_opt ∝ C^a, a = {_fmt(a)};  D_opt ∝ C^b, b = {_fmt(b)}")
     for row in result.get("compute", []):
-        lines.append(f"\nbudget C = {row['compute']:.4g} FLOP (compute-optimal):")
-        lines += [f"  {LABELS[k][0]:<14}{_fmt(row[k])} {LABELS[k][1]}".rstrip() for k in
-                  ("n_params", "n_tokens", "tokens_per_param", "loss")]
-        if row.get("with_discrepancy"):
-            found = row["with_discrepancy"]
-            missing = f"; {found['no_minimum']:.0%} of draws had no minimum" if found["no_minimum"] >= 0.005 else ""
-            lines.append(f"  allowing for the law's discrepancy along the IsoFLOP line (quote this beyond the runs"
-                         f"{missing}):")
-            lines += [f"  {LABELS[k][0]:<14}{_fmt(found[k])} {LABELS[k][1]}".rstrip() for k in
-                      ("n_params", "n_tokens", "tokens_per_param", "loss")]
+        where = row["extrapolation"]
+        lines.append(f"\nbudget C = {row['compute']:.3g} FLOP, {_distance(where)}:")
+        lines += _lines(row, ("n_params", "n_tokens", "tokens_per_param", "loss"))
+        lines.append(f"  includes: {row['includes']}")
+        if row.get("no_minimum", 0) >= 0.005:
+            lines.append(f"  {row['no_minimum']:.0%} of draws had no minimum along the IsoFLOP line (left out)")
+        if where.get("warning"):
+            lines.append(f"  WARNING: {where['warning']}")
+        if row.get("law_only"):
+            lines.append("  the law alone, for comparison (narrower: it leaves out the law's misfit and extrapolation "
+                         "error; do not quote it beyond the runs):")
+            lines += _lines(row["law_only"], ("n_params", "loss"), indent="    ")
     for row in result.get("params", []):
-        lines.append(f"\nmodel size N = {row['n_params']:.4g} parameters (budget that makes it compute-optimal):")
-        lines += [f"  {LABELS[k][0]:<14}{_fmt(row[k])} {LABELS[k][1]}".rstrip() for k in
-                  ("compute", "n_tokens", "tokens_per_param", "loss")]
+        lines.append(f"\nmodel size N = {count(row['n_params'])} parameters, the budget that makes it "
+                     f"compute-optimal (law alone; {_distance(row['extrapolation'])}):")
+        lines += _lines(row, ("compute", "n_tokens", "tokens_per_param", "loss"))
     for row in result.get("target_loss", []):
-        lines.append(f"\ntarget loss {row['target_loss']:.4g} nats/token: reachable in "
-                     f"{row['probability_reachable']:.1%} of draws; among those:")
-        lines += [f"  {LABELS[k][0]:<14}{_fmt(row[k])} {LABELS[k][1]}".rstrip()
-                  for k in ("compute", "n_params", "n_tokens")]
+        lines.append(f"\ntarget loss {row['target_loss']:.4g} nats/token (law alone): reachable in "
+                     f"{row['probability_reachable']:.1%} of draws" + ("; among those:" if
+                                                                       row["probability_reachable"] else ""))
+        if row.get("below_floor"):
+            lines.append(f"  {row['below_floor']}")
+        if row["probability_reachable"]:
+            lines += _lines(row, ("compute", "n_params", "n_tokens"))
     return "\n".join(lines)
 
 

@@ -18,7 +18,7 @@ from bayes_scaling.analysis.planning import summary
 from bayes_scaling.data.named_models import NAMED_MODELS
 from bayes_scaling.laws import LawNotApplicable
 from bayes_scaling.report.comparison_figures import allocation_comparison_figure, ladder_figure
-from bayes_scaling.report.html import Cell, count, figure_html, fmt, interval_text, render, table_html, verdict_cell
+from bayes_scaling.report.html import Cell, figure_html, render, table_html, verdict_cell
 from bayes_scaling.report.sensitivity import EXTRAPOLATION_HEADER, extrapolation_rows
 from bayes_scaling.result import FitResult
 from bayes_scaling.study import published
@@ -26,6 +26,7 @@ from bayes_scaling.study.crossover import fits_crossover, summarise
 from bayes_scaling.study.ladder import porian_ladder
 from bayes_scaling.study.param_count import KAPLAN_VOCAB, recounted_exponent
 from bayes_scaling.util.defaults import DEFAULT_LEVEL, PARETO_K_BAD
+from bayes_scaling.util.numbers import count, fmt, interval_text
 
 LEVEL = DEFAULT_LEVEL
 

@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 
 from bayes_scaling.data.runs import PF_DAY
 from bayes_scaling.report.figures import BAND
-from bayes_scaling.report.html import Cell, figure_html, fmt, render, table_html
+from bayes_scaling.report.html import Cell, figure_html, render, table_html
 from bayes_scaling.result import FitResult
 from bayes_scaling.study.crossover import (
     KAPLAN_PUBLISHED,
@@ -22,6 +22,7 @@ from bayes_scaling.study.crossover import (
     published_crossover,
     summarise,
 )
+from bayes_scaling.util.numbers import fmt
 
 MAX_POINTS = 400
 COLOURS = {"frontier": "#1f5fa8", "data": "#c0392b", "kaplan": "0.35", "star": "#6c3483"}

@@ -15,21 +15,13 @@ from bayes_scaling.laws import LawNotApplicable
 from bayes_scaling.priors import Prior
 from bayes_scaling.report import figures
 from bayes_scaling.report.figures import references_of
-from bayes_scaling.report.html import (
-    Cell,
-    count,
-    figure_html,
-    fmt,
-    interval_text,
-    page_html,
-    render,
-    table_html,
-)
+from bayes_scaling.report.html import Cell, figure_html, page_html, render, table_html
 from bayes_scaling.result import FitResult
 from bayes_scaling.sampling.diagnostics import MAX_RHAT, MIN_ESS, loo_summary
 from bayes_scaling.study import published
 from bayes_scaling.uncertainty.drift import FRACTIONS
 from bayes_scaling.util.defaults import DEFAULT_LEVEL, PARETO_K_BAD
+from bayes_scaling.util.numbers import count, fmt, interval_text
 
 LEVEL = DEFAULT_LEVEL
 PLANNING_BUDGETS = (1e21, 1e22, published.GOPHER_BUDGET, 1e24, 1e25, 1e26)
@@ -40,15 +32,15 @@ def _summary_section(fit: FitResult) -> Markup:
     budget = None
     if result.get("compute"):
         row = result["compute"][0]
-        budget = {"compute": published.GOPHER_BUDGET, "n_params": interval_text(row["n_params"], style=count),
-                  "n_tokens": interval_text(row["n_tokens"], style=count),
-                  "tokens_per_param": interval_text(row["tokens_per_param"]), "loss": interval_text(row["loss"]),
+        law = row.get("law_only") or row
+        budget = {"compute": published.GOPHER_BUDGET, "n_params": interval_text(law["n_params"], style=count),
+                  "n_tokens": interval_text(law["n_tokens"], style=count),
+                  "tokens_per_param": interval_text(law["tokens_per_param"]), "loss": interval_text(law["loss"]),
                   "with_discrepancy": None}
-        if row.get("with_discrepancy"):
-            found = row["with_discrepancy"]
-            budget["with_discrepancy"] = {"n_params": interval_text(found["n_params"], style=count),
-                                          "tokens_per_param": interval_text(found["tokens_per_param"]),
-                                          "loss": interval_text(found["loss"])}
+        if row.get("law_only"):
+            budget["with_discrepancy"] = {"n_params": interval_text(row["n_params"], style=count),
+                                          "tokens_per_param": interval_text(row["tokens_per_param"]),
+                                          "loss": interval_text(row["loss"])}
     exponents = None
     if result.get("exponents"):
         a = fit.exponents()["a"].values.ravel()
@@ -135,11 +127,9 @@ def _allocation_section(fit: FitResult) -> Markup:
             "compute-optimal N and D against compute",
         ))
     result = plan(fit, compute=list(PLANNING_BUDGETS), level=LEVEL)
-    gp = any("with_discrepancy" in r for r in result["compute"])
-    rows = [[f"{r['compute']:.3g}", interval_text(r["n_params"], style=count),
-             interval_text(r["n_tokens"], style=count),
-             interval_text(r["tokens_per_param"]), interval_text(r["loss"]),
-             *([interval_text(r["with_discrepancy"]["n_params"], style=count)] if gp else [])]
+    gp = any("law_only" in r for r in result["compute"])
+    rows = [[f"{r['compute']:.3g}", *_law_cells(r.get("law_only") or r),
+             *([interval_text(r["n_params"], style=count)] if gp else [])]
             for r in result["compute"]]
     budgets_table = table_html(
         ["compute (FLOP)", "N_opt", "D_opt", "tokens / parameter", "loss (nats)",
@@ -155,6 +145,12 @@ def _allocation_section(fit: FitResult) -> Markup:
                              "tokens, this fit", "tokens, published"], rows)
     return render("fit/allocation.html.j2", converged=fit.converged, exponent_table=exponent_table, figures=shown,
                   with_discrepancy=gp, budgets_table=budgets_table, table3=table3)
+
+
+def _law_cells(law: dict) -> list[str]:
+    """N_opt, D_opt, tokens per parameter and loss of the law alone, as interval texts."""
+    return [interval_text(law["n_params"], style=count), interval_text(law["n_tokens"], style=count),
+            interval_text(law["tokens_per_param"]), interval_text(law["loss"])]
 
 
 def _named_models_section(fit: FitResult) -> Markup:

@@ -57,30 +57,3 @@ def page_html(title: str, header: Markup, sections: Sequence[Markup], toc: Seque
     """A complete, self-contained HTML document."""
     return str(render("page.html.j2", title=title, header=header, sections=list(sections), toc=list(toc),
                       footer=footer)) + "\n"
-
-
-def fmt(value: float | None, digits: int = 4) -> str:
-    """A number with ``digits`` significant figures (``–`` for missing)."""
-    if value is None:
-        return "–"
-    return f"{value:.{digits}g}"
-
-
-SUFFIXES = ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K"))
-
-
-def count(value: float | None, digits: int = 3) -> str:
-    """A parameter or token count with a suffix: ``70.6B``, ``1.41T`` (``–`` for missing)."""
-    if value is None:
-        return "–"
-    for scale, suffix in SUFFIXES:
-        if abs(value) >= scale:
-            return f"{value / scale:.{digits}g}{suffix}"
-    return f"{value:.{digits}g}"
-
-
-def interval_text(s: dict, digits: int = 3, style=fmt) -> str:
-    """``median [lower, upper]`` from a planning summary dict; ``style`` formats each number."""
-    if s["median"] is None:
-        return "unreachable"
-    return f"{style(s['median'], digits)} [{style(s['lower'], digits)}, {style(s['upper'], digits)}]"

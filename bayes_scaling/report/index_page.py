@@ -10,10 +10,11 @@ from bayes_scaling.laws import LawNotApplicable
 from bayes_scaling.report import comparison
 from bayes_scaling.report.calibration_section import calibration_summary_section
 from bayes_scaling.report.comparison import ComparisonPlan, quiet
-from bayes_scaling.report.html import Cell, count, interval_text, page_html, render, table_html, verdict_cell
+from bayes_scaling.report.html import Cell, page_html, render, table_html, verdict_cell
 from bayes_scaling.result import FitResult
 from bayes_scaling.study import published
 from bayes_scaling.util.defaults import DEFAULT_LEVEL
+from bayes_scaling.util.numbers import count, interval_text
 
 LEVEL = DEFAULT_LEVEL
 

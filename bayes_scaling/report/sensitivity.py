@@ -8,9 +8,10 @@ from markupsafe import Markup
 
 from bayes_scaling.analysis.planning import summary
 from bayes_scaling.laws import LawNotApplicable
-from bayes_scaling.report.html import Cell, fmt, interval_text, render, table_html, verdict_cell
+from bayes_scaling.report.html import Cell, render, table_html, verdict_cell
 from bayes_scaling.result import FitResult
 from bayes_scaling.util.defaults import DEFAULT_LEVEL
+from bayes_scaling.util.numbers import fmt, interval_text
 from bayes_scaling.validation.holdout import LEVELS, extrapolation_score, is_scored
 
 #: Where a fit's checks are saved, inside its report folder.
