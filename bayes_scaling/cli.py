@@ -73,7 +73,11 @@ def _add_fit_parser(sub) -> None:
     p.add_argument("--allow-unconverged", action="store_true",
                    help="exit 0 even if diagnostics fail (the fit is still marked NOT CONVERGED everywhere)")
     p.add_argument("--page", action="store_true",
-                   help="also write the fit's HTML page (about 5 s more; `report` writes every page)")
+                   help="also write the fit's HTML page, with plan.json and quantiles.csv beside it (about 5 s more; "
+                   "`report` writes every page)")
+    p.add_argument("--budgets", type=_positive_floats, nargs="+", default=[], metavar="FLOP",
+                   help="budgets the page answers at the top (default: the spec's [plan] budgets, else 1, 10 and 100 "
+                   "times the largest run's compute)")
 
 
 def _add_calibrate_parser(sub) -> None:
@@ -144,7 +148,9 @@ def _add_report_parser(sub) -> None:
     p.add_argument("--out", default="reports", help="report folder (default reports/)")
     _add_scheduler_arguments(p)  # for the specs' [calibration] backtests and SBC
     p.add_argument("--budgets", type=_positive_floats, nargs="+", default=[], metavar="FLOP",
-                   help="budgets to add to the comparison's allocation table (besides 5.76e23, 1e25, 1e26)")
+                   help="budgets the fit pages answer at the top (default: 1, 10 and 100 times each analysis's largest "
+                   "run, or its [plan] budgets) and the comparison's allocation table adds (besides 5.76e23, 1e25, "
+                   "1e26)")
     p.add_argument("--refit", action="store_true", help="refit even when nothing changed")
 
 

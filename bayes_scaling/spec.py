@@ -144,6 +144,8 @@ class AnalysisSpec:
     calibration: CalibrationSpec | None = None
     #: Published values its pages compare it with (keys of :data:`bayes_scaling.study.references.REFERENCES`).
     references: tuple[str, ...] = ()
+    #: Budgets (FLOP) its page answers at the top (``[plan] budgets``); none: 1, 10 and 100 times its largest run.
+    plan_budgets: tuple[float, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -153,7 +155,7 @@ class AnalysisSpec:
 
 SECTIONS = {"analysis": {"name", "title", "law", "references"}, "data": None, "likelihood": {"family"}, "priors": None,
             "sampler": set(SamplerSpec.__dataclass_fields__), "sensitivity": None,
-            "calibration": set(CalibrationSpec.__dataclass_fields__)}
+            "calibration": set(CalibrationSpec.__dataclass_fields__), "plan": {"budgets"}}
 DATA_KEYS = {"dataset", "csv", "columns", "units", "compute_tolerance", "n_counts_embeddings", "select", *FILTERS}
 
 
@@ -265,8 +267,13 @@ def spec_from_dict(raw: Mapping[str, Any], where: str = "spec", base: Path | Non
     if not isinstance(references, list) or not all(isinstance(key, str) for key in references):
         raise SpecError(f"{where} [analysis]: references must be a list of names, e.g. references = "
                         "[\"hoffmann-2022\", \"epoch-2024\"]")
+    budgets = raw.get("plan", {}).get("budgets", [])
+    if (not isinstance(budgets, list) or not all(isinstance(b, int | float) and not isinstance(b, bool)
+                                                 and 0 < b < float("inf") for b in budgets)):
+        raise SpecError(f"{where} [plan]: budgets must be a list of positive FLOP counts, e.g. budgets = [1e22, 1e23]")
     return AnalysisSpec(
         references=tuple(references),
+        plan_budgets=tuple(float(b) for b in budgets),
         name=name,
         law=str(analysis["law"]),
         title=str(analysis.get("title", "")),

@@ -161,7 +161,7 @@ def test_calibration_section_shows_coverage_bootstrap_and_rank_histograms():
 
     anchor, _, html = calibration_section(_calibration_result())
     assert anchor == "calibration" and html.count("<img") == 2  # coverage figure and rank histograms
-    assert "Bayesian: law + discrepancy" in html and "bootstrap (Epoch AI&#39;s procedure)" in html
+    assert "Bayesian: law + discrepancy" in html and "bootstrap (Huber point fits of resampled runs)" in html
     assert "honest at 2 of 2 cutoffs" in html and "77% to 100% on 48 runs" in html
     assert "No parameter's rank uniformity is rejected" in html and "3 of 100 fits failed" in html
     _, _, bad = calibration_section(_calibration_result(coverage_gp=0.6))

@@ -32,7 +32,7 @@ def fit(args: argparse.Namespace) -> int:
           file=sys.stderr)
     result = fit_prepared(prepared, progress=sys.stderr.isatty())
     result.path = Path(args.out)
-    written = write_fit(result, Path(args.out), page=args.page)
+    written = write_fit(result, Path(args.out), page=args.page, budgets=tuple(args.budgets or ()))
     print(format_fit_summary(result))
     for path in written:
         print(f"wrote {path}")

@@ -110,6 +110,9 @@ class Law:
     title: ClassVar[str]
     equation: ClassVar[str]
     reference: ClassVar[str] = ""
+    #: What the law says, without the papers' names: the title of pages about a user's own runs, where published
+    #: references appear only if the analysis declares them.
+    plain_title: ClassVar[str] = "Scaling law"
     inputs: ClassVar[tuple[str, ...]]
     default_priors: ClassVar[dict[str, Prior]]
     power_terms: ClassVar[tuple[PowerTerm, ...]] = ()

@@ -34,6 +34,7 @@ class ChinchillaLaw(Law):
 
     name = "chinchilla"
     title = "Chinchilla parametric loss (Hoffmann et al. 2022, approach 3)"
+    plain_title = "Parametric loss in model size and training tokens, with an irreducible floor"
     equation = "L(N, D) = E + A / N^α + B / D^β"
     reference = "Hoffmann et al. 2022, arXiv 2203.15556, eq. (2) and appendix D.2"
     inputs = ("n_params", "n_tokens")

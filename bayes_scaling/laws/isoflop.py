@@ -61,6 +61,7 @@ class IsoFlopLaw(Law):
 
     name = "isoflop"
     title = "IsoFLOP profiles with N_opt(C) = N_0·C^a and a compute frontier (approach 2, one joint model)"
+    plain_title = "IsoFLOP profiles around a compute-optimal size N_opt(C) = N_0·C^a, with a compute frontier"
     equation = "L = E + (C_c/C)^α_C · g(log(N / (N_0 C^a)); u, v)"
     reference = "Hoffmann et al. 2022 approach 2; Kaplan et al. 2020 section 6 and eq. (1.3)"
     inputs = ("n_params", "compute")

@@ -29,6 +29,7 @@ class IsoFlopPowerLaw(IsoFlopLaw):
     name = "isoflop_power"
     floor = None  # Kaplan's frontier has no floor
     title = "IsoFLOP profiles on Kaplan's power-law frontier (no floor; the form of Kaplan's L* crossover)"
+    plain_title = "IsoFLOP profiles on a power-law compute frontier (no floor)"
     equation = "L = (C_c/C)^α_C · g(log(N / (N_0 C^a)); u, v)"
     reference = "Kaplan et al. 2020 section 6 and eq. (1.3); Hoffmann et al. 2022 approach 2"
     default_priors: ClassVar[dict[str, Prior]] = {

@@ -21,6 +21,7 @@ class KaplanComputeLaw(SinglePowerLaw):
 
     name = "kaplan_compute"
     title = "Kaplan L(C_min): compute-efficient frontier (Kaplan et al. 2020, eq. 1.3)"
+    plain_title = "Power law of loss in compute on the compute-efficient frontier"
     equation = "L(C_min) = (C_c / C_min)^α_C"
     reference = "Kaplan et al. 2020, arXiv 2001.08361, eq. (1.3)"
     input, scale, exponent = "compute", "C_c", "alpha_C"

@@ -21,6 +21,7 @@ class KaplanDataLaw(SinglePowerLaw):
 
     name = "kaplan_data"
     title = "Kaplan L(D): data-limited loss (Kaplan et al. 2020, eq. 1.2)"
+    plain_title = "Power law of loss in training tokens (data-limited)"
     equation = "L(D) = (D_c / D)^α_D"
     reference = "Kaplan et al. 2020, arXiv 2001.08361, eq. (1.2)"
     input, scale, exponent = "n_tokens", "D_c", "alpha_D"

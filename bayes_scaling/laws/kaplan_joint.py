@@ -27,6 +27,7 @@ class KaplanJointLaw(Law):
 
     name = "kaplan_joint"
     title = "Kaplan L(N, D) (Kaplan et al. 2020, eq. 1.5)"
+    plain_title = "Joint power law of loss in model size and training tokens"
     equation = "L(N, D) = [(N_c / N)^(α_N/α_D) + D_c / D]^α_D"
     reference = "Kaplan et al. 2020, arXiv 2001.08361, eq. (1.5) and Table 2"
     inputs = ("n_params", "n_tokens")

@@ -22,6 +22,7 @@ class KaplanParamsLaw(SinglePowerLaw):
 
     name = "kaplan_params"
     title = "Kaplan L(N): size-limited loss (Kaplan et al. 2020, eq. 1.1)"
+    plain_title = "Power law of loss in model size (size-limited)"
     equation = "L(N) = (N_c / N)^α_N"
     reference = "Kaplan et al. 2020, arXiv 2001.08361, eq. (1.1)"
     input, scale, exponent = "n_params", "N_c", "alpha_N"

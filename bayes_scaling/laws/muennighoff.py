@@ -33,6 +33,7 @@ class MuennighoffLaw(Law):
 
     name = "muennighoff"
     title = "Data-constrained scaling (Muennighoff et al. 2023)"
+    plain_title = "Parametric loss with repeated data (unique tokens and epochs)"
     equation = "L(N, D, U_D) = E + A / N^α + B / D'^β, D' = U_D (1 + R*(1 - exp(-(D/U_D - 1)/R*)))"
     reference = "Muennighoff et al. 2023, arXiv 2305.16264, eq. (5) and (7)"
     inputs = ("n_params", "n_tokens", "unique_tokens")

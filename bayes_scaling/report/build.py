@@ -134,15 +134,15 @@ def _stored_key(folder: Path) -> str | None:
 
 
 def _write_page_if_changed(fit: FitResult, folder: Path, shown: list[FitResult], extras, refit: bool,
-                           counts: list[int], *extra_keys) -> None:
-    """Render ``fit``'s page (with ``extras()``: its extra sections and header notes) unless the page there already
-    shows exactly ``shown``."""
-    key = _page_key(shown, *extra_keys)
+                           counts: list[int], *extra_keys, budgets: tuple[float, ...] = ()) -> None:
+    """Render ``fit``'s page (with ``extras()``: its extra sections and header notes; its answer box at
+    ``budgets``) unless the page there already shows exactly ``shown``."""
+    key = _page_key(shown, *extra_keys, list(budgets))
     if not refit and _stored_key(folder) == key and (folder / PAGE_FILE).is_file():
         counts[1] += 1
         return
     sections, notes = extras()
-    write_page(fit, folder, extra_sections=sections, header_notes=notes)
+    write_page(fit, folder, extra_sections=sections, header_notes=notes, budgets=budgets)
     atomic_write_text(folder / PAGE_KEY_FILE, key)
     counts[0] += 1
 
@@ -185,6 +185,7 @@ def build_report(spec_paths: list[str], out: Path, *, refit: bool = False, budge
     ``[calibration]`` table, write each page and then the index into ``out``; ``say`` receives one line per stage.
     Every input is checked before the first fit starts."""
     start = time.perf_counter()
+    budgets = tuple(budgets or ())
     out = check_output_folder(out)
     specs = [load_spec(path) for path in spec_files(spec_paths)]
     for spec in specs:  # names are plain folder names (spec.py checks); nothing is written outside ``out``
@@ -232,8 +233,7 @@ def build_report(spec_paths: list[str], out: Path, *, refit: bool = False, budge
 
             shown = [fit, *(check for _, check in sensitivity[name]), *([companion] if companion else [])]
             _write_page_if_changed(fit, out / name, shown, extras, refit, written,
-                                   calibrated.get(name, {}).get("key"))
-        budgets = tuple(budgets or ())
+                                   calibrated.get(name, {}).get("key"), budgets=budgets)
         index_key = _page_key([*fits.values(), *(c for checks in sensitivity.values() for _, c in checks)], budgets,
                               sorted(result["key"] for result in calibrated.values()))
         index = out / "index.html"

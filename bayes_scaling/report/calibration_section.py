@@ -23,7 +23,7 @@ from bayes_scaling.validation.sbc import ECDF_BAND, rank_ecdf
 METHODS = {"bayes": ("Bayesian: law alone", "#8da9c4"),
            "bayes+gp": ("Bayesian: law + GP (no extrapolation slope)", "#5b84b1"),
            "bayes+discrepancy": ("Bayesian: law + discrepancy (GP and extrapolation slope)", "#1f5fa8"),
-           "bootstrap": ("bootstrap (Epoch AI's procedure)", "#d1495b")}
+           "bootstrap": ("bootstrap (Huber point fits of resampled runs)", "#d1495b")}
 #: Level of the uniformity test and of the band drawn on rank histograms.
 SBC_ALPHA = 0.01
 

@@ -18,6 +18,7 @@ from bayes_scaling.analysis.planning import summary
 from bayes_scaling.data.named_models import NAMED_MODELS
 from bayes_scaling.laws import LawNotApplicable
 from bayes_scaling.report.comparison_figures import allocation_comparison_figure, ladder_figure
+from bayes_scaling.report.figures import law_label
 from bayes_scaling.report.html import Cell, figure_html, render, table_html, verdict_cell
 from bayes_scaling.report.sensitivity import EXTRAPOLATION_HEADER, extrapolation_rows
 from bayes_scaling.result import FitResult
@@ -252,7 +253,7 @@ def provenance_section(fits: dict[str, FitResult]) -> Markup:
         versions = fit.attr_json("versions")
         verdict = verdict_cell(fit.converged)
         digest = Cell(f'{str(source.get("sha256", ""))[:16]}…', mono=True)
-        rows.append([link(name, fit), fit.law.name, data, digest,
+        rows.append([link(name, fit), law_label(fit), data, digest,
                      "; ".join(fit.attr_json("filters")) or "none", fit.tree.attrs["likelihood"],
                      "; ".join(f"{k} ~ {v.get('dist')}" for k, v in priors.items()),
                      f"{fit.posterior.sizes['chain']}×{fit.posterior.sizes['draw']}, seed {fit.tree.attrs['seed']}",

@@ -33,6 +33,12 @@ def references_of(fit: FitResult) -> list[Reference]:
     return declared(spec.get("references") or ())
 
 
+def law_label(fit: FitResult) -> str:
+    """The law's registry name where the analysis declares published references, else its equation (a page about a
+    user's runs names no paper)."""
+    return fit.law.name if references_of(fit) else fit.law.equation
+
+
 def _style(ax, xlabel: str, ylabel: str, title: str) -> None:
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)

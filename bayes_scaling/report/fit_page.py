@@ -14,6 +14,7 @@ from bayes_scaling.data.named_models import NAMED_MODELS
 from bayes_scaling.laws import LawNotApplicable
 from bayes_scaling.priors import Prior
 from bayes_scaling.report import figures
+from bayes_scaling.report.answer import answer_box
 from bayes_scaling.report.figures import references_of
 from bayes_scaling.report.html import Cell, figure_html, page_html, render, table_html
 from bayes_scaling.result import FitResult
@@ -24,11 +25,24 @@ from bayes_scaling.util.defaults import DEFAULT_LEVEL, PARETO_K_BAD
 from bayes_scaling.util.numbers import count, fmt, interval_text
 
 LEVEL = DEFAULT_LEVEL
+#: The budgets table of an analysis that declares published references (the papers' budgets)...
 PLANNING_BUDGETS = (1e21, 1e22, published.GOPHER_BUDGET, 1e24, 1e25, 1e26)
+#: ...and of one that does not: these multiples of its largest run's compute.
+PLANNING_MULTIPLES = (1.0, 10.0, 100.0, 1000.0)
+
+
+def planning_budgets(fit: FitResult) -> tuple[float, ...]:
+    """The budgets of the page's table: the papers' for an analysis of published runs, else multiples of the
+    largest run's compute."""
+    if references_of(fit):
+        return PLANNING_BUDGETS
+    largest = float(fit.runs["compute"].max())
+    return tuple(float(f"{m * largest:.3g}") for m in PLANNING_MULTIPLES)
 
 
 def _summary_section(fit: FitResult) -> Markup:
-    result = plan(fit, compute=[published.GOPHER_BUDGET], level=LEVEL)
+    refs = references_of(fit)
+    result = plan(fit, compute=[published.GOPHER_BUDGET] if refs else [], level=LEVEL)
     budget = None
     if result.get("compute"):
         row = result["compute"][0]
@@ -126,7 +140,7 @@ def _allocation_section(fit: FitResult) -> Markup:
             "the 90% band allowing for the law's discrepancy along each IsoFLOP line (laws of N and D).",
             "compute-optimal N and D against compute",
         ))
-    result = plan(fit, compute=list(PLANNING_BUDGETS), level=LEVEL)
+    result = plan(fit, compute=list(planning_budgets(fit)), level=LEVEL)
     gp = any("law_only" in r for r in result["compute"])
     rows = [[f"{r['compute']:.3g}", *_law_cells(r.get("law_only") or r),
              *([interval_text(r["n_params"], style=count)] if gp else [])]
@@ -260,18 +274,24 @@ SECTIONS = (
 )
 
 
-def render_fit_page(fit: FitResult, extra_sections=(), header_notes=()) -> str:
+def render_fit_page(fit: FitResult, extra_sections=(), header_notes=(), answer: dict | None = None) -> str:
     """The fit's HTML page as a string; ``extra_sections`` are ``(anchor, label, html)`` built from other fits (such
     as sensitivity checks), placed before the diagnostics; ``header_notes`` are HTML paragraphs shown under the
-    title (such as the measured extrapolation coverage)."""
-    title = fit.tree.attrs.get("title") or fit.law.title
-    rendered = [(anchor, label, build(fit)) for anchor, label, build in SECTIONS]
+    title (such as the measured extrapolation coverage); ``answer`` is the plan of the answer box at the top
+    (:func:`~bayes_scaling.report.answer.answer_plan`). Published references (the papers' names, budgets and named
+    models) appear only if the analysis declares them."""
+    refs = references_of(fit)
+    title = fit.tree.attrs.get("title") or (fit.law.title if refs else fit.law.plain_title)
+    rendered = [("answer", "The answer", answer_box(fit, answer))]
+    rendered += [(anchor, label, build(fit)) for anchor, label, build in SECTIONS
+                 if refs or anchor != "named-models"]
     at = next(i for i, (anchor, _, _) in enumerate(rendered) if anchor == "diagnostics")
     rendered[at:at] = list(extra_sections)
     toc = [(anchor, label) for anchor, label, html in rendered if html]
     diag = fit.diagnostics
-    header = render("fit/header.html.j2", title=title, law_title=fit.law.title, equation=fit.law.equation,
-                    reference=fit.law.reference, notes=list(header_notes), converged=fit.converged,
+    header = render("fit/header.html.j2", title=title, law_title=fit.law.title if refs else fit.law.plain_title,
+                    equation=fit.law.equation, reference=fit.law.reference if refs else "",
+                    notes=list(header_notes), converged=fit.converged,
                     verdict=diag.verdict(), problems=list(diag.problems))
     footer = render("fit/footer.html.j2", version=json.loads(fit.tree.attrs["versions"]).get("bayes_scaling"),
                     seed=fit.tree.attrs["seed"])

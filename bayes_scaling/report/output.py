@@ -2,33 +2,48 @@
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
+from bayes_scaling.report.answer import answer_plan, quantiles_frame
 from bayes_scaling.result import FitResult
 from bayes_scaling.sampling.io import POSTERIOR_FILE, save_tree
 from bayes_scaling.util.files import atomic_write_text
 
 log = logging.getLogger(__name__)
 PAGE_FILE = "index.html"
+#: Beside the page: the answer box's plan and every number of it and of the parameter table.
+PLAN_FILE = "plan.json"
+QUANTILES_FILE = "quantiles.csv"
+#: What a new posterior makes stale.
+BESIDE_PAGE = (PAGE_FILE, PLAN_FILE, QUANTILES_FILE)
 
 
-def write_fit(result: FitResult, out: Path, *, page: bool = True) -> list[Path]:
-    """Save the posterior and (optionally) the fit's HTML page; returns the paths written. A page of an earlier
-    posterior is removed first, so a folder never holds a page that disagrees with its posterior (a run killed
-    between the two leaves no page rather than a stale one)."""
-    (out / PAGE_FILE).unlink(missing_ok=True)
+def write_fit(result: FitResult, out: Path, *, page: bool = True, budgets: Sequence[float] = ()) -> list[Path]:
+    """Save the posterior and (optionally) the fit's HTML page with its ``plan.json`` and ``quantiles.csv`` at
+    ``budgets`` (:mod:`~bayes_scaling.report.answer`); returns the paths written. A page of an earlier posterior is
+    removed first, so a folder never holds a page that disagrees with its posterior (a run killed between the two
+    leaves no page rather than a stale one)."""
+    for name in BESIDE_PAGE:
+        (out / name).unlink(missing_ok=True)
     written = [save_tree(result.tree, out / POSTERIOR_FILE)]
     if page:
-        written.append(write_page(result, out))
+        written.extend(write_page(result, out, budgets=budgets))
     return written
 
 
-def write_page(result: FitResult, out: Path, extra_sections=(), header_notes=()) -> Path:
+def write_page(result: FitResult, out: Path, extra_sections=(), header_notes=(),
+               budgets: Sequence[float] = ()) -> list[Path]:
     """Render and write the fit's self-contained HTML page (``extra_sections``, ``header_notes``: see
-    :func:`~bayes_scaling.report.fit_page.render_fit_page`)."""
+    :func:`~bayes_scaling.report.fit_page.render_fit_page`), and beside it the answer box's numbers as
+    ``plan.json`` (the plan at its budgets) and ``quantiles.csv`` (with the parameters)."""
     from bayes_scaling.report.fit_page import render_fit_page  # here, not above: `fit` without --page skips matplotlib
 
-    path = atomic_write_text(out / PAGE_FILE, render_fit_page(result, extra_sections, header_notes))
-    log.info("wrote %s", path)
-    return path
+    answer = answer_plan(result, budgets)
+    written = [atomic_write_text(out / PLAN_FILE, json.dumps(answer, indent=1) + "\n"),
+               atomic_write_text(out / QUANTILES_FILE, quantiles_frame(result, answer).to_csv(index=False)),
+               atomic_write_text(out / PAGE_FILE, render_fit_page(result, extra_sections, header_notes, answer))]
+    log.info("wrote %s", ", ".join(map(str, written)))
+    return written

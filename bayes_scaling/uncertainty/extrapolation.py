@@ -177,7 +177,7 @@ class DriftModel:
     def describe(self) -> str:
         low, high = np.quantile(self.slope_mean + self.slope_sd * _QUANTILE_NORMALS[:, None], [0.05, 0.95])
         return (f"extrapolation slope {np.median(self.slope_mean):+.4f} log loss per decade beyond the data (90% "
-                f"{low:+.4f} to {high:+.4f}; prior {self.version} for {self.law}, updated by {self.own_errors} own "
+                f"{low:+.4f} to {high:+.4f}; cross-suite prior {self.version}, updated by {self.own_errors} own "
                 "held-out runs)")
 
     def draws(self, rng: np.random.Generator, n_draws: int, distances: np.ndarray) -> np.ndarray:
