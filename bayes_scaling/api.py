@@ -70,13 +70,14 @@ class ScalingFit(FitResult):
         return frame
 
     def score(self, data: pd.DataFrame | str | Path, *, columns: Mapping[str, str] | None = None,
-              units: Mapping[str, str] | None = None, seed: int = 0) -> pd.DataFrame:
+              units: Mapping[str, str] | None = None, seed: int = 0,
+              compute_tolerance: float | None = None) -> pd.DataFrame:
         """New runs (a DataFrame or CSV, read and checked as :func:`fit` reads runs) against the fit's whole
         predictive (law, discrepancy, extrapolation slope, noise): per run its median, 50/80/90/95% intervals,
         whether each covers it and its decades beyond the fit's data; ``attrs`` hold coverage per run and per
         budget, CRPS, log score and a plain verdict, and ``attrs["score"]`` the whole result as ``bayes-scaling score
         --json`` prints it (:func:`~bayes_scaling.validation.scoring.score_runs`)."""
-        runs = _runs(data, columns, units)
+        runs = _runs(data, columns, units, compute_tolerance)
         missing = [name for name in self.law.inputs if name not in runs.frame]
         if missing:
             raise DataError(_label(data), f"the law {self.law.name!r} needs {', '.join(missing)} for each run",
@@ -198,11 +199,14 @@ def from_tree(tree: xr.DataTree, path: str | Path | None = None) -> ScalingFit:
     return ScalingFit(tree, path)
 
 
-def _runs(data: pd.DataFrame | str | Path, columns: Mapping[str, str] | None, units: Mapping[str, str] | None):
+def _runs(data: pd.DataFrame | str | Path, columns: Mapping[str, str] | None, units: Mapping[str, str] | None,
+          compute_tolerance: float | None = None):
     """Runs of a DataFrame or CSV, read and checked as a fit's are (no filters)."""
+    settings = {"columns": dict(columns or {}), "units": dict(units or {}),
+                **({} if compute_tolerance is None else {"compute_tolerance": compute_tolerance})}
     if isinstance(data, pd.DataFrame):
-        return load_runs(DataSpec(columns=dict(columns or {}), units=dict(units or {})), data)
-    return load_runs(DataSpec(csv=str(data), columns=dict(columns or {}), units=dict(units or {})))
+        return load_runs(DataSpec(**settings), data)
+    return load_runs(DataSpec(csv=str(data), **settings))
 
 
 def _label(data: Any) -> str:

@@ -14,7 +14,7 @@ import sys
 import traceback
 
 from bayes_scaling.data.errors import DataError
-from bayes_scaling.data.runs import COMPUTE_UNITS, LOSS_UNITS
+from bayes_scaling.data.runs import COMPUTE_TOLERANCE, COMPUTE_UNITS, LOSS_UNITS
 from bayes_scaling.laws.inputs import INPUTS
 from bayes_scaling.likelihoods import LIKELIHOODS
 from bayes_scaling.priors import PriorError
@@ -119,8 +119,11 @@ def _add_spec_arguments(p) -> None:
     for item in INPUTS.values():
         p.add_argument(item.flag, help=f"column holding {item.symbol} ({item.description}, {item.unit})")
     p.add_argument("--loss-col", help="column holding the final loss")
-    p.add_argument("--compute-unit", choices=list(COMPUTE_UNITS), help="unit of the compute column")
+    p.add_argument("--budget-col", help="column holding each run's IsoFLOP budget (optional; splits use whole budgets)")
+    p.add_argument("--compute-unit", choices=list(COMPUTE_UNITS), help="unit of the compute (and budget) column")
     p.add_argument("--loss-unit", choices=list(LOSS_UNITS), help="unit of the loss column")
+    p.add_argument("--compute-tolerance", type=_positive_floats, metavar="FRACTION",
+                   help=f"largest |C / 6ND - 1| accepted when N, D and C are all given (default {COMPUTE_TOLERANCE})")
     p.add_argument("--likelihood", choices=sorted(LIKELIHOODS), help="observation model on log loss")
     p.add_argument("--drop-highest-loss", type=int, help="drop the k highest-loss runs before fitting")
     p.add_argument("--seed", type=int, help="override the spec's sampler seed")
@@ -169,8 +172,11 @@ def _add_score_parser(sub) -> None:
     for item in INPUTS.values():
         p.add_argument(item.flag, help=f"column holding {item.symbol} ({item.description}, {item.unit})")
     p.add_argument("--loss-col", help="column holding the final loss")
-    p.add_argument("--compute-unit", choices=list(COMPUTE_UNITS), help="unit of the compute column")
+    p.add_argument("--budget-col", help="column holding each run's IsoFLOP budget (optional; splits use whole budgets)")
+    p.add_argument("--compute-unit", choices=list(COMPUTE_UNITS), help="unit of the compute (and budget) column")
     p.add_argument("--loss-unit", choices=list(LOSS_UNITS), help="unit of the loss column")
+    p.add_argument("--compute-tolerance", type=_positive_floats, metavar="FRACTION",
+                   help=f"largest |C / 6ND - 1| accepted when N, D and C are all given (default {COMPUTE_TOLERANCE})")
     p.add_argument("--seed", type=int, default=0, help="seed of the predictive draws (default 0)")
     p.add_argument("--out", help="also write the results as JSON to this file")
     p.add_argument("--json", action="store_true", help="machine-readable output")

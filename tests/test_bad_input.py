@@ -51,7 +51,7 @@ def _with_row(frame, column, row, value):
 
 
 CSV_CASES = {
-    "missing loss column": (lambda f: f.drop(columns=["loss"]), ["column 'loss' (for loss) is missing"]),
+    "missing loss column": (lambda f: f.drop(columns=["loss"]), ["needs a loss column", "name loss", "--loss-col"]),
     "one size only": (lambda f: f.drop(columns=["n_tokens"]), ["two of n_params, n_tokens, compute"]),
     "negative N": (lambda f: _with_row(f, "n_params", 2, -1e8), ["row 3", "n_params must be positive"]),
     "zero D": (lambda f: _with_row(f, "n_tokens", 0, 0), ["row 1", "n_tokens must be positive"]),

@@ -25,7 +25,7 @@ def write_csv(path, frame):
          "column 'loss', row 4 (line 5 of the file): value is missing (NaN)"),
         (lambda f: f.assign(n_params=f["n_params"].where(f.index != 0, -5.0)),
          "column 'n_params', row 1 (line 2 of the file): n_params must be positive"),
-        (lambda f: f.drop(columns=["loss"]), "column 'loss' (for loss) is missing"),
+        (lambda f: f.drop(columns=["loss"]), "needs a loss column"),
     ],
 )
 def test_bad_csv_is_refused_and_no_output_folder_is_created(tmp_path, capsys, simulated_frame, mutate, fragment):
@@ -178,9 +178,9 @@ def test_score_new_runs_beyond_the_fit(tmp_path, capsys, adhoc_fit):
     assert code == 0
     new = simulate_runs(get_law("chinchilla"), TRUE_PARAMS, isoflop_design([1e22], sizes_per_budget=10),
                         get_likelihood("student_t"), TRUE_NOISE, seed=99)
-    csv = write_csv(tmp_path / "new.csv", new.rename(columns={"n_params": "params"}).drop(columns=["compute"]))
+    csv = write_csv(tmp_path / "new.csv", new.rename(columns={"n_params": "model"}).drop(columns=["compute"]))
     out = tmp_path / "score.json"
-    assert main(["-q", "score", str(fit), "--data", csv, "--n-params-col", "params", "--out", str(out)]) == 0
+    assert main(["-q", "score", str(fit), "--data", csv, "--n-params-col", "model", "--out", str(out)]) == 0
     text = capsys.readouterr().out
     assert "10 new runs in 1 budgets" in text and "verdict:" in text
     result = json.loads(out.read_text())
@@ -193,8 +193,8 @@ def test_score_new_runs_beyond_the_fit(tmp_path, capsys, adhoc_fit):
     assert inside == pytest.approx(summary["coverage"]["0.9"])  # per-run flags and the summary: the same draws
     run = result["runs"][0]
     assert run["intervals"]["0.5"]["lower"] > run["intervals"]["0.9"]["lower"] > 0
-    assert main(["score", str(fit), "--data", csv]) == EXIT_BAD_INPUT  # the N column is not named: refused
-    assert "params" in capsys.readouterr().err
+    assert main(["score", str(fit), "--data", csv]) == EXIT_BAD_INPUT  # 'model' is not a name for N: refused
+    assert "'model'" in capsys.readouterr().err
 
 
 def test_score_verdicts():

@@ -307,3 +307,60 @@ def test_a_filter_value_that_is_not_a_finite_non_negative_number_is_refused(valu
     runs = RunTable(frame=validate_table(raw, "r.csv", COLUMNS), source={"file": "r.csv"})
     with pytest.raises(DataError, match="is not a finite non-negative number"):
         apply_filters(runs, {"below_top_compute": value})
+
+
+def _sweep(tmp_path: Path, columns: dict[str, str], scale: dict[str, float] | None = None) -> Path:
+    """A small IsoFLOP-like table with the given column names (canonical -> name), values scaled per column."""
+    n = np.array([1e8, 2e8, 4e8, 1e9, 2e9, 4e9])
+    d = 6e18 / (6 * n)
+    values = {"n_params": n, "n_tokens": d, "compute": 6 * n * d, "loss": np.linspace(3.0, 2.6, 6),
+              "budget": np.full(6, 6e18)}
+    frame = pd.DataFrame({name: values[key] * (scale or {}).get(key, 1.0) for key, name in columns.items()})
+    path = tmp_path / "sweep.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_common_column_names_are_recognised_without_flags(tmp_path):
+    path = _sweep(tmp_path, {"n_params": "Params", "n_tokens": "tokens", "loss": "val_loss", "budget": "flop_budget"})
+    runs = load_runs(DataSpec(csv=str(path)))
+    assert np.allclose(runs.column("compute"), 6e18) and np.allclose(runs.column("budget"), 6e18)
+    path = _sweep(tmp_path, {"n_params": "N", "compute": "FLOPs", "loss": "loss"})
+    assert np.allclose(load_runs(DataSpec(csv=str(path))).column("n_tokens"), 6e18 / (6 * np.array(
+        [1e8, 2e8, 4e8, 1e9, 2e9, 4e9])))
+
+
+def test_a_role_two_columns_could_fill_is_not_guessed_and_the_error_lists_the_columns(tmp_path):
+    frame = pd.read_csv(_sweep(tmp_path, {"n_params": "params", "n_tokens": "tokens", "loss": "val_loss"}))
+    frame["eval_loss"] = frame["val_loss"]
+    frame.to_csv(tmp_path / "two.csv", index=False)
+    with pytest.raises(DataError, match=r"needs a loss column.*'val_loss', 'eval_loss'.*--loss-col"):
+        load_runs(DataSpec(csv=str(tmp_path / "two.csv")))
+    runs = load_runs(DataSpec(csv=str(tmp_path / "two.csv"), columns={"loss": "eval_loss"}))
+    assert len(runs) == 6
+    bare = pd.DataFrame({"x": [1.0], "y": [2.0], "z": [3.0]})
+    with pytest.raises(DataError, match="found none of them among the columns 'x', 'y', 'z'"):
+        validate_table(bare, "bare.csv", {})
+
+
+def test_compute_in_gflop_and_a_budget_column_flagged_by_name_convert_to_flop(tmp_path):
+    path = _sweep(tmp_path, {"n_params": "params", "compute": "gflops", "loss": "loss", "budget": "iso"},
+                  scale={"compute": 1e-9, "budget": 1e-9})
+    runs = load_runs(DataSpec(csv=str(path), columns={"compute": "gflops", "budget": "iso"},
+                              units={"compute": "GFLOP"}))
+    assert np.allclose(runs.column("compute"), 6e18) and np.allclose(runs.column("budget"), 6e18)
+
+
+def test_a_compute_tolerance_can_be_widened_for_reported_flops(tmp_path):
+    path = _sweep(tmp_path, {"n_params": "params", "n_tokens": "tokens", "compute": "flops", "loss": "loss"},
+                  scale={"compute": 0.74})
+    with pytest.raises(DataError, match="0.74 x 6"):
+        load_runs(DataSpec(csv=str(path)))
+    assert len(load_runs(DataSpec(csv=str(path), compute_tolerance=0.3))) == 6
+
+
+def test_losses_that_look_like_bits_are_warned_about(tmp_path, caplog):
+    path = _sweep(tmp_path, {"n_params": "params", "n_tokens": "tokens", "loss": "loss"}, scale={"loss": 1.8})
+    with caplog.at_level("WARNING"):
+        load_runs(DataSpec(csv=str(path)))
+    assert "if they are bits, give --loss-unit bits" in caplog.text

@@ -6,7 +6,7 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-from bayes_scaling.data.runs import CANONICAL, FLAGS
+from bayes_scaling.data.runs import COMPUTE_TOLERANCE, FLAGS
 from bayes_scaling.laws import get_law
 from bayes_scaling.spec import AnalysisSpec, DataSpec, SpecError, load_spec
 
@@ -32,7 +32,8 @@ def spec_from_args(args: argparse.Namespace) -> AnalysisSpec:
         filters = dict(law.default_filters)
         if args.drop_highest_loss is not None:
             filters["drop_highest_loss"] = args.drop_highest_loss
-        data = DataSpec(csv=args.data, columns=columns, units=units, filters=filters)
+        tolerance = args.compute_tolerance if args.compute_tolerance is not None else COMPUTE_TOLERANCE
+        data = DataSpec(csv=args.data, columns=columns, units=units, filters=filters, compute_tolerance=tolerance)
         name = Path(args.out).name if getattr(args, "out", None) else Path(args.data).stem
         spec = AnalysisSpec(name=name, law=args.law, data=data, title=f"{args.law} law on {args.data}",
                             likelihood=law.default_likelihood)
@@ -45,17 +46,6 @@ def spec_from_args(args: argparse.Namespace) -> AnalysisSpec:
 
 
 def columns_from_flags(args: argparse.Namespace) -> dict[str, str]:
-    """Columns named by flags; unnamed ones default to the canonical names if the CSV has them."""
-    import pandas as pd
-
-    named = {key: getattr(args, dest) for key, dest in FLAG_DESTS.items() if getattr(args, dest)}
-    try:
-        header = list(pd.read_csv(args.data, nrows=0).columns)
-    except (OSError, pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError):
-        header = []  # the loader reports the problem with the file itself
-    for key in CANONICAL:
-        if key not in named and key in header:
-            named[key] = key
-    if "loss" not in named:
-        named["loss"] = "loss"  # so that a missing loss column is reported by name
-    return named
+    """Columns named by flags; the loader recognises the others by their names
+    (:func:`~bayes_scaling.data.runs.recognised_columns`)."""
+    return {key: getattr(args, dest) for key, dest in FLAG_DESTS.items() if getattr(args, dest, None)}

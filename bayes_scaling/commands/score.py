@@ -36,7 +36,8 @@ def score(args: argparse.Namespace) -> int:
     """Score new runs against a saved fit; exit 0 (the verdict is in the output, not the exit status)."""
     fit = load(args.fit)
     units = {k: v for k, v in (("compute", args.compute_unit), ("loss", args.loss_unit)) if v}
-    result = fit.score(args.data, columns=columns_from_flags(args), units=units, seed=args.seed).attrs["score"]
+    result = fit.score(args.data, columns=columns_from_flags(args), units=units, seed=args.seed,
+                       compute_tolerance=args.compute_tolerance).attrs["score"]
     if args.out:
         atomic_write_text(Path(args.out), json.dumps(result, indent=1))
     print(json.dumps(result, indent=1) if args.json else format_score(result))

@@ -14,7 +14,14 @@ from bayes_scaling.data.filters import apply_filters
 from bayes_scaling.data.pickles import read_pickle_xz
 from bayes_scaling.data.porian import COUNTS_EMBEDDINGS, FIELDS, configuration_runs, select_configuration
 from bayes_scaling.data.registry import get_dataset
-from bayes_scaling.data.runs import CANONICAL, RunTable, read_csv_table, validate_table
+from bayes_scaling.data.runs import (
+    BUDGET,
+    COMPUTE_UNITS,
+    RunTable,
+    read_csv_table,
+    recognised_columns,
+    validate_table,
+)
 from bayes_scaling.data.source import DataSpec
 from bayes_scaling.laws import Law
 
@@ -72,9 +79,8 @@ def load_runs(spec: DataSpec, frame: pd.DataFrame | None = None) -> RunTable:
 def _table_runs(raw: pd.DataFrame, label: str, source: dict, spec: DataSpec) -> RunTable:
     """Runs of a user's table (a CSV or a DataFrame): canonical column names are taken as they are unless the spec
     maps another column to them."""
-    found = {name: name for name in CANONICAL if name in raw.columns and name not in spec.columns.values()}
-    return _validated(raw, label, found | dict(spec.columns), dict(spec.units), source, spec.n_counts_embeddings,
-                      spec)
+    columns = recognised_columns(list(raw.columns), spec.columns)
+    return _validated(raw, label, columns, dict(spec.units), source, spec.n_counts_embeddings, spec)
 
 
 def _validated(raw: pd.DataFrame, label: str, columns: dict, units: dict, source: dict, embeddings, spec: DataSpec
@@ -85,15 +91,19 @@ def _validated(raw: pd.DataFrame, label: str, columns: dict, units: dict, source
         compute_unit=units.get("compute", "FLOP"), loss_unit=units.get("loss", "nats"),
         compute_tolerance=spec.compute_tolerance,
     )
-    if "budget" in raw:
-        budget = pd.to_numeric(raw["budget"], errors="coerce").to_numpy(dtype=float)
+    column = columns.get(BUDGET, BUDGET if BUDGET in raw else None)
+    if column is not None:
+        if column not in raw:
+            raise DataError(label, f"column {column!r} (for the budget) is missing", "name the budget column with "
+                            "--budget-col or the spec's [data.columns], or leave it out", column=column)
+        budget = pd.to_numeric(raw[column], errors="coerce").to_numpy(dtype=float)
         bad = ~np.isfinite(budget) | (budget <= 0)
         if bad.any():
             row = int(np.flatnonzero(bad)[0]) + 1
-            raise DataError(label, f"budget {raw['budget'].iloc[row - 1]!r} is not a positive number",
-                            "give each run's IsoFLOP budget in FLOP (or leave the budget column out)",
-                            column="budget", row=row)
-        frame["budget"] = budget
+            raise DataError(label, f"budget {raw[column].iloc[row - 1]!r} is not a positive number",
+                            "give each run's IsoFLOP budget in the compute unit (or leave the budget column out)",
+                            column=column, row=row)
+        frame[BUDGET] = budget * COMPUTE_UNITS[units.get("compute", "FLOP")]
     runs = RunTable(frame=frame, source=source, n_counts_embeddings=embeddings)
     return apply_filters(runs, spec.filters)
 

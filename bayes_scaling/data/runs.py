@@ -9,6 +9,7 @@ naming the file, column and row, before any model is built.
 from __future__ import annotations
 
 import csv
+import logging
 import math
 import re
 from collections.abc import Mapping
@@ -22,17 +23,53 @@ import pandas as pd
 from bayes_scaling.data.errors import DataError
 from bayes_scaling.laws.inputs import COMPUTE_INPUTS, INPUTS
 
+log = logging.getLogger(__name__)
+
 #: Canonical columns: every registered input, then the loss.
 CANONICAL = (*INPUTS, "loss")
 PF_DAY = 1e15 * 86_400  # FLOP in one petaflop/s-day
-COMPUTE_UNITS = {"FLOP": 1.0, "PF-days": PF_DAY}
+COMPUTE_UNITS = {"FLOP": 1.0, "GFLOP": 1e9, "TFLOP": 1e12, "PFLOP": 1e15, "EFLOP": 1e18, "PF-days": PF_DAY}
 LOSS_UNITS = {"nats": 1.0, "bits": math.log(2.0)}
 #: Plausible loss range in nats per token: below it the loss is not a cross-entropy of text, above it (log of a
 #: 50k vocabulary is 10.8) it is most likely a perplexity or a loss in another unit.
 LOSS_RANGE = (0.05, 15.0)
 #: Default relative tolerance of |C / (6 N D) - 1| when a table gives all three of N, D and C.
 COMPUTE_TOLERANCE = 0.25
-FLAGS = {**{name: item.flag for name, item in INPUTS.items()}, "loss": "--loss-col"}
+#: An optional column: each run's IsoFLOP budget (FLOP, in the compute unit), which splits by budget use when given.
+BUDGET = "budget"
+FLAGS = {**{name: item.flag for name, item in INPUTS.items()}, "loss": "--loss-col", BUDGET: "--budget-col"}
+#: Column names recognised without a flag (compared ignoring case), besides the canonical names themselves. A name
+#: two columns of a table could answer to is not guessed: the error asks for the flag.
+ALIASES = {
+    "n_params": ("params", "parameters", "n", "num_params", "n_parameters", "model_params", "model_size"),
+    "n_tokens": ("tokens", "d", "num_tokens", "n_tokens_seen", "tokens_seen", "training_tokens", "train_tokens"),
+    "compute": ("flops", "flop", "c", "compute_flops", "training_flops", "train_flops"),
+    "unique_tokens": ("u_d", "unique", "num_unique_tokens"),
+    "loss": ("val_loss", "eval_loss", "validation_loss", "final_loss", "test_loss"),
+    BUDGET: ("flop_budget", "isoflop_budget", "compute_budget"),
+}
+#: Loss in nats per token above which, as a median over runs, values more likely are bits: a warning, not an error.
+BITS_LIKELY = 4.5
+
+
+def recognised_columns(header: list[str], named: Mapping[str, str]) -> dict[str, str]:
+    """``named`` (canonical -> column, from flags or a spec) completed by the columns whose names say what they are:
+    the canonical name or one of :data:`ALIASES`, ignoring case; a role two unnamed columns could fill is left out."""
+    found = dict(named)
+    taken = set(named.values())
+    for name in (*CANONICAL, BUDGET):
+        if name in found:
+            continue
+        wanted = {name, *ALIASES.get(name, ())}
+        candidates = [column for column in header if str(column).lower() in wanted and column not in taken]
+        if len(candidates) == 1:
+            found[name] = candidates[0]
+            taken.add(candidates[0])
+    guessed = {name: column for name, column in found.items() if name not in named and column != name}
+    if guessed:
+        log.info("columns recognised by name: %s", ", ".join(f"{column!r} as {name}" for name, column in
+                                                             guessed.items()))
+    return found
 
 
 @dataclass(frozen=True)
@@ -117,9 +154,11 @@ def validate_table(
         raise DataError(source, f"unknown compute unit {compute_unit!r}", f"use one of {list(COMPUTE_UNITS)}")
     if loss_unit not in LOSS_UNITS:
         raise DataError(source, f"unknown loss unit {loss_unit!r}", f"use one of {list(LOSS_UNITS)}")
+    columns = {name: column for name, column in columns.items() if name != BUDGET}  # read by the loader
     unknown = set(columns) - set(CANONICAL)
     if unknown:
-        raise DataError(source, f"unknown canonical column(s) {sorted(unknown)}", f"map only {list(CANONICAL)}")
+        raise DataError(source, f"unknown canonical column(s) {sorted(unknown)}",
+                        f"map only {[*CANONICAL, BUDGET]}")
     if not (isinstance(compute_tolerance, int | float) and not isinstance(compute_tolerance, bool)
             and 0 < compute_tolerance < 10):
         raise DataError(source, f"compute_tolerance must be a number between 0 and 10, got {compute_tolerance!r}",
@@ -143,10 +182,13 @@ def validate_table(
     others = [name for name in INPUTS if name in columns and name not in COMPUTE_INPUTS]
     if "loss" not in columns or len(given) < 2:
         need = [n for n in COMPUTE_INPUTS if n not in columns]
+        missing = (["loss"] if "loss" not in columns else []) + ([f"{2 - len(given)} of {', '.join(need)}"]
+                                                                 if len(given) < 2 else [])
+        has = f"found {', '.join(f'{columns[n]!r} as {n}' for n in given)}" if given else "found none of them"
         raise DataError(
-            source, f"needs a loss column and two of n_params, n_tokens, compute; has {given}",
-            f"map {'loss and ' if 'loss' not in columns else ''}one of {need} "
-            f"(flags {', '.join(FLAGS[n] for n in need)} or the spec's [data.columns])",
+            source, f"needs a loss column and two of n_params, n_tokens, compute; {has} among the columns {found}",
+            f"name {' and '.join(missing)}: flags {', '.join(FLAGS[n] for n in (*need, 'loss') if n not in columns)}"
+            " or the spec's [data.columns] (names like params, tokens, flops, val_loss are recognised)",
         )
     if loss_unit == "nats" and re.search(r"(^|[^a-z])bits?([^a-z]|$)", str(columns["loss"]).lower()):
         raise DataError(source, f"the loss column {columns['loss']!r} is named in bits but is read as nats",
@@ -156,6 +198,10 @@ def validate_table(
     if "compute" in values:
         values["compute"] = values["compute"] * COMPUTE_UNITS[compute_unit]
     values["loss"] = values["loss"] * LOSS_UNITS[loss_unit]
+    if loss_unit == "nats" and float(np.median(values["loss"])) > BITS_LIKELY:
+        log.warning("%s: the losses in %r (median %.3g) are high for nats per token; if they are bits, give "
+                    "--loss-unit bits (loss = \"bits\" in the spec's [data.units])", source, columns["loss"],
+                    float(np.median(values["loss"])))
 
     low, high = LOSS_RANGE
     implausible = (values["loss"] < low) | (values["loss"] > high)
