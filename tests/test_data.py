@@ -354,7 +354,7 @@ def test_compute_in_gflop_and_a_budget_column_flagged_by_name_convert_to_flop(tm
 def test_a_compute_tolerance_can_be_widened_for_reported_flops(tmp_path):
     path = _sweep(tmp_path, {"n_params": "params", "n_tokens": "tokens", "compute": "flops", "loss": "loss"},
                   scale={"compute": 0.74})
-    with pytest.raises(DataError, match="0.74 x 6"):
+    with pytest.raises(DataError, match=r"0\.74 x 6"):
         load_runs(DataSpec(csv=str(path)))
     assert len(load_runs(DataSpec(csv=str(path), compute_tolerance=0.3))) == 6
 
