@@ -19,7 +19,7 @@ from bayes_scaling.laws.inputs import INPUTS
 from bayes_scaling.likelihoods import LIKELIHOODS
 from bayes_scaling.priors import PriorError
 from bayes_scaling.spec import SpecError
-from bayes_scaling.util.defaults import DEFAULT_LEVEL
+from bayes_scaling.util.defaults import DEFAULT_LEVEL, DEFAULT_PROBABILITY, DEFAULT_TOLERANCE
 
 log = logging.getLogger("bayes_scaling")
 
@@ -142,6 +142,12 @@ def _add_plan_parser(sub) -> None:
                    help="loss(es) to reach: the compute, N and D needed")
     p.add_argument("--level", type=float, default=DEFAULT_LEVEL,
                    help=f"credible interval level (default {DEFAULT_LEVEL})")
+    p.add_argument("--tolerance", type=_positive_floats, default=100 * DEFAULT_TOLERANCE, metavar="PERCENT",
+                   help=f"near-optimal sizes keep the loss within this percentage of the best size's (default "
+                   f"{100 * DEFAULT_TOLERANCE:g}%%, about a tenth more compute's worth); with --params, each size's "
+                   "excess loss at each --compute budget")
+    p.add_argument("--probability", type=float, default=DEFAULT_PROBABILITY,
+                   help=f"with at least this posterior probability (default {DEFAULT_PROBABILITY})")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
 

@@ -70,3 +70,16 @@ def test_the_smoothed_discrepancy_keeps_a_quadratic_and_drops_roughness():
 def test_draws_are_seeded_per_budget(fit):
     first, second = excess_loss(fit, 1e23, seed=3), excess_loss(fit, 1e23, seed=3)
     np.testing.assert_array_equal(first["relative"].values, second["relative"].values)
+
+
+def test_plan_gives_the_near_optimal_range_and_the_cost_of_chosen_sizes(fit):
+    from bayes_scaling.analysis.planning import plan
+
+    row = plan(fit, compute=[1e23], n_params=[3e9, 3e10])["compute"][0]
+    found = row["near_optimal"]
+    assert found["tolerance"]["fraction"] == 0.005 and found["probability"] == 0.9
+    assert found["n_params"]["lower"] < row["n_params"]["median"] < found["n_params"]["upper"]
+    small, close = row["choices"]
+    assert small["relative"]["mean"] > close["relative"]["mean"] >= 0
+    stricter = plan(fit, compute=[1e23], tolerance=0.002)["compute"][0]["near_optimal"]
+    assert stricter["n_params"] is None or stricter["n_params"]["upper"] <= found["n_params"]["upper"]

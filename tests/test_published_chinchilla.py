@@ -62,6 +62,9 @@ def test_plan_at_gophers_budget(epoch_fit, capsys):
     whole = row["n_params"]  # ...the answer to quote, 1.6 decades beyond the runs, is wider and contains it
     assert whole["lower"] < law["n_params"]["lower"] and law["n_params"]["upper"] < whole["upper"]
     assert row["extrapolation"]["decades_compute"] > 1.5 and row["extrapolation"]["warning"]
+    near = row["near_optimal"]  # the sizes within 0.5% of the best loss with probability 0.9
+    assert near["tolerance"]["fraction"] == 0.005 and near["probability"] == 0.9
+    assert whole["lower"] < near["n_params"]["lower"] < near["n_params"]["upper"] < whole["upper"]
 
 
 def test_same_seed_gives_the_same_numbers_in_a_new_process(epoch_fit, tmp_path):

@@ -28,14 +28,11 @@ import xarray as xr
 from bayes_scaling.analysis.discrepancy_allocation import isoflop_line
 from bayes_scaling.result import FitResult
 from bayes_scaling.uncertainty.distance import beyond
+from bayes_scaling.util.defaults import DEFAULT_PROBABILITY, DEFAULT_TOLERANCE
 
 #: Decades of N either side of the law's median N_opt, and grid points, of the profile.
 HALF_WIDTH = 1.5
 POINTS = 61
-#: Default tolerance (fraction of the best loss) and probability of the near-optimal range: within 0.5% of the best
-#: loss, about what a tenth more compute buys on the compute-optimal path (loss falls as roughly C^-0.05 there).
-DEFAULT_TOLERANCE = 0.005
-DEFAULT_PROBABILITY = 0.9
 
 
 def excess_loss(fit: FitResult, compute: float, *, seed: int = 0, discrepancy: bool = True,
@@ -84,7 +81,8 @@ def near_optimal(found: xr.Dataset, tolerance: float = DEFAULT_TOLERANCE,
     chance = (found["relative"] <= tolerance).mean(("chain", "draw"))
     sizes = found["n_params"].values[chance.values >= probability]
     best = float((found["excess"] / found["relative"]).median()) if float(found["relative"].max()) > 0 else 0.0
-    edge = bool(sizes.size) and (sizes[0] == found["n_params"].values[0] or sizes[-1] == found["n_params"].values[-1])
+    grid = found["n_params"].values
+    edge = bool(sizes.size) and bool(sizes[0] == grid[0] or sizes[-1] == grid[-1])
     return {"tolerance": {"fraction": tolerance, "nats": tolerance * best}, "probability": probability,
             "n_params": {"lower": float(sizes[0]), "upper": float(sizes[-1])} if sizes.size else None,
             "at_grid_edge": edge}

@@ -14,6 +14,13 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from bayes_scaling.analysis.choice_cost import (
+    DEFAULT_PROBABILITY,
+    DEFAULT_TOLERANCE,
+    choice_cost,
+    excess_loss,
+    near_optimal,
+)
 from bayes_scaling.analysis.discrepancy_allocation import allocation_with_discrepancy
 from bayes_scaling.derived import interval
 from bayes_scaling.laws import LawNotApplicable
@@ -79,9 +86,22 @@ def extrapolation(extent: dict[str, float], **values: float | None) -> dict[str,
     return out
 
 
+def _choices(fit: FitResult, compute: float, n_params: Sequence[float], level: float, discrepancy: bool,
+             tolerance: float, probability: float) -> dict[str, Any]:
+    """The near-optimal sizes at a budget and the cost of the chosen ones (:mod:`~bayes_scaling.analysis.choice_cost`),
+    from the same predictive as the budget's answer."""
+    found = excess_loss(fit, compute, discrepancy=discrepancy)
+    out: dict[str, Any] = {"near_optimal": near_optimal(found, tolerance, probability)}
+    if n_params:
+        out["choices"] = [choice_cost(found, n, level) for n in n_params]
+    return out
+
+
 def _budget_rows(fit: FitResult, compute: Sequence[float], level: float, discrepancy: bool,
-                 extent: dict[str, float]) -> list[dict[str, Any]]:
-    """One answer per budget: the whole predictive's allocation where the law has one, else the law's, labelled."""
+                 extent: dict[str, float], n_params: Sequence[float] = (), tolerance: float = DEFAULT_TOLERANCE,
+                 probability: float = DEFAULT_PROBABILITY) -> list[dict[str, Any]]:
+    """One answer per budget: the whole predictive's allocation where the law has one, else the law's, labelled;
+    with the sizes within ``tolerance`` of the best loss with ``probability``, and the cost of ``n_params``."""
     law_rows = _rows(fit.optimal_allocation(compute), "compute", ALLOCATION, level)
     whole = None
     if discrepancy:
@@ -100,6 +120,10 @@ def _budget_rows(fit: FitResult, compute: Sequence[float], level: float, discrep
                    "law_only": {name: law_row[name] for name in ALLOCATION}}
         row["extrapolation"] = extrapolation(extent, compute=row["compute"], n_params=row["n_params"]["median"],
                                              n_tokens=row["n_tokens"]["median"])
+        try:
+            row.update(_choices(fit, row["compute"], n_params, level, whole is not None, tolerance, probability))
+        except LawNotApplicable:  # no IsoFLOP line to move along
+            pass
         rows.append(row)
     return rows
 
@@ -121,6 +145,8 @@ def plan(
     target_loss: Sequence[float] = (),
     level: float = DEFAULT_LEVEL,
     discrepancy: bool = True,
+    tolerance: float = DEFAULT_TOLERANCE,
+    probability: float = DEFAULT_PROBABILITY,
 ) -> dict[str, Any]:
     """Compute-optimal allocations for ``compute`` budgets, budgets for ``n_params`` sizes and the compute needed
     for ``target_loss``: one answer per question, each quantity as median and central ``level`` interval.
@@ -130,7 +156,10 @@ def plan(
     (:func:`~bayes_scaling.analysis.discrepancy_allocation.allocation_with_discrepancy`), with the law alone beside
     it as ``law_only`` and ``no_minimum``, the share of draws whose profile had no minimum. Sizes and target
     losses are answered by the law alone, and say so. Every answer has ``extrapolation``: decades beyond the
-    data's largest compute, N and D, with a warning past :data:`VALIDATED_DECADES`."""
+    data's largest compute, N and D, with a warning past :data:`VALIDATED_DECADES`. A budget's answer also has
+    ``near_optimal``, the sizes whose excess loss over the best size stays within ``tolerance`` (a fraction of the
+    loss) with ``probability``, and with ``n_params`` given, ``choices``: the excess loss of training each of those
+    sizes at the budget (:mod:`~bayes_scaling.analysis.choice_cost`)."""
     if not 0 < level < 1:
         raise ValueError(f"--level must be between 0 and 1, got {level}")
     extent = data_extent(fit)
@@ -155,7 +184,7 @@ def plan(
     except LawNotApplicable:
         out["exponents"] = None
     if compute:
-        out["compute"] = _budget_rows(fit, compute, level, discrepancy, extent)
+        out["compute"] = _budget_rows(fit, compute, level, discrepancy, extent, n_params, tolerance, probability)
     if n_params:
         budgets = fit.optimal_for_params(n_params)
         rows = _rows(budgets, "n_params", ("compute", "n_tokens", "tokens_per_param", "loss"), level)

@@ -74,6 +74,26 @@ def format_plan(result: dict) -> str:
             lines.append(f"  {row['no_minimum']:.0%} of draws had no minimum along the IsoFLOP line (left out)")
         if where.get("warning"):
             lines.append(f"  WARNING: {where['warning']}")
+        found = row.get("near_optimal")
+        if found:
+            tolerance = found["tolerance"]
+            rule = (f"within {tolerance['fraction']:.2%} ({tolerance['nats']:.4f} nats) of the best size's loss with "
+                    f"probability >= {found['probability']:.0%}")
+            if found["n_params"]:
+                edge = " (to the edge of the sizes searched)" if found["at_grid_edge"] else ""
+                lines.append(f"  near-optimal sizes: {count(found['n_params']['lower'])} to "
+                             f"{count(found['n_params']['upper'])} parameters keep the loss {rule}{edge}")
+            else:
+                lines.append(f"  near-optimal sizes: no size keeps the loss {rule}: the optimum is too uncertain "
+                             "here; widen --tolerance or lower --probability")
+        for choice in row.get("choices", []):
+            cost = choice["relative"]
+            if cost is None:
+                lines.append(f"  choosing N = {count(choice['n_params'])}: outside the sizes searched")
+                continue
+            lines.append(f"  choosing N = {count(choice['n_params'])}: expected excess loss {cost['mean']:.2%} "
+                         f"({choice['excess']['mean']:.4f} nats), {cost['level']:.0%} interval "
+                         f"[{cost['lower']:.2%}, {cost['upper']:.2%}]")
         if row.get("law_only"):
             lines.append("  the law alone, for comparison (narrower: it leaves out the law's misfit and extrapolation "
                          "error; do not quote it beyond the runs):")
@@ -98,7 +118,7 @@ def plan(args: argparse.Namespace) -> int:
         raise ValueError("give at least one of --compute, --params, --target-loss")
     fit = load(args.fit)
     result = make_plan(fit, compute=args.compute, n_params=args.params, target_loss=args.target_loss,
-                       level=args.level)
+                       level=args.level, tolerance=args.tolerance / 100, probability=args.probability)
     if not fit.converged:
         print(f"WARNING: {fit.name} did NOT converge ({fit.diagnostics.verdict()}); these numbers are not "
               "reliable.", file=sys.stderr)

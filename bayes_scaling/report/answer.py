@@ -60,13 +60,27 @@ def sentence(row: dict[str, Any], level: float) -> str:
             f"{interval_text(row['loss'])} nats per token (median [{level:.0%} credible interval]; {includes}).")
 
 
-def answer_box(fit: FitResult, result: dict[str, Any] | None) -> Markup:
-    """The page's answer box (empty for a law without an allocation)."""
+def near_optimal_sentence(row: dict[str, Any]) -> str | None:
+    """The near-optimal sizes of a budget's answer as a sentence, if it has them."""
+    found = row.get("near_optimal")
+    if not found:
+        return None
+    rule = (f"within {found['tolerance']['fraction']:.2%} of the best size's loss with probability at least "
+            f"{found['probability']:.0%}")
+    if not found["n_params"]:
+        return f"No size keeps the loss {rule} at {row['compute']:.3g} FLOP: the optimum is too uncertain there."
+    return (f"Any size from {count(found['n_params']['lower'])} to {count(found['n_params']['upper'])} parameters "
+            f"keeps the loss {rule}.")
+
+
+def answer_box(fit: FitResult, result: dict[str, Any] | None, figure: Markup | None = None) -> Markup:
+    """The page's answer box (empty for a law without an allocation), with the excess-loss ``figure``."""
     if not result or not result.get("compute"):
         return Markup("")
     rows = [{"compute": f"{row['compute']:.3g}", "sentence": sentence(row, result["level"]),
-             "warning": row["extrapolation"]["warning"]} for row in result["compute"]]
-    return render("fit/answer.html.j2", rows=rows, converged=fit.converged,
+             "near_optimal": near_optimal_sentence(row), "warning": row["extrapolation"]["warning"]}
+            for row in result["compute"]]
+    return render("fit/answer.html.j2", rows=rows, converged=fit.converged, figure=figure,
                   whole=any(row.get("law_only") for row in result["compute"]))
 
 

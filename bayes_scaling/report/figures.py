@@ -11,12 +11,15 @@ import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
 
+from bayes_scaling.analysis.choice_cost import excess_loss
 from bayes_scaling.analysis.discrepancy_allocation import allocation_with_discrepancy
 from bayes_scaling.data.budgets import budget_groups, budget_index
+from bayes_scaling.laws import LawNotApplicable
 from bayes_scaling.likelihoods import get_likelihood
 from bayes_scaling.result import FitResult
 from bayes_scaling.sampling.model import OBSERVED
 from bayes_scaling.study.references import Reference, declared
+from bayes_scaling.util.defaults import DEFAULT_TOLERANCE
 
 BAND = (0.05, 0.95)
 COLOURS = {"posterior": "#1f5fa8", "hoffmann": "#d1495b", "epoch": "#2a9d8f", "approach1": "#e09f3e",
@@ -220,5 +223,31 @@ def exponent_posterior(fit: FitResult) -> Figure | None:
     ax.set_yticks(range(len(rows)), [r[0] for r in reversed(rows)], fontsize=8)
     _style(ax, "a in N_opt ∝ C^a", "", "Allocation exponent a = β / (α + β): medians with intervals")
     ax.grid(True, axis="y", alpha=0.0)
+    fig.tight_layout()
+    return fig
+
+
+def excess_loss_curves(fit: FitResult, budgets: list[float], tolerance: float = DEFAULT_TOLERANCE) -> Figure | None:
+    """The excess loss of each model size over the best one at each budget (percent of the best loss; median and
+    90% band over draws of the whole predictive, :mod:`~bayes_scaling.analysis.choice_cost`), with the tolerance
+    of the near-optimal range; None for a law without an IsoFLOP line."""
+    try:
+        curves = [excess_loss(fit, budget) for budget in budgets]
+    except (LawNotApplicable, NotImplementedError):
+        return None
+    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
+    colours = plt.get_cmap("viridis")(np.linspace(0.1, 0.8, len(curves)))
+    for found, colour in zip(curves, colours, strict=True):
+        n = found["n_params"].values
+        low, mid, high = (100 * found["relative"].quantile(q, dim=["chain", "draw"]).values
+                          for q in (BAND[0], 0.5, BAND[1]))
+        ax.fill_between(n, low, high, color=colour, alpha=0.2, lw=0)
+        ax.plot(n, mid, color=colour, lw=2, label=f"C = {found.attrs['compute']:.3g} FLOP")
+    ax.axhline(100 * tolerance, color="0.3", lw=1, ls="--", label=f"tolerance {100 * tolerance:g}%")
+    ax.set_xscale("log")
+    ax.set_ylim(0, max(5 * 100 * tolerance, 1.0))
+    _style(ax, "model size N (parameters)", "excess loss over the best size (%)",
+           "What a choice of model size costs at each budget")
+    ax.legend(fontsize=8)
     fig.tight_layout()
     return fig

@@ -282,7 +282,13 @@ def render_fit_page(fit: FitResult, extra_sections=(), header_notes=(), answer: 
     models) appear only if the analysis declares them."""
     refs = references_of(fit)
     title = fit.tree.attrs.get("title") or (fit.law.title if refs else fit.law.plain_title)
-    rendered = [("answer", "The answer", answer_box(fit, answer))]
+    budgets = [row["compute"] for row in (answer or {}).get("compute") or []]
+    curves = figures.excess_loss_curves(fit, budgets) if budgets else None
+    figure = None if curves is None else figure_html(
+        curves, "Excess loss of each model size over the best one at each budget (median and 90% band over the "
+        "posterior, law and discrepancy drawn along the IsoFLOP line): sizes under the dashed line cost less than "
+        "the tolerance of the near-optimal range.", "excess loss against model size at each budget")
+    rendered = [("answer", "The answer", answer_box(fit, answer, figure))]
     rendered += [(anchor, label, build(fit)) for anchor, label, build in SECTIONS
                  if refs or anchor != "named-models"]
     at = next(i for i, (anchor, _, _) in enumerate(rendered) if anchor == "diagnostics")
