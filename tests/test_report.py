@@ -87,21 +87,22 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
-def _render(html: str, tmp_path, shot_name: str, height: int) -> str:
-    """The DOM of ``html`` after load in headless Chromium, and a screenshot kept in test-artifacts/."""
+def _render(html: str, tmp_path, shot_name: str, height: int, width: int = 1100) -> str:
+    """The DOM of ``html`` after load in headless Chromium at ``width`` px, and a screenshot kept in
+    test-artifacts/."""
     path = tmp_path / f"{shot_name}.html"
     path.write_text(html)
-    flags = [*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}"]
+    flags = [*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", f"--window-size={width},{height}"]
     dom = subprocess.run(["chromium", *flags, "--dump-dom", path.as_uri()], capture_output=True, text=True,
                          timeout=120, check=True).stdout
     shot = REPO / "test-artifacts" / f"{shot_name}.png"
     shot.parent.mkdir(exist_ok=True)
-    subprocess.run(["chromium", *flags, f"--window-size=1100,{height}", f"--screenshot={shot}", path.as_uri()],
+    subprocess.run(["chromium", *flags, f"--screenshot={shot}", path.as_uri()],
                    capture_output=True, timeout=120, check=True)
     from PIL import Image
 
     with Image.open(shot) as image:
-        assert image.size == (1100, height)
+        assert image.size == (width, height)
         colours = image.convert("RGB").resize((55, height // 20)).getcolors(maxcolors=100000)
     assert len(colours) > 50  # figures and text rendered, not a blank page
     return dom
@@ -130,6 +131,22 @@ def test_page_renders_in_headless_chromium(tmp_path, page):
     for title in ("Summary", "Parameters", "Compute-optimal allocation", "Sampler diagnostics", "Provenance"):
         assert f">{title}" in dom
     assert _images(dom) == (5, 0)
+
+
+def _widths(dom: str) -> tuple[int, int]:
+    """Tables that need scrolling inside their box, and whether the page itself is wider than the window."""
+    body = re.search(r"<body[^>]*>", dom).group(0)
+    return (int(re.search(r'data-wide-tables="(\d+)"', body).group(1)),
+            int(re.search(r'data-page-overflow="(\d+)"', body).group(1)))
+
+
+@pytest.mark.slow  # a browser
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium not installed (.ci/run installs it)")
+@pytest.mark.parametrize("width", [1280, 420])
+def test_no_table_is_wider_than_the_page_on_a_desktop_or_a_phone(tmp_path, page, comparison_page, width):
+    for name, html in (("fit_page", page), ("comparison_page", comparison_page)):
+        dom = _render(html, tmp_path, f"{name}_{width}", 3000, width)
+        assert _widths(dom) == (0, 0), f"{name} at {width} px"
 
 
 def _calibration_result(coverage_gp: float = 0.85) -> dict:

@@ -114,10 +114,10 @@ PAGE_KEY_FILE = ".page-key"
 
 
 def source_digest() -> str:
-    """A digest of the package's source files: a page rendered by other code is rendered again."""
+    """A digest of the package's source files and templates: a page rendered by other code is rendered again."""
     digest = hashlib.sha256()
     root = Path(__file__).resolve().parents[1]
-    for path in sorted(root.rglob("*.py")):
+    for path in sorted([*root.rglob("*.py"), *root.rglob("*.j2")]):
         digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
 
