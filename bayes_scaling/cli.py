@@ -20,6 +20,7 @@ from bayes_scaling.likelihoods import LIKELIHOODS
 from bayes_scaling.priors import PriorError
 from bayes_scaling.spec import SpecError
 from bayes_scaling.util.defaults import DEFAULT_LEVEL, DEFAULT_PROBABILITY, DEFAULT_TOLERANCE
+from bayes_scaling.util.version import __version__
 
 log = logging.getLogger("bayes_scaling")
 
@@ -33,17 +34,29 @@ EPILOG = """exit codes:
   3 internal error (a one-line message; run with --debug for the traceback)"""
 
 
+class _Elapsed(logging.Formatter):
+    """``[  12.3 s] message``: each line with the seconds since the command started, so a long fit shows which stage
+    it is on and how long each took, on a terminal or in a log file alike."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        level = "" if record.levelno == logging.INFO else f"{record.levelname}: "
+        return f"[{record.relativeCreated / 1000:7.1f} s] {level}{record.getMessage()}"
+
+
 def _setup_logging(quiet: bool) -> None:
-    logging.basicConfig(
-        level=logging.WARNING if quiet else logging.INFO,
-        format="%(asctime)s %(levelname)s %(message)s",
-        datefmt="%H:%M:%S",
-    )
+    """The package's own messages (stages, verdicts, warnings) on stderr at INFO (WARNING with ``-q``); other
+    libraries' only from WARNING, and the chattiest from ERROR."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_Elapsed())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING)
+    log.setLevel(logging.WARNING if quiet else logging.INFO)
     for noisy in ("pymc", "pytensor", "numba", "h5py", "matplotlib", "arviz", "arviz_base", "arviz_stats",
-                  "arviz_plots", "pooch", "root"):
+                  "arviz_plots", "pooch", "distributed", "tornado"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
     # the Dask cluster's start-up chatter, in this process and in the workers it starts (read when dask loads)
-    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
+    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "error")
 
 
 def _positive_int(text: str) -> int:
@@ -197,6 +210,7 @@ def _add_data_parser(sub) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bayes-scaling", description=__doc__.splitlines()[0], epilog=EPILOG,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and results")
     parser.add_argument("--debug", action="store_true", help="print the traceback of an internal error")
     sub = parser.add_subparsers(dest="command", required=True)

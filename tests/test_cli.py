@@ -3,6 +3,7 @@ parameters that simulated it; plan prints intervals as text and JSON."""
 
 import json
 import os
+import re
 
 import numpy as np
 import pytest
@@ -234,3 +235,21 @@ def test_isoflop_fit_from_the_command_line_takes_the_laws_defaults_and_plan_allo
     assert "WARNING: 4.0 decades of compute beyond the largest run" in capsys.readouterr().out
     assert set(result["discrepancy"]) == {"description", "collapsed"}
     assert "extrapolation slope" in result["discrepancy"]["description"]
+
+
+def test_version_and_stages_with_elapsed_time_when_stderr_is_not_a_terminal(tmp_path, simulated_frame):
+    import subprocess
+    import sys
+
+    from bayes_scaling.util.version import __version__
+
+    done = subprocess.run([sys.executable, "-m", "bayes_scaling.cli", "--version"], capture_output=True, text=True)
+    assert done.stdout.strip() == f"bayes-scaling {__version__}"
+    csv = write_csv(tmp_path / "runs.csv", simulated_frame)
+    done = subprocess.run([sys.executable, "-m", "bayes_scaling.cli", "fit", "--law", "chinchilla", "--data", csv,
+                           "--out", str(tmp_path / "fit"), "--draws", "500", "--tune", "500"],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    for stage in ("fitting", "compiled", "sampled", "discrepancy:", "drift: refitting", "drift: extrapolation"):
+        assert re.search(rf"^\[ *\d+\.\d s\] {stage}", done.stderr, re.MULTILINE), stage
+    assert "Port 8787" not in done.stderr and "compiled chinchilla model (centred geometry) in 0.0 s" not in done.stderr

@@ -27,9 +27,6 @@ def fit(args: argparse.Namespace) -> int:
     except ValueError as err:
         raise SpecError(f"{spec.path or spec.name} [analysis]: {err}") from None
     prepared = prepare(spec)  # every input check happens here, before anything is sampled or written
-    print(f"fitting {spec.name}: {prepared.law.equation} to {len(prepared.runs)} runs "
-          f"({prepared.likelihood.description}, {spec.sampler.chains} chains x {spec.sampler.draws} draws)",
-          file=sys.stderr)
     result = fit_prepared(prepared, progress=sys.stderr.isatty())
     result.path = Path(args.out)
     written = write_fit(result, Path(args.out), page=args.page, budgets=tuple(args.budgets or ()))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -90,9 +91,12 @@ def sample_prepared(prepared: PreparedFit, *, progress: bool = False) -> Sampled
     built: BuiltModel = build_model(
         prepared.law, prepared.runs, prepared.likelihood, prepared.priors, spec.sampler.geometry
     )
+    start = time.perf_counter()
     compiled = compile_model(built)
+    compile_seconds = time.perf_counter() - start
     settings = spec.sampler
-    sampled = run_nuts(built, settings, compiled=compiled, progress=progress)
+    sampled = dataclasses.replace(run_nuts(built, settings, compiled=compiled, progress=progress),
+                                  compile_seconds=compile_seconds)
     natural = posterior_parameters(built, sampled.posterior)
     checked = [*prepared.law.parameters, *prepared.likelihood.parameters]
     diagnostics = diagnose(natural, sampled.sample_stats, checked)
@@ -105,7 +109,8 @@ def sample_prepared(prepared: PreparedFit, *, progress: bool = False) -> Sampled
                    f"steps) failed its diagnostics ({diagnostics.verdict()}); sampled again with {longer.draws} "
                    f"draws after {longer.tune} tuning steps")
         log.warning("%s: %s", spec.name, retried)
-        sampled = run_nuts(built, longer, compiled=compiled, progress=progress)
+        sampled = dataclasses.replace(run_nuts(built, longer, compiled=compiled, progress=progress),
+                                      compile_seconds=compile_seconds)
         natural = posterior_parameters(built, sampled.posterior)
         diagnostics = diagnose(natural, sampled.sample_stats, checked)
         log.info("%s: %s", spec.name, diagnostics.verdict())

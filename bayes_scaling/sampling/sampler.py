@@ -40,8 +40,11 @@ def compile_model(built: BuiltModel):
     # in this process (and inlined) than when they are loaded from PyTensor's disk cache, and the same seed gave
     # different draws depending on the cache's state (serial runs against fresh Dask workers, a fresh clone
     # against a warm machine). Strict IEEE arithmetic makes the draws independent of it.
+    start = time.perf_counter()
     with lean_wrappers(), pytensor.config.change_flags(numba__fastmath=False):
-        return nutpie.compile_pymc_model(built.model, backend="numba", var_names=built.sampled_names)
+        compiled = nutpie.compile_pymc_model(built.model, backend="numba", var_names=built.sampled_names)
+    log.info("compiled %s model (%s geometry) in %.1f s", built.law.name, built.geometry, time.perf_counter() - start)
+    return compiled
 
 
 def run_nuts(built: BuiltModel, settings: SamplerSpec, *, compiled=None, progress: bool = False) -> SamplingResult:
@@ -52,7 +55,6 @@ def run_nuts(built: BuiltModel, settings: SamplerSpec, *, compiled=None, progres
     if compiled is None:
         compiled = compile_model(built)
     compiled_at = time.perf_counter()
-    log.info("compiled %s model (%s geometry) in %.1f s", built.law.name, built.geometry, compiled_at - start)
     trace = nutpie.sample(
         compiled,
         draws=settings.draws,

@@ -78,6 +78,7 @@ def refit_errors(prepared, built, compiled, eta: float) -> OwnErrors:
             continue
         seen.add(rows)
         data = {name: train.column(name) for name in law.inputs}
+        log.info("drift: refitting without the top %.0f%% of compute (%d runs held out)", 100 * fraction, len(held))
         result = run_nuts(built, dataclasses.replace(settings, seed=settings.seed + 1 + k),
                           compiled=compiled.with_data(**data, **{f"{OBSERVED}_observed": np.log(train.column("loss"))}))
         natural = natural_parameters(built, result.posterior)
