@@ -72,6 +72,17 @@ def test_adhoc_fit_recovers_simulated_parameters(adhoc_fit):
     assert set(tree.children) >= {"posterior", "sample_stats", "observed_data", "log_likelihood",
                                   "posterior_predictive", "constant_data"}
     assert tree["log_likelihood"]["log_loss"].dims == ("chain", "draw", "run")
+    # ArviZ-friendly: only natural-scale parameters in the posterior, the sampler's own coordinates apart, prior
+    # groups, units on the data, per-run draws in single precision, every variable compressed
+    assert set(tree["posterior"].data_vars) == {*TRUE_PARAMS, "sigma", "nu"}
+    assert {"A_centred", "B_centred"} <= set(tree["unconstrained_posterior"].data_vars)
+    assert set(tree["prior"].data_vars) == {*TRUE_PARAMS, "sigma", "nu"} and "prior_predictive" in tree.children
+    assert tree["constant_data"]["n_params"].attrs["units"] == "parameters"
+    assert tree["posterior_predictive"]["log_loss"].dtype == np.float32
+    import h5py
+
+    with h5py.File(out / "posterior.nc") as handle:
+        assert handle["posterior/alpha"].compression == "gzip"
     assert json.loads(tree.attrs["data_source"])["file"].endswith("my_runs.csv")
     assert (out / "index.html").is_file()
     assert not list(out.glob(".*tmp"))

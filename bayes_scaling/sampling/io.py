@@ -14,6 +14,8 @@ import xarray as xr
 from bayes_scaling.util.files import atomic_write
 
 POSTERIOR_FILE = "posterior.nc"
+#: Every variable is written deflated (lossless; the checksum is of the values, so it holds either way).
+COMPRESSION = {"zlib": True, "complevel": 4, "shuffle": True}
 #: Root attribute holding the sha256 of the file's contents (:func:`content_digest`).
 CHECKSUM_ATTR = "content_sha256"
 
@@ -48,7 +50,9 @@ def content_digest(tree: xr.DataTree) -> str:
 def save_tree(tree: xr.DataTree, path: str | Path) -> Path:
     """Save a fit's DataTree to NetCDF atomically, with its content checksum."""
     tree.attrs[CHECKSUM_ATTR] = content_digest(tree)
-    return atomic_write(path, lambda tmp: tree.to_netcdf(tmp, engine="h5netcdf"))
+    encoding = {node.path: {name: COMPRESSION for name in node.to_dataset(inherit=False).data_vars}
+                for node in tree.subtree if node.has_data}
+    return atomic_write(path, lambda tmp: tree.to_netcdf(tmp, engine="h5netcdf", encoding=encoding))
 
 
 def load_tree(path: str | Path) -> xr.DataTree:

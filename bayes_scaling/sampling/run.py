@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 
 #: Most values (chains x draws x runs) a run-level group of the DataTree may hold: 8e8 bytes as float64.
 MOST_PER_RUN_VALUES = 100_000_000
+#: Draws of the prior and prior predictive groups stored with a fit (for ArviZ's prior checks).
+PRIOR_GROUP_DRAWS = 200
 #: A fit that fails its diagnostics is sampled once more with this many times the draws and the tuning steps.
 LONGER_DRAWS = 4
 LONGER_TUNE = 2
@@ -120,8 +122,12 @@ def sample_prepared(prepared: PreparedFit, *, progress: bool = False) -> Sampled
     if weakly_identified(ratios):
         log.warning("%s: weakly identified by the data (posterior sd over 0.3 of the prior's): %s", spec.name,
                     ", ".join(weakly_identified(ratios)))
+    prior_tree = prior_predictive(prepared, draws=PRIOR_GROUP_DRAWS, seed=settings.seed)
+    prior_groups = {"prior": prior_tree["prior"].to_dataset(),
+                    "prior_predictive": prior_tree["prior_predictive"].to_dataset().astype(np.float32)}
     tree = build_tree(
         built, sampled, natural, prepared.runs, seed=settings.seed, diagnostics=diagnostics,
+        extra_groups=prior_groups,
         attrs={
             "analysis": spec.name,
             "title": spec.title or prepared.law.title,

@@ -15,6 +15,7 @@ import numpy as np
 import xarray as xr
 
 from bayes_scaling.data.runs import CANONICAL, RunTable
+from bayes_scaling.laws.inputs import INPUTS
 from bayes_scaling.sampling.diagnostics import Diagnostics
 from bayes_scaling.sampling.model import OBSERVED, RUN_DIM, BuiltModel, natural_parameters
 from bayes_scaling.sampling.sampler import SamplingResult
@@ -38,7 +39,8 @@ def run_inputs(runs: RunTable) -> xr.Dataset:
     source's 1-based row numbers)."""
     coords = {RUN_DIM: runs.frame["row"].to_numpy()}
     names = [name for name in (*CANONICAL, "budget") if name in runs.frame]
-    return xr.Dataset({name: (RUN_DIM, runs.column(name)) for name in names}, coords=coords)
+    units = {**{name: item.unit for name, item in INPUTS.items()}, "loss": "nats per token", "budget": "FLOP"}
+    return xr.Dataset({name: (RUN_DIM, runs.column(name), {"units": units[name]}) for name in names}, coords=coords)
 
 
 def posterior_parameters(built: BuiltModel, draws: xr.Dataset) -> xr.Dataset:
@@ -59,11 +61,15 @@ def build_tree(
     seed: int,
     diagnostics: Diagnostics,
     attrs: dict[str, Any],
+    extra_groups: dict[str, xr.Dataset] | None = None,
 ) -> xr.DataTree:
-    """The complete fit as an ``xarray.DataTree`` with ArviZ group names; ``posterior`` is
-    :func:`posterior_parameters` of the sampled draws."""
+    """The complete fit as an ``xarray.DataTree`` with ArviZ group names; ``posterior`` holds the law's and the
+    noise's parameters on the natural scale (:func:`posterior_parameters`), ``unconstrained_posterior`` the sampler's
+    own coordinates; ``extra_groups`` (the prior and prior predictive) are added as they are."""
     inputs = run_inputs(runs)
-    params = {name: posterior[name] for name in (*built.law.parameters, *built.likelihood.parameters)}
+    named = (*built.law.parameters, *built.likelihood.parameters)
+    params = {name: posterior[name] for name in named}
+    internal = [name for name in posterior.data_vars if name not in named]  # the sampler's centred coordinates
     law_inputs = {name: inputs[name] for name in built.law.inputs}
     mu = np.log(built.law.loss(**law_inputs, **{k: params[k] for k in built.law.parameters}))
     mu = mu.transpose("chain", "draw", RUN_DIM)
@@ -74,12 +80,15 @@ def build_tree(
     noise_arrays = {name: value.to_numpy()[..., None] for name, value in noise.items()}
     predictive = built.likelihood.sample(rng, mu.to_numpy(), **noise_arrays)
     groups = {
-        "posterior": posterior,
+        "posterior": posterior[list(named)],
+        "unconstrained_posterior": posterior[internal],
         "sample_stats": sampled.sample_stats,
         "observed_data": xr.Dataset({OBSERVED: observed}),
         "constant_data": inputs,
-        "log_likelihood": xr.Dataset({OBSERVED: log_lik}),
-        "posterior_predictive": xr.Dataset({OBSERVED: (mu.dims, predictive)}, coords=mu.coords),
+        # per-run draws in single precision (1e-7 relative: far below any score's resolution), half the file
+        "log_likelihood": xr.Dataset({OBSERVED: log_lik.astype(np.float32)}),
+        "posterior_predictive": xr.Dataset({OBSERVED: (mu.dims, predictive.astype(np.float32))}, coords=mu.coords),
+        **(extra_groups or {}),
     }
     tree = xr.DataTree.from_dict({f"/{name}": ds for name, ds in groups.items()})
     tree.attrs.update(
