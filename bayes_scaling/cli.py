@@ -160,7 +160,8 @@ def _add_plan_parser(sub) -> None:
                    f"{100 * DEFAULT_TOLERANCE:g}%%, about a tenth more compute's worth); with --params, each size's "
                    "excess loss at each --compute budget")
     p.add_argument("--probability", type=float, default=DEFAULT_PROBABILITY,
-                   help=f"with at least this posterior probability (default {DEFAULT_PROBABILITY})")
+                   help=f"near-optimal sizes, and the compute that reaches each --target-loss, with at least this "
+                   f"posterior probability (default {DEFAULT_PROBABILITY})")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
 

@@ -22,6 +22,7 @@ from bayes_scaling.analysis.choice_cost import (
     near_optimal,
 )
 from bayes_scaling.analysis.discrepancy_allocation import allocation_with_discrepancy
+from bayes_scaling.analysis.reach import compute_to_reach
 from bayes_scaling.derived import interval
 from bayes_scaling.laws import LawNotApplicable
 from bayes_scaling.result import FitResult
@@ -128,6 +129,17 @@ def _budget_rows(fit: FitResult, compute: Sequence[float], level: float, discrep
     return rows
 
 
+def _reach(fit: FitResult, target: float, probability: float, discrepancy: bool) -> dict[str, Any]:
+    """The smallest compute reaching ``target`` with ``probability`` (:mod:`~bayes_scaling.analysis.reach`): through
+    the whole predictive where the law has an IsoFLOP line, else the law alone; ``includes`` says which."""
+    if discrepancy:
+        try:
+            return {**compute_to_reach(fit, target, probability), "includes": WHOLE}
+        except LawNotApplicable:
+            pass
+    return {**compute_to_reach(fit, target, probability, discrepancy=False), "includes": LAW_ONLY}
+
+
 def _floor_text(fit: FitResult, level: float) -> str | None:
     """The law's irreducible loss as ``E = 1.81 [1.78, 1.83]``, if it has one."""
     floor = getattr(fit.law, "floor", None)
@@ -159,7 +171,9 @@ def plan(
     data's largest compute, N and D, with a warning past :data:`VALIDATED_DECADES`. A budget's answer also has
     ``near_optimal``, the sizes whose excess loss over the best size stays within ``tolerance`` (a fraction of the
     loss) with ``probability``, and with ``n_params`` given, ``choices``: the excess loss of training each of those
-    sizes at the budget (:mod:`~bayes_scaling.analysis.choice_cost`)."""
+    sizes at the budget (:mod:`~bayes_scaling.analysis.choice_cost`). A target loss's answer has
+    ``with_probability``: the smallest compute whose compute-optimal loss is at most the target with ``probability``
+    (:mod:`~bayes_scaling.analysis.reach`)."""
     if not 0 < level < 1:
         raise ValueError(f"--level must be between 0 and 1, got {level}")
     extent = data_extent(fit)
@@ -206,6 +220,7 @@ def plan(
                                                  n_tokens=row["n_tokens"]["median"])
             row["below_floor"] = (f"the target is below the law's floor {floor} in {1 - reachable:.0%} of draws"
                                   if floor and reachable < 1 else None)
+            row["with_probability"] = _reach(fit, float(value), probability, discrepancy)
         out["target_loss"] = rows
     return out
 

@@ -6,6 +6,9 @@ import argparse
 import json
 import sys
 
+import numpy as np
+
+from bayes_scaling.analysis.planning import VALIDATED_DECADES
 from bayes_scaling.analysis.planning import plan as make_plan
 from bayes_scaling.result import load
 from bayes_scaling.util.numbers import count, interval_text
@@ -40,6 +43,16 @@ def _distance(found: dict) -> str:
              for name, word in (("n_params", "model"), ("n_tokens", "token count"))
              if (found.get(f"decades_{name}") or 0) > 0]
     return f"{decades:.1f} decades of compute beyond the largest run" + (f" ({', '.join(sizes)})" if sizes else "")
+
+
+def _beyond(compute: float, largest: float | None) -> str:
+    """``; 2.3 decades beyond the largest run`` (with a caution past the checked distance), or nothing inside."""
+    if not largest or compute <= largest:
+        return ""
+    decades = float(np.log10(compute / largest))
+    caution = (f", further than the extrapolation error was checked ({VALIDATED_DECADES} decades)"
+               if decades > VALIDATED_DECADES else "")
+    return f"; {decades:.1f} decades beyond the largest run{caution}"
 
 
 def format_plan(result: dict) -> str:
@@ -110,6 +123,19 @@ def format_plan(result: dict) -> str:
             lines.append(f"  {row['below_floor']}")
         if row["probability_reachable"]:
             lines += _lines(row, ("compute", "n_params", "n_tokens"))
+        found = row.get("with_probability")
+        if found:
+            which = "whole predictive" if found["includes"].startswith("law, its discrepancy") else "law alone"
+            largest = data.get("largest_compute")
+            if found["reachable"]:
+                lines.append(f"  with probability >= {found['probability']:.0%} ({which}): compute "
+                             f"{found['compute']:.3g} FLOP, N_opt {count(found['n_params'])}, D_opt "
+                             f"{count(found['n_tokens'])}{_beyond(found['compute'], largest)}")
+            else:
+                where = (f" (at {found['at_compute']:.3g} FLOP{_beyond(found['at_compute'], largest)})"
+                         if found.get("at_compute") else "")
+                lines.append(f"  with probability >= {found['probability']:.0%} ({which}): no budget up to 1e30 FLOP "
+                             f"reaches it; at most {found['highest_probability']:.1%}{where}")
     return "\n".join(lines)
 
 
