@@ -55,14 +55,18 @@ class ScalingFit(FitResult):
     """
 
     def plan(self, *, compute: float | Sequence[float] = (), params: float | Sequence[float] = (),
-             target_loss: float | Sequence[float] = (), level: float = DEFAULT_LEVEL) -> pd.DataFrame:
+             target_loss: float | Sequence[float] = (), level: float = DEFAULT_LEVEL,
+             inference_tokens: float | None = None, **options: float) -> pd.DataFrame:
         """What budgets (``compute``, FLOP), model sizes (``params``) and target losses (nats per token) imply: the
         compute-optimal N, D and loss, the budget that makes a size optimal, the compute that reaches a loss; each
         as median and central ``level`` interval, from the law alone and (budgets) with the discrepancy along the
         IsoFLOP line, the answer to quote beyond the runs. One row per question, quantity and answer
-        (:func:`~bayes_scaling.analysis.planning.plan_frame`); the full dict is ``attrs["plan"]``."""
+        (:func:`~bayes_scaling.analysis.planning.plan_frame`); the full dict is ``attrs["plan"]`` (with each budget's
+        near-optimal sizes, each target's compute at ``probability`` and, with ``inference_tokens``, its
+        inference-aware size). ``options``: ``tolerance`` and ``probability`` as for ``bayes-scaling plan``."""
         found = make_plan(self, compute=_sequence(compute), n_params=_sequence(params),
-                          target_loss=_sequence(target_loss), level=level)
+                          target_loss=_sequence(target_loss), level=level, inference_tokens=inference_tokens,
+                          **options)
         frame = plan_frame(found)
         frame.attrs["plan"] = found
         if not self.converged:

@@ -162,6 +162,9 @@ def _add_plan_parser(sub) -> None:
     p.add_argument("--probability", type=float, default=DEFAULT_PROBABILITY,
                    help=f"near-optimal sizes, and the compute that reaches each --target-loss, with at least this "
                    f"posterior probability (default {DEFAULT_PROBABILITY})")
+    p.add_argument("--inference-tokens", type=float, metavar="TOKENS",
+                   help="with --target-loss: tokens the model will serve over its life; adds the N and D that reach "
+                   "the target with the least training plus inference compute (Sardana & Frankle 2024)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
 

@@ -22,6 +22,7 @@ from bayes_scaling.analysis.choice_cost import (
     near_optimal,
 )
 from bayes_scaling.analysis.discrepancy_allocation import allocation_with_discrepancy
+from bayes_scaling.analysis.inference_aware import inference_aware
 from bayes_scaling.analysis.reach import compute_to_reach
 from bayes_scaling.derived import interval
 from bayes_scaling.laws import LawNotApplicable
@@ -140,6 +141,18 @@ def _reach(fit: FitResult, target: float, probability: float, discrepancy: bool)
     return {**compute_to_reach(fit, target, probability, discrepancy=False), "includes": LAW_ONLY}
 
 
+def _inference(fit: FitResult, target: float, inference_tokens: float, level: float) -> dict[str, Any] | None:
+    """The inference-aware size for a target loss, each quantity as an interval (law alone), or None for a law
+    without N and D."""
+    try:
+        found = inference_aware(fit, target, inference_tokens)
+    except LawNotApplicable:
+        return None
+    names = ("n_params", "n_tokens", "tokens_per_param", "training_compute", "total_compute", "saving")
+    return {"inference_tokens": inference_tokens, **{name: summary(found[name], level) for name in names},
+            "includes": LAW_ONLY, "at_grid_edge": found.attrs["at_grid_edge"]}
+
+
 def _floor_text(fit: FitResult, level: float) -> str | None:
     """The law's irreducible loss as ``E = 1.81 [1.78, 1.83]``, if it has one."""
     floor = getattr(fit.law, "floor", None)
@@ -159,6 +172,7 @@ def plan(
     discrepancy: bool = True,
     tolerance: float = DEFAULT_TOLERANCE,
     probability: float = DEFAULT_PROBABILITY,
+    inference_tokens: float | None = None,
 ) -> dict[str, Any]:
     """Compute-optimal allocations for ``compute`` budgets, budgets for ``n_params`` sizes and the compute needed
     for ``target_loss``: one answer per question, each quantity as median and central ``level`` interval.
@@ -173,7 +187,8 @@ def plan(
     loss) with ``probability``, and with ``n_params`` given, ``choices``: the excess loss of training each of those
     sizes at the budget (:mod:`~bayes_scaling.analysis.choice_cost`). A target loss's answer has
     ``with_probability``: the smallest compute whose compute-optimal loss is at most the target with ``probability``
-    (:mod:`~bayes_scaling.analysis.reach`)."""
+    (:mod:`~bayes_scaling.analysis.reach`); with ``inference_tokens``, ``inference_aware``: the N and D that reach it
+    with the least training plus inference compute (:mod:`~bayes_scaling.analysis.inference_aware`)."""
     if not 0 < level < 1:
         raise ValueError(f"--level must be between 0 and 1, got {level}")
     extent = data_extent(fit)
@@ -221,6 +236,8 @@ def plan(
             row["below_floor"] = (f"the target is below the law's floor {floor} in {1 - reachable:.0%} of draws"
                                   if floor and reachable < 1 else None)
             row["with_probability"] = _reach(fit, float(value), probability, discrepancy)
+            if inference_tokens is not None:
+                row["inference_aware"] = _inference(fit, float(value), inference_tokens, level)
         out["target_loss"] = rows
     return out
 

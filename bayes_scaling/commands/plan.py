@@ -30,8 +30,9 @@ def _fmt(s: dict, key: str = "") -> str:
     return interval_text(s, style=count if key in COUNTS else None)
 
 
-def _lines(values: dict, keys: tuple[str, ...], indent: str = "  ") -> list[str]:
-    return [f"{indent}{LABELS[k][0]:<14}{_fmt(values[k], k):<34} {LABELS[k][1]}".rstrip() for k in keys]
+def _lines(values: dict, keys: tuple[str, ...], indent: str = "  ", labels: dict | None = None) -> list[str]:
+    labels = {**LABELS, **(labels or {})}
+    return [f"{indent}{labels[k][0]:<14}{_fmt(values[k], k):<34} {labels[k][1]}".rstrip() for k in keys]
 
 
 def _distance(found: dict) -> str:
@@ -123,6 +124,16 @@ def format_plan(result: dict) -> str:
             lines.append(f"  {row['below_floor']}")
         if row["probability_reachable"]:
             lines += _lines(row, ("compute", "n_params", "n_tokens"))
+        found = row.get("inference_aware")
+        if found:
+            saving = found["saving"]
+            lines.append(f"  serving {found['inference_tokens']:.3g} inference tokens (law alone), the least training "
+                         f"plus inference compute reaches it with:")
+            lines += _lines(found, ("n_params", "n_tokens", "tokens_per_param"), indent="    ",
+                            labels={"n_params": ("N", "parameters"), "n_tokens": ("D", "tokens")})
+            lines.append(f"    {'total FLOP':<14}{interval_text(found['total_compute'])}; "
+                         f"{saving['median']:.1%} [{saving['lower']:.1%}, {saving['upper']:.1%}] less than the "
+                         "compute-optimal model serving the same tokens")
         found = row.get("with_probability")
         if found:
             which = "whole predictive" if found["includes"].startswith("law, its discrepancy") else "law alone"
@@ -144,7 +155,8 @@ def plan(args: argparse.Namespace) -> int:
         raise ValueError("give at least one of --compute, --params, --target-loss")
     fit = load(args.fit)
     result = make_plan(fit, compute=args.compute, n_params=args.params, target_loss=args.target_loss,
-                       level=args.level, tolerance=args.tolerance / 100, probability=args.probability)
+                       level=args.level, tolerance=args.tolerance / 100, probability=args.probability,
+                       inference_tokens=args.inference_tokens)
     if not fit.converged:
         print(f"WARNING: {fit.name} did NOT converge ({fit.diagnostics.verdict()}); these numbers are not "
               "reliable.", file=sys.stderr)
