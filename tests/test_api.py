@@ -104,3 +104,21 @@ def test_bad_input_is_refused_before_sampling_with_the_column_and_row(user_frame
 def _width(draws):
     """Width of the central 90% interval of each point's draws."""
     return (draws.quantile(0.95, dim=["chain", "draw"]) - draws.quantile(0.05, dim=["chain", "draw"])).values
+
+
+def test_many_runs_keep_every_posterior_draw_and_evenly_spaced_draws_in_the_per_run_groups(user_frame, monkeypatch):
+    """Per-run groups are thinned to a size (a 100,000-run fit keeps 62 draws a chain there), the posterior is not;
+    PSIS-LOO and the pages work from the thinned draws."""
+    import bayes_scaling.sampling.tree as tree_module
+    from bayes_scaling.sampling.diagnostics import loo_summary
+
+    monkeypatch.setattr(tree_module, "MOST_STORED", 2 * 60 * 50)  # 2 chains x 60 runs x 50 draws
+    thinned = bs.fit(user_frame, law="chinchilla", sampler=SMALL,
+                     columns={"n_params": "params", "n_tokens": "tokens", "loss": "val_loss_bits"},
+                     units={"loss": "bits"})
+    assert thinned.posterior.sizes["draw"] >= 500  # every draw (more if the fit was sampled again, longer)
+    assert thinned.tree["log_likelihood"].sizes["draw"] == 50 == thinned.tree["posterior_predictive"].sizes["draw"]
+    assert np.isfinite(loo_summary(thinned.tree).elpd)
+    monkeypatch.undo()
+    np.testing.assert_array_equal(tree_module.stored_draws(4, 1000, 240), np.arange(1000))  # Epoch's size keeps all
+    assert tree_module.stored_draws(4, 1000, 100_000).size == 62

@@ -190,7 +190,7 @@ SPEC_CASES = {
     "negative seed": ({"sampler": "seed = -1"}, ["seed must be a whole number"]),
     "fractional draws": ({"sampler": "draws = 10.5"}, ["draws must be a whole number"]),
     "unknown geometry": ({"sampler": 'geometry = "weird"'}, ["geometry must be one of 'centred', 'naive'"]),
-    "too many stored values": ({"sampler": "draws = 100_000\nchains = 64"}, ["values per run-level group"]),
+    "too many draws": ({"sampler": "draws = 100_000\nchains = 64"}, ["posterior draws, above the limit"]),
     "name climbs out": ({"analysis": 'name = "../x"\nlaw = "chinchilla"'}, ["must be a plain folder name"]),
     "absolute name": ({"analysis": 'name = "/tmp/x"\nlaw = "chinchilla"'}, ["must be a plain folder name"]),
     "name with a slash": ({"analysis": 'name = "a/b"\nlaw = "chinchilla"'}, ["must be a plain folder name"]),

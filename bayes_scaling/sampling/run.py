@@ -26,8 +26,9 @@ from bayes_scaling.spec import AnalysisSpec, SpecError
 
 log = logging.getLogger(__name__)
 
-#: Most values (chains x draws x runs) a run-level group of the DataTree may hold: 8e8 bytes as float64.
-MOST_PER_RUN_VALUES = 100_000_000
+#: Most posterior draws (chains x draws) a fit may ask for: 8 MB a parameter. (Per-run groups are thinned to a size
+#: whatever the number of runs: :data:`~bayes_scaling.sampling.tree.MOST_STORED`.)
+MOST_DRAWS = 1_000_000
 #: Draws of the prior and prior predictive groups stored with a fit (for ArviZ's prior checks).
 PRIOR_GROUP_DRAWS = 200
 #: A fit that fails its diagnostics is sampled once more with this many times the draws and the tuning steps.
@@ -64,14 +65,11 @@ def prepare(spec: AnalysisSpec, frame: pd.DataFrame | None = None) -> PreparedFi
         raise SpecError(f"{where} [data]: {err}") from None
     label = FRAME_LABEL if frame is not None else spec.name
     check_identifiable(runs, law, spec.data.dataset or spec.data.csv or label)
-    stored = spec.sampler.chains * spec.sampler.draws * len(runs)
-    if stored > MOST_PER_RUN_VALUES:
-        raise SpecError(f"{where}: {spec.sampler.chains} chains x {spec.sampler.draws} draws x "
-                        f"{len(runs)} runs = {stored:.3g} values per run-level group (log-likelihood, posterior "
-                        f"predictive), above the limit of {MOST_PER_RUN_VALUES:.0e} "
-                        f"({8 * MOST_PER_RUN_VALUES / 1e9:.1f} GB each in memory and on disk); lower draws or chains "
-                        "([sampler] or --draws/--chains), or "
-                        "fit a subset of the runs")
+    draws = spec.sampler.chains * spec.sampler.draws
+    if draws > MOST_DRAWS:
+        raise SpecError(f"{where}: {spec.sampler.chains} chains x {spec.sampler.draws} draws = {draws:.3g} posterior "
+                        f"draws, above the limit of {MOST_DRAWS:.0e} (the 4 x 1000 default gives ESS in the "
+                        "thousands); lower draws or chains ([sampler] or --draws/--chains)")
     return PreparedFit(spec, law, likelihood, priors, runs)
 
 
@@ -105,7 +103,7 @@ def sample_prepared(prepared: PreparedFit, *, progress: bool = False) -> Sampled
     log.info("%s: %s", spec.name, diagnostics.verdict())
     retried = ""
     longer = dataclasses.replace(settings, draws=settings.draws * LONGER_DRAWS, tune=settings.tune * LONGER_TUNE)
-    if not diagnostics.converged and longer.chains * longer.draws * len(prepared.runs) <= MOST_PER_RUN_VALUES:
+    if not diagnostics.converged and longer.chains * longer.draws <= MOST_DRAWS:
         # a weakly identified parameter (E against A and alpha on few budgets) mixes slowly: sample once more, longer
         retried = (f"the first run ({settings.chains} chains x {settings.draws} draws after {settings.tune} tuning "
                    f"steps) failed its diagnostics ({diagnostics.verdict()}); sampled again with {longer.draws} "
