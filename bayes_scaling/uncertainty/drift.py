@@ -47,6 +47,20 @@ log = logging.getLogger(__name__)
 FRACTIONS = HOLD_OUT_FRACTIONS
 #: Most draws and tuning steps per chain of a refit.
 REFIT_DRAWS = 500
+#: Most held-out runs a refit keeps as own errors (evenly spread over its budgets): the slope's information comes
+#: from the budgets' distances, and thousands of runs of one budget add little but cost memory in the fit's attrs.
+MOST_OWN_ERRORS = 1000
+
+
+def evenly_kept(budgets: np.ndarray, most: int) -> np.ndarray:
+    """Indices of at most ``most`` of the runs, evenly spaced through them in budget order (every budget keeps its
+    share); all of them if there are no more than ``most``."""
+    order = np.argsort(budgets, kind="stable")
+    if order.size <= most:
+        return np.arange(order.size)
+    return np.sort(order[np.linspace(0, order.size - 1, most).round().astype(int)])
+
+
 def error_terms(law, likelihood, params: dict[str, np.ndarray], noise: dict[str, np.ndarray],
                 inputs: dict[str, np.ndarray], loss: np.ndarray, eta: float) -> tuple[np.ndarray, np.ndarray]:
     """Errors of held-out runs (observed log loss minus the median law over posterior draws ``params``) and their
@@ -83,14 +97,16 @@ def refit_errors(prepared, built, compiled, eta: float) -> OwnErrors:
                           compiled=compiled.with_data(**data, **{f"{OBSERVED}_observed": np.log(train.column("loss"))}))
         natural = natural_parameters(built, result.posterior)
         params = {name: np.asarray(natural[name]).reshape(-1) for name in law.parameters}
-        held_inputs = {name: held.column(name) for name in law.inputs}
         noise = {name: np.asarray(result.posterior[name]).reshape(-1) for name in likelihood.parameters}
-        errors, variances = error_terms(law, likelihood, params, noise, held_inputs, held.column("loss"), eta)
+        held_labels = labels[runs.frame["row"].isin(rows).to_numpy()]
+        keep = evenly_kept(held_labels, MOST_OWN_ERRORS)
+        held_inputs = {name: held.column(name)[keep] for name in law.inputs}
+        errors, variances = error_terms(law, likelihood, params, noise, held_inputs, held.column("loss")[keep], eta)
         parts["errors"].append(errors)
         parts["variances"].append(variances)
         parts["distances"].append(beyond(held_inputs, largest_scale(data)))
-        parts["refits"].append(np.full(len(held), float(k)))
-        parts["budgets"].append(labels[runs.frame["row"].isin(rows).to_numpy()].astype(float))
+        parts["refits"].append(np.full(keep.size, float(k)))
+        parts["budgets"].append(held_labels[keep].astype(float))
     found = {key: np.concatenate(values) if values else np.zeros(0) for key, values in parts.items()}
     finite = np.isfinite(found["errors"]) & np.isfinite(found["variances"])
     if not finite.all():  # a refit whose law overflows at a held-out run says nothing about the slope there
