@@ -185,6 +185,8 @@ def _add_crossover_parser(sub) -> None:
     p.add_argument("fit", help="an IsoFLOP fit folder, or a Kaplan L(N, D) / L(D) fit folder")
     p.add_argument("--with", dest="companion",
                    help="the other fit (default: the fit of the complementary law to the same runs beside it)")
+    p.add_argument("--level", type=float, default=DEFAULT_LEVEL,
+                   help=f"credible interval level of the JSON's intervals (default {DEFAULT_LEVEL})")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
 

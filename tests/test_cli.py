@@ -196,7 +196,8 @@ def test_score_new_runs_beyond_the_fit(tmp_path, capsys, adhoc_fit):
     text = capsys.readouterr().out
     assert "10 new runs in 1 budgets" in text and "verdict:" in text
     result = json.loads(out.read_text())
-    assert result["schema_version"] == 1 and result["includes"].startswith("law, discrepancy")
+    assert result["schema_version"] == 2 and result["includes"].startswith("law, discrepancy")
+    assert set(result["runs"][0]["intervals"]["0.9"]) == {"median", "lower", "upper", "level", "covered"}
     summary = result["summary"]
     assert summary["n_runs"] == 10 and summary["n_budgets"] == 1
     assert summary["decades_beyond"] == pytest.approx(np.log10(1e22 / 3e21), abs=0.01)

@@ -10,6 +10,7 @@ from pathlib import Path
 from bayes_scaling.commands.arguments import spec_from_args
 from bayes_scaling.sampling.run import prepare
 from bayes_scaling.util.files import atomic_write_text
+from bayes_scaling.util.progress import Eta
 from bayes_scaling.validation.calibration import backtest, rows_as_json
 from bayes_scaling.validation.holdout import LEVELS, is_scored, optimum_text
 
@@ -35,6 +36,10 @@ def format_backtest(name: str, rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+#: Version of the JSON ``calibrate --json`` prints.
+SCHEMA_VERSION = 1
+
+
 def calibrate(args: argparse.Namespace) -> int:
     """Run the backtests; print a table (or JSON) and optionally save the JSON."""
     spec = spec_from_args(args)
@@ -44,14 +49,14 @@ def calibrate(args: argparse.Namespace) -> int:
         raise ValueError(f"--replicates must be at least 2, got {args.replicates}")
     prepared = prepare(spec)  # everything checked before the first fit
 
-    def progress(done: int, total: int) -> None:
-        print(f"  {done}/{total} held-out splits scored (Bayesian fit and bootstrap)", file=sys.stderr)
+    progress = Eta(lambda line: print(line, file=sys.stderr), "held-out splits scored (Bayesian fit and bootstrap)")
 
     rows, seconds = backtest(prepared, tuple(args.hold_out), replicates=args.replicates, seed=spec.sampler.seed,
                              starts=args.bootstrap_starts, scheduler=args.scheduler, workers=args.workers,
                              progress=progress)
     busy = sum(row["seconds"] for row in rows if row["method"] in ("bayes", "bootstrap"))  # one Bayesian fit each
-    result = {"analysis": spec.name, "law": spec.law, "seed": spec.sampler.seed, "replicates": args.replicates,
+    result = {"schema_version": SCHEMA_VERSION, "analysis": spec.name, "law": spec.law, "seed": spec.sampler.seed,
+              "replicates": args.replicates,
               "scheduler": args.scheduler, "seconds": seconds, "speedup": busy / seconds,
               "rows": rows_as_json(rows)}
     if args.out:

@@ -37,7 +37,11 @@ def find_companion(fit: FitResult, laws: tuple[str, ...]) -> FitResult:
                      "--with")
 
 
-def crossover_result(report_dir: str, companion: str | None = None) -> dict:
+#: Version of the JSON ``crossover --json`` prints (2: each quantity also as ``median, lower, upper, level``).
+SCHEMA_VERSION = 2
+
+
+def crossover_result(report_dir: str, companion: str | None = None, level: float = 0.9) -> dict:
     """The crossover of the fit in ``report_dir`` and its companion, with the published-values computation."""
     fit = load(report_dir)
     if fit.law.name == "isoflop" and not companion:  # the floored frontier levels off: use Kaplan's form beside it
@@ -50,8 +54,9 @@ def crossover_result(report_dir: str, companion: str | None = None) -> dict:
     else:
         raise ValueError(f"{fit.name} is a {fit.law.name} fit; the crossover needs an IsoFLOP fit ({FRONTIER_LAWS}) "
                          f"and a data-limited law ({', '.join(DATA_LIMITED_LAWS)}) of the same runs")
-    result = summarise(fits_crossover(frontier, data))
+    result = summarise(fits_crossover(frontier, data), level=level)
     return {
+        "schema_version": SCHEMA_VERSION,
         "frontier_fit": str(frontier.path), "data_limited_fit": str(data.path),
         "converged": frontier.converged and data.converged,
         "posterior": result,
@@ -87,6 +92,8 @@ def format_crossover(result: dict) -> str:
 
 
 def crossover(args: argparse.Namespace) -> int:
-    result = crossover_result(args.fit, args.companion)
+    if not 0 < args.level < 1:
+        raise ValueError(f"--level must be between 0 and 1, got {args.level}")
+    result = crossover_result(args.fit, args.companion, args.level)
     print(json.dumps(result, indent=2) if args.json else format_crossover(result))
     return 0

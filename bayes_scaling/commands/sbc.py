@@ -10,6 +10,7 @@ from pathlib import Path
 from bayes_scaling.commands.arguments import spec_from_args
 from bayes_scaling.sampling.run import prepare
 from bayes_scaling.util.files import atomic_write_text
+from bayes_scaling.util.progress import Eta
 from bayes_scaling.validation.sbc import sbc as run_sbc
 
 #: Where a result has no PIT-ECDF verdict (written before it), uniformity is rejected below this chi-square p-value.
@@ -37,8 +38,7 @@ def sbc(args: argparse.Namespace) -> int:
         raise ValueError(f"--simulations must be positive, got {args.simulations}")
     prepared = prepare(spec)
 
-    def progress(done: int, total: int) -> None:
-        print(f"  {done}/{total} chunks of simulations fitted", file=sys.stderr)
+    progress = Eta(lambda line: print(line, file=sys.stderr), "chunks of simulations fitted")
 
     result = run_sbc(prepared, args.simulations, seed=spec.sampler.seed, draws=spec.sampler.draws,
                      tune=spec.sampler.tune, scheduler=args.scheduler, workers=args.workers, progress=progress)

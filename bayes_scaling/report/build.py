@@ -24,6 +24,7 @@ from bayes_scaling.study.crossover import crossover_companion
 from bayes_scaling.study.references import declared
 from bayes_scaling.uncertainty import fit_with_uncertainty
 from bayes_scaling.util.files import atomic_write_text, check_output_folder, exclusive_lock
+from bayes_scaling.util.progress import Eta
 from bayes_scaling.util.version import __version__
 from bayes_scaling.validation.calibration import calibrate_spec, check_splits
 
@@ -169,8 +170,7 @@ def _calibrate_or_reuse(item, folder: Path, refit: bool, scheduler: str, workers
     say(f"    calibration of {item.spec.name}: backtests at {', '.join(f'{f:.0%}' for f in settings.hold_out)} "
         f"held out and {sbc} on {scheduler}")
 
-    def progress(done: int, total: int) -> None:
-        say(f"      {done}/{total} tasks done")
+    progress = Eta(lambda line: say(f"    {line}"), f"calibration tasks of {item.spec.name} done")
 
     result = {"key": key, **calibrate_spec(item, scheduler=scheduler, workers=workers,
                                            progress=progress)}

@@ -182,16 +182,20 @@ def fits_crossover(frontier_fit, data_fit) -> xr.Dataset:
                                max_budget=float(frontier_fit.runs["compute"].max()))
 
 
-def summarise(crossover: xr.Dataset, quantiles=QUANTILES) -> dict[str, Any]:
-    """Quantiles of C* (FLOP and PF-days), N*, D*, L* over the draws in which the crossing exists, the probability
-    that it exists (Kaplan's direction) and that C* lies beyond the data, as plain floats (NaN quantiles if no draw
-    crosses)."""
+def summarise(crossover: xr.Dataset, quantiles=QUANTILES, level: float = 0.9) -> dict[str, Any]:
+    """Quantiles of C* (FLOP and PF-days), N*, D*, L* over the draws in which the crossing exists, with the median
+    and central ``level`` interval in the shape every interval the tool writes has (``median``, ``lower``,
+    ``upper``, ``level``), the probability that it exists (Kaplan's direction) and that C* lies beyond the data, as
+    plain floats (NaN if no draw crosses)."""
     out: dict[str, Any] = {"quantiles": list(quantiles)}
     exists = crossover["kaplan_direction"].values
+    bounds = (0.5, (1 - level) / 2, (1 + level) / 2)
     for name in ("compute", "compute_pf_days", "n_params", "n_tokens", "loss"):
         kept = crossover[name].values[exists]
         values = np.quantile(kept, quantiles) if kept.size else np.full(len(quantiles), np.nan)
         out[name] = {f"q{round(q * 100):02d}": float(v) for q, v in zip(quantiles, values, strict=True)}
+        median, lower, upper = np.quantile(kept, bounds) if kept.size else (np.nan,) * 3
+        out[name].update(median=float(median), lower=float(lower), upper=float(upper), level=level)
     out["probability_kaplan_direction"] = float(crossover["kaplan_direction"].mean())
     if "beyond_data" in crossover:
         out["probability_beyond_data"] = float(crossover["beyond_data"].values[exists].mean()) if exists.any() \

@@ -21,8 +21,9 @@ from bayes_scaling.validation.holdout import (
     run_budgets,
 )
 
-#: Version of the JSON this module's results are written as.
-SCHEMA_VERSION = 1
+#: Version of the JSON this module's results are written as (2: every interval as ``median, lower, upper, level``,
+#: with ``covered``).
+SCHEMA_VERSION = 2
 
 
 def score_runs(fit: FitResult, runs: xr.Dataset, *, seed: int = 0, levels=LEVELS) -> dict[str, Any]:
@@ -46,7 +47,8 @@ def score_runs(fit: FitResult, runs: xr.Dataset, *, seed: int = 0, levels=LEVELS
         intervals = {}
         for level in levels:
             low, high = np.exp(np.quantile(draws[:, i], [(1 - level) / 2, (1 + level) / 2]))
-            intervals[str(level)] = {"lower": float(low), "upper": float(high),
+            intervals[str(level)] = {"median": float(np.exp(np.median(draws[:, i]))), "lower": float(low),
+                                     "upper": float(high), "level": level,
                                      "covered": bool(low <= np.exp(observed[i]) <= high)}
         per_run.append({"run": int(runs["run"].values[i]), "budget": int(budgets[i]),
                         **{name: float(runs[name].values[i]) for name in (*fit.law.inputs, "compute")
