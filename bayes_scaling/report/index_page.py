@@ -48,7 +48,7 @@ def analyses_section(fits: dict[str, FitResult], papers: bool = True) -> Markup:
     """Every analysis with its verdict and headline numbers: at Gopher's budget where the report is about the
     published runs, else at :data:`MULTIPLE` times each analysis's largest run (the law alone)."""
     rows = [quiet(_row, folder, fit, papers) for folder, fit in fits.items()]
-    budget = ([f"N_opt at {published.GOPHER_BUDGET:.3g} FLOP"] if papers
+    budget = ([f"N_opt at {published.GOPHER_BUDGET:.3g} FLOP (law alone)"] if papers
               else [f"budget ({MULTIPLE:.0f}x its largest run, FLOP)", "N_opt there (law alone)"])
     table = table_html(["analysis", "law", "data", "runs", "a (N_opt ∝ C^a)", *budget, "tokens / parameter",
                         "diagnostics"], rows)
