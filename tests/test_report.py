@@ -240,3 +240,19 @@ def test_a_fit_that_declares_no_references_is_compared_with_none():
     for name in ("Hoffmann", "Epoch", "Kaplan"):
         assert name not in body
     assert "a lies in" not in page and "Published compute-optimal sizes" not in page
+
+
+def test_a_page_that_fails_to_render_leaves_no_files_beside_it(tmp_path, monkeypatch):
+    import bayes_scaling.report.fit_page as fit_page
+    from bayes_scaling.report.output import write_page
+    from bayes_scaling.result import FitResult
+
+    from .conftest import synthetic_tree
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("rendering failed")
+
+    monkeypatch.setattr(fit_page, "render_fit_page", broken)
+    with pytest.raises(RuntimeError):
+        write_page(FitResult(synthetic_tree(draws=100)), tmp_path)
+    assert list(tmp_path.iterdir()) == []

@@ -130,15 +130,22 @@ def _budget_rows(fit: FitResult, compute: Sequence[float], level: float, discrep
     return rows
 
 
-def _reach(fit: FitResult, target: float, probability: float, discrepancy: bool) -> dict[str, Any]:
+def _reach(fit: FitResult, target: float, probability: float, discrepancy: bool,
+           extent: dict[str, float]) -> dict[str, Any]:
     """The smallest compute reaching ``target`` with ``probability`` (:mod:`~bayes_scaling.analysis.reach`): through
-    the whole predictive where the law has an IsoFLOP line, else the law alone; ``includes`` says which."""
+    the whole predictive where the law has an IsoFLOP line, else the law alone; ``includes`` says which, and
+    ``extrapolation`` how far that compute (or the one that came closest) lies beyond the data."""
+    found = None
     if discrepancy:
         try:
-            return {**compute_to_reach(fit, target, probability), "includes": WHOLE}
+            found = {**compute_to_reach(fit, target, probability), "includes": WHOLE}
         except LawNotApplicable:
             pass
-    return {**compute_to_reach(fit, target, probability, discrepancy=False), "includes": LAW_ONLY}
+    if found is None:
+        found = {**compute_to_reach(fit, target, probability, discrepancy=False), "includes": LAW_ONLY}
+    where = found["compute"] if found["reachable"] else found.get("at_compute")
+    found["extrapolation"] = None if where is None else extrapolation(extent, compute=where)
+    return found
 
 
 def _inference(fit: FitResult, target: float, inference_tokens: float, level: float) -> dict[str, Any] | None:
@@ -235,7 +242,7 @@ def plan(
                                                  n_tokens=row["n_tokens"]["median"])
             row["below_floor"] = (f"the target is below the law's floor {floor} in {1 - reachable:.0%} of draws"
                                   if floor and reachable < 1 else None)
-            row["with_probability"] = _reach(fit, float(value), probability, discrepancy)
+            row["with_probability"] = _reach(fit, float(value), probability, discrepancy, extent)
             if inference_tokens is not None:
                 row["inference_aware"] = _inference(fit, float(value), inference_tokens, level)
         out["target_loss"] = rows

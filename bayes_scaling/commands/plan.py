@@ -6,8 +6,6 @@ import argparse
 import json
 import sys
 
-import numpy as np
-
 from bayes_scaling.analysis.planning import VALIDATED_DECADES
 from bayes_scaling.analysis.planning import plan as make_plan
 from bayes_scaling.result import load
@@ -46,13 +44,14 @@ def _distance(found: dict) -> str:
     return f"{decades:.1f} decades of compute beyond the largest run" + (f" ({', '.join(sizes)})" if sizes else "")
 
 
-def _beyond(compute: float, largest: float | None) -> str:
-    """``; 2.3 decades beyond the largest run`` (with a caution past the checked distance), or nothing inside."""
-    if not largest or compute <= largest:
+def _beyond(found: dict | None) -> str:
+    """``; 2.3 decades beyond the largest run`` (with a caution past the checked distance) from an answer's
+    ``extrapolation``, or nothing inside the data."""
+    decades = (found or {}).get("decades_compute") or 0.0
+    if decades <= 0:
         return ""
-    decades = float(np.log10(compute / largest))
     caution = (f", further than the extrapolation error was checked ({VALIDATED_DECADES} decades)"
-               if decades > VALIDATED_DECADES else "")
+               if found.get("warning") else "")
     return f"; {decades:.1f} decades beyond the largest run{caution}"
 
 
@@ -137,13 +136,12 @@ def format_plan(result: dict) -> str:
         found = row.get("with_probability")
         if found:
             which = "whole predictive" if found["includes"].startswith("law, its discrepancy") else "law alone"
-            largest = data.get("largest_compute")
             if found["reachable"]:
                 lines.append(f"  with probability >= {found['probability']:.0%} ({which}): compute "
                              f"{found['compute']:.3g} FLOP, N_opt {count(found['n_params'])}, D_opt "
-                             f"{count(found['n_tokens'])}{_beyond(found['compute'], largest)}")
+                             f"{count(found['n_tokens'])}{_beyond(found['extrapolation'])}")
             else:
-                where = (f" (at {found['at_compute']:.3g} FLOP{_beyond(found['at_compute'], largest)})"
+                where = (f" (at {found['at_compute']:.3g} FLOP{_beyond(found['extrapolation'])})"
                          if found.get("at_compute") else "")
                 lines.append(f"  with probability >= {found['probability']:.0%} ({which}): no budget up to 1e30 FLOP "
                              f"reaches it; at most {found['highest_probability']:.1%}{where}")

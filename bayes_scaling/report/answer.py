@@ -34,8 +34,13 @@ def answer_budgets(fit: FitResult, budgets: Sequence[float] = ()) -> tuple[float
     spec = fit.attr_json("spec") if "spec" in fit.tree.attrs else {}
     if spec.get("plan_budgets"):
         return tuple(float(b) for b in spec["plan_budgets"])
+    return multiples_of_largest(fit, DEFAULT_MULTIPLES)
+
+
+def multiples_of_largest(fit: FitResult, multiples: Sequence[float]) -> tuple[float, ...]:
+    """These multiples of the compute of the fit's largest run, to three significant figures."""
     largest = float(fit.runs["compute"].max())
-    return tuple(float(f"{m * largest:.3g}") for m in DEFAULT_MULTIPLES)
+    return tuple(float(f"{m * largest:.3g}") for m in multiples)
 
 
 def answer_plan(fit: FitResult, budgets: Sequence[float] = ()) -> dict[str, Any] | None:

@@ -14,7 +14,7 @@ from bayes_scaling.data.named_models import NAMED_MODELS
 from bayes_scaling.laws import LawNotApplicable
 from bayes_scaling.priors import Prior
 from bayes_scaling.report import figures
-from bayes_scaling.report.answer import answer_box
+from bayes_scaling.report.answer import answer_box, multiples_of_largest
 from bayes_scaling.report.figures import references_of
 from bayes_scaling.report.html import Cell, figure_html, page_html, render, table_html
 from bayes_scaling.result import FitResult
@@ -36,8 +36,7 @@ def planning_budgets(fit: FitResult) -> tuple[float, ...]:
     largest run's compute."""
     if references_of(fit):
         return PLANNING_BUDGETS
-    largest = float(fit.runs["compute"].max())
-    return tuple(float(f"{m * largest:.3g}") for m in PLANNING_MULTIPLES)
+    return multiples_of_largest(fit, PLANNING_MULTIPLES)
 
 
 def _summary_section(fit: FitResult) -> Markup:

@@ -42,8 +42,9 @@ def write_page(result: FitResult, out: Path, extra_sections=(), header_notes=(),
     from bayes_scaling.report.fit_page import render_fit_page  # here, not above: `fit` without --page skips matplotlib
 
     answer = answer_plan(result, budgets)
-    written = [atomic_write_text(out / PLAN_FILE, json.dumps(answer, indent=1) + "\n"),
-               atomic_write_text(out / QUANTILES_FILE, quantiles_frame(result, answer).to_csv(index=False)),
-               atomic_write_text(out / PAGE_FILE, render_fit_page(result, extra_sections, header_notes, answer))]
+    contents = {PLAN_FILE: json.dumps(answer, indent=1) + "\n",  # all rendered before any is written
+                QUANTILES_FILE: quantiles_frame(result, answer).to_csv(index=False),
+                PAGE_FILE: render_fit_page(result, extra_sections, header_notes, answer)}
+    written = [atomic_write_text(out / name, text) for name, text in contents.items()]
     log.info("wrote %s", ", ".join(map(str, written)))
     return written
