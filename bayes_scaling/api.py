@@ -115,7 +115,7 @@ def fit(data: pd.DataFrame | str | Path | AnalysisSpec, law: str | None = None, 
         columns: Mapping[str, str] | None = None, units: Mapping[str, str] | None = None,
         priors: Mapping[str, Mapping[str, Any]] | None = None, sampler: Mapping[str, Any] | None = None,
         likelihood: str | None = None, filters: Mapping[str, float] | None = None, name: str = "my-runs",
-        progress: bool = False) -> ScalingFit:
+        discrepancy: str | None = None, progress: bool = False) -> ScalingFit:
     """Fit ``law`` to runs by NUTS, with its discrepancy and extrapolation error, as ``bayes-scaling fit`` does.
 
     Parameters
@@ -132,6 +132,9 @@ def fit(data: pd.DataFrame | str | Path | AnalysisSpec, law: str | None = None, 
     priors, sampler, likelihood, filters :
         As the spec's ``[priors]``, ``[sampler]`` (``draws``, ``tune``, ``chains``, ``seed``...), ``[likelihood]
         family`` and ``[data]`` filters; by default the law's own (``law.default_filters``).
+    discrepancy : str
+        ``"after"`` (default: the GP fitted to the sampled law's residuals) or ``"in_model"`` (sampled with the law,
+        so that every parameter interval carries the misfit; slower), as ``[discrepancy] gp``.
     name : str
         The fit's name in its summary, pages and files.
 
@@ -142,7 +145,7 @@ def fit(data: pd.DataFrame | str | Path | AnalysisSpec, law: str | None = None, 
     """
     if isinstance(data, AnalysisSpec) or (isinstance(data, str | Path) and str(data).endswith(".toml")):
         given = {"law": law, "columns": columns, "units": units, "priors": priors, "sampler": sampler,
-                 "likelihood": likelihood, "filters": filters}
+                 "likelihood": likelihood, "filters": filters, "discrepancy": discrepancy}
         extra = sorted(key for key, value in given.items() if value is not None)
         if extra:
             raise SpecError(f"{WHERE}: a spec carries its own settings; give them in the spec, not as {extra}")
@@ -165,8 +168,9 @@ def fit(data: pd.DataFrame | str | Path | AnalysisSpec, law: str | None = None, 
         raise DataError(_label(data), f"is a {type(data).__name__}",
                         "pass a pandas DataFrame (one row per run), a CSV path or a spec")
     raw = {"analysis": {"name": name, "law": law, "title": f"{law} law on {_label(data)}"}, "data": table,
-           "likelihood": {"family": likelihood or chosen.default_likelihood},
-           "priors": {key: dict(value) for key, value in (priors or {}).items()}, "sampler": dict(sampler or {})}
+           "likelihood": {"family": likelihood} if likelihood else {},
+           "priors": {key: dict(value) for key, value in (priors or {}).items()}, "sampler": dict(sampler or {}),
+           "discrepancy": {"gp": discrepancy or "after"}}
     spec = spec_from_dict(raw, where=WHERE, in_memory=frame is not None)
     return fit_spec(spec, frame, progress=progress)
 

@@ -138,6 +138,9 @@ def _add_spec_arguments(p) -> None:
     p.add_argument("--compute-tolerance", type=_positive_floats, metavar="FRACTION",
                    help=f"largest |C / 6ND - 1| accepted when N, D and C are all given (default {COMPUTE_TOLERANCE})")
     p.add_argument("--likelihood", choices=sorted(LIKELIHOODS), help="observation model on log loss")
+    p.add_argument("--discrepancy", choices=["after", "in-model"],
+                   help="fit the discrepancy GP after sampling the law (default, the scored method) or sample it "
+                        "with the law's parameters, so that their intervals carry the misfit (slower)")
     p.add_argument("--drop-highest-loss", type=int, help="drop the k highest-loss runs before fitting")
     p.add_argument("--seed", type=int, help="override the spec's sampler seed")
     p.add_argument("--draws", type=int, help="override draws per chain")

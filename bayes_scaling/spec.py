@@ -95,6 +95,7 @@ class Variant:
     drop: tuple[str, ...] = ()
     likelihood: str | None = None
     sampler: dict[str, Any] = field(default_factory=dict)
+    discrepancy: str | None = None
 
     @property
     def slug(self) -> str:
@@ -104,7 +105,10 @@ class Variant:
         """``spec`` with this variant's changes (and no variants of its own)."""
         filters = {k: v for k, v in spec.data.filters.items() if k not in self.drop} | self.filters
         return replace(spec, name=f"{spec.name}--{self.slug}", title=f"{spec.title or spec.name}: {self.label}",
-                       likelihood=self.likelihood or spec.likelihood, data=replace(spec.data, filters=filters),
+                       likelihood=likelihood_for(self.discrepancy or spec.discrepancy, self.likelihood,
+                                                 spec.likelihood if (self.discrepancy or spec.discrepancy) == "after"
+                                                 else IN_MODEL_LIKELIHOOD, self.label),
+                       data=replace(spec.data, filters=filters), discrepancy=self.discrepancy or spec.discrepancy,
                        sampler=replace(spec.sampler, **self.sampler), sensitivity=(), calibration=None)
 
 
@@ -146,6 +150,9 @@ class AnalysisSpec:
     references: tuple[str, ...] = ()
     #: Budgets (FLOP) its page answers at the top (``[plan] budgets``); none: 1, 10 and 100 times its largest run.
     plan_budgets: tuple[float, ...] = ()
+    #: Where the discrepancy GP is fitted (``[discrepancy] gp``): "after" sampling, on the law's residuals (the
+    #: scored default), or "in_model", sampled with the law's parameters (:mod:`bayes_scaling.sampling.gp_term`).
+    discrepancy: str = "after"
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -155,7 +162,23 @@ class AnalysisSpec:
 
 SECTIONS = {"analysis": {"name", "title", "law", "references"}, "data": None, "likelihood": {"family"}, "priors": None,
             "sampler": set(SamplerSpec.__dataclass_fields__), "sensitivity": None,
-            "calibration": set(CalibrationSpec.__dataclass_fields__), "plan": {"budgets"}}
+            "calibration": set(CalibrationSpec.__dataclass_fields__), "plan": {"budgets"}, "discrepancy": {"gp"}}
+#: Where a fit's discrepancy GP may be fitted (``[discrepancy] gp``, ``--discrepancy``).
+DISCREPANCY_MODES = ("after", "in_model")
+#: The likelihood of a fit whose GP is inside the model (its coefficients are integrated out: Gaussian noise).
+IN_MODEL_LIKELIHOOD = "normal"
+
+
+def likelihood_for(discrepancy: str, given: str | None, default: str, where: str) -> str:
+    """The likelihood a fit uses: ``given`` or ``default``; a GP inside the model needs the normal likelihood (a
+    ``given`` other one is refused, the default replaced)."""
+    if discrepancy != "in_model":
+        return given or default
+    if given not in (None, IN_MODEL_LIKELIHOOD):
+        raise SpecError(f"{where}: the discrepancy inside the model integrates its coefficients out, which needs the "
+                        f"{IN_MODEL_LIKELIHOOD!r} likelihood, got {given!r}; drop the likelihood setting or fit the "
+                        "GP after sampling (gp = \"after\", --discrepancy after)")
+    return IN_MODEL_LIKELIHOOD
 DATA_KEYS = {"dataset", "csv", "columns", "units", "compute_tolerance", "n_counts_embeddings", "select", *FILTERS}
 
 
@@ -211,7 +234,11 @@ def variants_from_list(tables: Any, where: str) -> tuple[Variant, ...]:
     out = []
     for i, table in enumerate(tables, 1):
         at = f"{where} [[sensitivity]] #{i}"
-        _check_keys(at, table, {"label", "likelihood", "drop", "sampler", *FILTERS})
+        _check_keys(at, table, {"label", "likelihood", "drop", "sampler", "discrepancy", *FILTERS})
+        if table.get("discrepancy", "after") not in DISCREPANCY_MODES:
+            raise SpecError(f"{at}: discrepancy must be one of {', '.join(map(repr, DISCREPANCY_MODES))}, got "
+                            f"{table['discrepancy']!r}")
+        likelihood_for(table.get("discrepancy", "after"), table.get("likelihood"), IN_MODEL_LIKELIHOOD, at)
         sampler = table.get("sampler", {})
         if not isinstance(sampler, Mapping) or set(sampler) - VARIANT_SAMPLER:
             raise SpecError(f"{at}: 'sampler' may set {', '.join(sorted(VARIANT_SAMPLER))}, "
@@ -228,7 +255,7 @@ def variants_from_list(tables: Any, where: str) -> tuple[Variant, ...]:
                             f"valid: {', '.join(sorted(FILTERS))}")
         out.append(Variant(label=str(table["label"]), filters={k: v for k, v in table.items() if k in FILTERS},
                            drop=tuple(table.get("drop", [])), likelihood=table.get("likelihood"),
-                           sampler=dict(sampler)))
+                           sampler=dict(sampler), discrepancy=table.get("discrepancy")))
     if len({v.slug for v in out}) != len(out):
         raise SpecError(f"{where}: [[sensitivity]] labels must differ")
     return tuple(out)
@@ -267,6 +294,10 @@ def spec_from_dict(raw: Mapping[str, Any], where: str = "spec", base: Path | Non
     if not isinstance(references, list) or not all(isinstance(key, str) for key in references):
         raise SpecError(f"{where} [analysis]: references must be a list of names, e.g. references = "
                         "[\"hoffmann-2022\", \"epoch-2024\"]")
+    discrepancy = raw.get("discrepancy", {}).get("gp", "after")
+    if discrepancy not in DISCREPANCY_MODES:
+        raise SpecError(f"{where} [discrepancy]: gp must be one of {', '.join(map(repr, DISCREPANCY_MODES))}, got "
+                        f"{discrepancy!r}")
     budgets = raw.get("plan", {}).get("budgets", [])
     if (not isinstance(budgets, list) or not all(isinstance(b, int | float) and not isinstance(b, bool)
                                                  and 0 < b < float("inf") for b in budgets)):
@@ -274,11 +305,13 @@ def spec_from_dict(raw: Mapping[str, Any], where: str = "spec", base: Path | Non
     return AnalysisSpec(
         references=tuple(references),
         plan_budgets=tuple(float(b) for b in budgets),
+        discrepancy=discrepancy,
         name=name,
         law=str(analysis["law"]),
         title=str(analysis.get("title", "")),
         data=data_spec_from_table(raw["data"], f"{where} [data]", base, in_memory=in_memory),
-        likelihood=str(raw.get("likelihood", {}).get("family", default_likelihood(str(analysis["law"])))),
+        likelihood=likelihood_for(discrepancy, raw.get("likelihood", {}).get("family"),
+                                  default_likelihood(str(analysis["law"])), f"{where} [likelihood]"),
         priors=priors,
         sampler=sampler,
         path=None if base is None else where,

@@ -1,7 +1,8 @@
 """Fit every development suite below its top budgets and write the held-out errors (the cross-suite model's data):
 ``errors.csv`` (log loss) and ``allocation_errors.csv`` (log10 N_opt of held-out IsoFLOP budgets).
 
-    python scripts/extrapolation_errors.py build/extrapolation [--scheduler local] [--workers 2] [--only SUITE]
+    python scripts/extrapolation_errors.py build/extrapolation [--scheduler local] [--workers 2] [--only SUITE] \
+        [--discrepancy in_model]
 
 Fits are saved beside the table (``<suite>-<law>-cut<c>.nc``) and reused when the script runs again.
 """
@@ -14,6 +15,7 @@ from functools import partial
 from pathlib import Path
 
 from bayes_scaling.result import load
+from bayes_scaling.spec import DISCREPANCY_MODES
 from bayes_scaling.util.parallel import run_tasks
 from bayes_scaling.validation.allocation_errors import allocation_errors_of
 from bayes_scaling.validation.extrapolation_errors import all_tasks, errors_table, run_task
@@ -25,6 +27,8 @@ def main() -> None:
     parser.add_argument("--scheduler", default="local")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--only", action="append", help="suite name (repeatable)")
+    parser.add_argument("--discrepancy", choices=DISCREPANCY_MODES, default="after",
+                        help="where the GP is fitted (use a separate folder per choice)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     args.folder.mkdir(parents=True, exist_ok=True)
@@ -33,8 +37,8 @@ def main() -> None:
     def progress(done: int, total: int) -> None:
         print(f"{done}/{total} suite fits done", flush=True)
 
-    results, seconds = run_tasks(partial(run_task, folder=args.folder), tasks, scheduler=args.scheduler,
-                                 workers=args.workers, progress=progress)
+    fit_task = partial(run_task, folder=args.folder, discrepancy=args.discrepancy)
+    results, seconds = run_tasks(fit_task, tasks, scheduler=args.scheduler, workers=args.workers, progress=progress)
     table = errors_table(results)
     table.to_csv(args.folder / "errors.csv", index=False)
     allocation = [allocation_errors_of(load(args.folder / f"{task.key}.nc"), task) for task in tasks

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from bayes_scaling.data.runs import COMPUTE_TOLERANCE, FLAGS
 from bayes_scaling.laws import get_law
-from bayes_scaling.spec import AnalysisSpec, DataSpec, SpecError, load_spec
+from bayes_scaling.spec import AnalysisSpec, DataSpec, SpecError, likelihood_for, load_spec
 
 #: Canonical column -> argparse destination of its flag (``--n-params-col`` -> ``n_params_col``).
 FLAG_DESTS = {name: flag.lstrip("-").replace("-", "_") for name, flag in FLAGS.items()}
@@ -37,8 +37,10 @@ def spec_from_args(args: argparse.Namespace) -> AnalysisSpec:
         name = Path(args.out).name if getattr(args, "out", None) else Path(args.data).stem
         spec = AnalysisSpec(name=name, law=args.law, data=data, title=f"{args.law} law on {args.data}",
                             likelihood=law.default_likelihood)
-    if args.likelihood:
-        spec = dataclasses.replace(spec, likelihood=args.likelihood)
+    discrepancy = (getattr(args, "discrepancy", None) or spec.discrepancy).replace("-", "_")
+    given = args.likelihood or (spec.likelihood if spec.discrepancy == discrepancy else None)
+    spec = dataclasses.replace(spec, discrepancy=discrepancy,
+                               likelihood=likelihood_for(discrepancy, given, spec.likelihood, "--likelihood"))
     overrides = {k: getattr(args, k) for k in ("seed", "draws", "tune", "chains") if getattr(args, k) is not None}
     if overrides:
         spec = dataclasses.replace(spec, sampler=dataclasses.replace(spec.sampler, **overrides))

@@ -19,6 +19,7 @@ from bayes_scaling.report.figures import references_of
 from bayes_scaling.report.html import Cell, figure_html, page_html, render, table_html
 from bayes_scaling.result import FitResult
 from bayes_scaling.sampling.diagnostics import MAX_RHAT, MIN_ESS, loo_summary
+from bayes_scaling.sampling.gp_term import ETA, length_name
 from bayes_scaling.study import published
 from bayes_scaling.uncertainty.drift import FRACTIONS
 from bayes_scaling.util.defaults import DEFAULT_LEVEL, PARETO_K_BAD
@@ -205,10 +206,23 @@ def _data_section(fit: FitResult) -> Markup:
                  f"leave-future-out refits)" if found.drift_errors else "not measured (too few runs to refit)")
     eta = f"{found.eta:.4f}" + (" (collapsed: the GP adds nothing to the law inside the data)"
                                 if found.collapsed else "")
+    if found.length_scales is None:
+        rows = [["fitted", "after sampling, to the law's posterior-median residuals (maximum marginal likelihood)"],
+                ["eta (log loss)", eta], ["length scale (decades)", f"{found.length_scale:.3g}"],
+                ["nugget (log loss)", f"{found.nugget:.4f}"]]
+    else:  # sampled with the law: its hyperparameters have a posterior
+        def sampled(name: str) -> str:
+            return interval_text(summary(fit.posterior[name], DEFAULT_LEVEL))
+
+        rows = [["fitted", "inside the model, with the law's parameters (Matern-3/2, coefficients integrated out; "
+                           "the parameter intervals above carry it)"],
+                [f"eta (log loss), median [{DEFAULT_LEVEL:.0%}]", f"{sampled(ETA)}"
+                 + (" (collapsed: the GP adds nothing to the law inside the data)" if found.collapsed else "")]]
+        rows += [[f"length scale in log10 {name} (decades)", sampled(length_name(name))] for name in found.inputs]
+        rows += [["noise sd (log loss)", f"{found.nugget:.4f}"]]
     discrepancy_table = table_html(
         ["discrepancy term", "value"],
-        [["eta (log loss)", eta], ["length scale (decades)", f"{found.length_scale:.3g}"],
-         ["nugget (log loss)", f"{found.nugget:.4f}"], ["extrapolation beyond the data (log loss)", drift]],
+        [*rows, ["extrapolation beyond the data (log loss)", drift]],
         css_class="kv")
     return render("fit/data.html.j2", converged=fit.converged, figures=shown, loo_table=loo_table,
                   fractions=FRACTIONS, discrepancy_table=discrepancy_table)

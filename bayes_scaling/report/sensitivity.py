@@ -36,7 +36,9 @@ def _row(label: str, fit: FitResult, reference: float | None, link: str | None) 
     verdict = verdict_cell(fit.converged)
     name = Cell(label, href=f"{link}/index.html") if link else label
     filters = "; ".join(fit.attr_json("filters")) or "none"
-    return [name, fit.tree.attrs["n_runs"], fit.tree.attrs["likelihood"], filters, interval_text(s), shift, verdict]
+    gp = "inside the model" if fit.discrepancy.fitted == "in_model" else "after sampling"
+    return [name, fit.tree.attrs["n_runs"], fit.tree.attrs["likelihood"], gp, filters, interval_text(s), shift,
+            verdict]
 
 
 def sensitivity_section(fit: FitResult, checks: list[tuple[str, FitResult]]) -> tuple[str, str, Markup]:
@@ -48,7 +50,7 @@ def sensitivity_section(fit: FitResult, checks: list[tuple[str, FitResult]]) -> 
     for label, check in checks:
         link = f"{SENSITIVITY_DIR}/{check.path.name}" if check.path is not None else None
         rows.append(_row(label, check, reference, link))
-    table = table_html(["check", "runs", "likelihood", "filters", f"{name}: median [{LEVEL:.0%}]",
+    table = table_html(["check", "runs", "likelihood", "discrepancy GP", "filters", f"{name}: median [{LEVEL:.0%}]",
                         "shift of median", "diagnostics"], rows)
     spread = [summary(_headline(check)[1], LEVEL)["median"] for _, check in checks if check.converged]
     widest = width = None

@@ -22,6 +22,8 @@ from bayes_scaling.data.runs import RunTable
 from bayes_scaling.laws import Law
 from bayes_scaling.likelihoods import Likelihood
 from bayes_scaling.priors import Prior, PriorError, merge_priors
+from bayes_scaling.sampling.gp_term import GPTerm, hyperparameter_names
+from bayes_scaling.sampling.gp_term import observe as observe_with_gp
 from bayes_scaling.spec import GEOMETRIES
 
 OBSERVED = "log_loss"
@@ -63,6 +65,14 @@ class BuiltModel:
     priors: dict[str, Prior]
     geometry: str
     centres: dict[str, float]
+    #: The discrepancy GP inside the model (:mod:`~bayes_scaling.sampling.gp_term`), or None for the law alone.
+    gp: GPTerm | None = None
+
+    @property
+    def named_parameters(self) -> tuple[str, ...]:
+        """The natural parameters a fit reports: the law's, the noise's and the discrepancy GP's hyperparameters."""
+        gp = () if self.gp is None else hyperparameter_names(self.gp)
+        return (*self.law.parameters, *self.likelihood.parameters, *gp)
 
     @property
     def sampled_names(self) -> list[str]:
@@ -76,8 +86,10 @@ def build_model(
     likelihood: Likelihood,
     priors: Mapping[str, Prior],
     geometry: str = "centred",
+    discrepancy: bool = False,
 ) -> BuiltModel:
-    """PyMC model of ``log loss_i ~ likelihood(log law(inputs_i; theta), noise)`` over the runs.
+    """PyMC model of ``log loss_i ~ likelihood(log law(inputs_i; theta) [+ delta(inputs_i)], noise)`` over the runs,
+    with the discrepancy GP delta inside the model if ``discrepancy`` (:mod:`~bayes_scaling.sampling.gp_term`).
 
     Inputs and observations enter as ``pm.Data`` (dims ``run``) so that a compiled model can be reused on new data.
     """
@@ -88,7 +100,12 @@ def build_model(
         raise ValueError(f"unknown geometry {geometry!r}; valid: {', '.join(GEOMETRIES)}")
     centred_terms = {t.amplitude: t for t in law.power_terms} if geometry == "centred" else {}
     centres = {t.input: centre_of(runs, t.input) for t in centred_terms.values()}
-    with pm.Model(coords={RUN_DIM: runs.frame["row"].to_numpy()}) as model:
+    columns = {name: runs.column(name) for name in law.inputs}
+    gp = GPTerm.for_data(tuple(law.inputs), columns) if discrepancy else None
+    coords = {RUN_DIM: runs.frame["row"].to_numpy()}
+    if gp is not None:
+        coords["gp_basis_function"] = coords["gp_basis_function_"] = np.arange(int(np.prod(gp.shape)))
+    with pm.Model(coords=coords) as model:
         inputs = {name: pm.Data(name, runs.column(name), dims=RUN_DIM) for name in law.inputs}
         observed = pm.Data(f"{OBSERVED}_observed", np.log(runs.column("loss")), dims=RUN_DIM)
         floors = {t.floor for t in centred_terms.values() if t.floor}
@@ -135,8 +152,13 @@ def build_model(
                 pm.Potential(f"{name}_prior", pm.logp(priors[name].dist_object(), values[name]) + jacobian)
         noise = {name: priors[name].create(name) for name in likelihood.parameters}
         mu = pt.log(law.loss(**inputs, **values))
-        likelihood.observe(OBSERVED, mu, observed, noise, dims=RUN_DIM)
-    return BuiltModel(model, law, likelihood, dict(priors), geometry, centres)
+        if gp is None:
+            likelihood.observe(OBSERVED, mu, observed, noise, dims=RUN_DIM)
+        elif likelihood.name != "normal":
+            raise PriorError(f"the discrepancy inside the model needs the normal likelihood, got {likelihood.name!r}")
+        else:
+            observe_with_gp(gp, columns, mu, observed, noise["sigma"], RUN_DIM)
+    return BuiltModel(model, law, likelihood, dict(priors), geometry, centres, gp)
 
 
 def natural_parameters(built: BuiltModel, draws: Mapping[str, object]) -> dict[str, object]:

@@ -18,6 +18,8 @@ from bayes_scaling.data.runs import RunTable
 from bayes_scaling.laws import Law, get_law
 from bayes_scaling.likelihoods import Likelihood, get_likelihood
 from bayes_scaling.sampling.diagnostics import diagnose
+from bayes_scaling.sampling.gp_term import GPTerm, delta_at, hyperparameter_names
+from bayes_scaling.sampling.gp_term import prior_draws as gp_prior_draws
 from bayes_scaling.sampling.identification import PRIOR_DRAWS, spread_ratios, weakly_identified
 from bayes_scaling.sampling.model import OBSERVED, RUN_DIM, BuiltModel, all_priors, build_model, prior_draws
 from bayes_scaling.sampling.sampler import compile_model, run_nuts
@@ -89,7 +91,8 @@ def sample_prepared(prepared: PreparedFit, *, progress: bool = False) -> Sampled
     discrepancy; :func:`bayes_scaling.uncertainty.fit_with_uncertainty` adds it)."""
     spec = prepared.spec
     built: BuiltModel = build_model(
-        prepared.law, prepared.runs, prepared.likelihood, prepared.priors, spec.sampler.geometry
+        prepared.law, prepared.runs, prepared.likelihood, prepared.priors, spec.sampler.geometry,
+        discrepancy=spec.discrepancy == "in_model",
     )
     start = time.perf_counter()
     compiled = compile_model(built)
@@ -98,7 +101,7 @@ def sample_prepared(prepared: PreparedFit, *, progress: bool = False) -> Sampled
     sampled = dataclasses.replace(run_nuts(built, settings, compiled=compiled, progress=progress),
                                   compile_seconds=compile_seconds)
     natural = posterior_parameters(built, sampled.posterior)
-    checked = [*prepared.law.parameters, *prepared.likelihood.parameters]
+    checked = list(built.named_parameters)
     diagnostics = diagnose(natural, sampled.sample_stats, checked)
     log.info("%s: %s", spec.name, diagnostics.verdict())
     retried = ""
@@ -139,14 +142,21 @@ def sample_prepared(prepared: PreparedFit, *, progress: bool = False) -> Sampled
 
 def prior_predictive(prepared: PreparedFit, draws: int = 500, seed: int | None = None) -> xr.DataTree:
     """Seeded prior and prior predictive draws (dims ``chain, draw`` and ``run``) at the runs' inputs, drawn
-    forward from the priors (:func:`~bayes_scaling.sampling.model.prior_draws`)."""
+    forward from the priors (:func:`~bayes_scaling.sampling.model.prior_draws`), with the discrepancy GP's where it
+    is inside the model."""
     rng = np.random.default_rng(prepared.spec.sampler.seed if seed is None else seed)
     law, likelihood = prepared.law, prepared.likelihood
     params = {name: values[None, :] for name, values in
               prior_draws(law, likelihood, prepared.priors, prepared.runs, rng, draws).items()}
-    inputs = {name: prepared.runs.column(name)[None, None, :] for name in law.inputs}
+    columns = {name: prepared.runs.column(name) for name in law.inputs}
+    inputs = {name: values[None, None, :] for name, values in columns.items()}
     with np.errstate(all="ignore"):
         mu = np.log(law.loss(**inputs, **{k: params[k][..., None] for k in law.parameters}))
+    if prepared.spec.discrepancy == "in_model":
+        term = GPTerm.for_data(tuple(law.inputs), columns)
+        gp = gp_prior_draws(term, rng, draws)
+        mu = mu + delta_at(term, gp, columns)[None]
+        params.update({name: gp[name][None, :] for name in hyperparameter_names(term)})
     predictive = likelihood.sample(rng, mu, **{k: params[k][..., None] for k in likelihood.parameters})
     coords = {"chain": [0], "draw": np.arange(draws), RUN_DIM: prepared.runs.frame["row"].to_numpy()}
     prior = xr.Dataset({name: (("chain", "draw"), value) for name, value in params.items()}, coords=coords)

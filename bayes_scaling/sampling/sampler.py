@@ -10,6 +10,7 @@ import xarray as xr
 
 from bayes_scaling.sampling.model import BuiltModel
 from bayes_scaling.spec import SamplerSpec
+from bayes_scaling.util.blas import one_blas_thread
 
 log = logging.getLogger(__name__)
 
@@ -55,17 +56,18 @@ def run_nuts(built: BuiltModel, settings: SamplerSpec, *, compiled=None, progres
     if compiled is None:
         compiled = compile_model(built)
     compiled_at = time.perf_counter()
-    trace = nutpie.sample(
-        compiled,
-        draws=settings.draws,
-        tune=settings.tune,
-        chains=settings.chains,
-        seed=settings.seed,
-        save_warmup=False,
-        progress_bar=progress,
-        target_accept=settings.target_accept,
-        adaptation=settings.adaptation,
-    )
+    with one_blas_thread():  # chains run on threads: a threaded BLAS inside each (the GP's Cholesky) thrashes
+        trace = nutpie.sample(
+            compiled,
+            draws=settings.draws,
+            tune=settings.tune,
+            chains=settings.chains,
+            seed=settings.seed,
+            save_warmup=False,
+            progress_bar=progress,
+            target_accept=settings.target_accept,
+            adaptation=settings.adaptation,
+        )
     done = time.perf_counter()
     log.info("sampled %d chains x %d draws in %.1f s", settings.chains, settings.draws, done - compiled_at)
     stats = trace["sample_stats"].to_dataset()

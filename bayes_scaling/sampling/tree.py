@@ -17,6 +17,7 @@ import xarray as xr
 from bayes_scaling.data.runs import CANONICAL, RunTable
 from bayes_scaling.laws.inputs import INPUTS
 from bayes_scaling.sampling.diagnostics import Diagnostics
+from bayes_scaling.sampling.gp_term import COEFFICIENTS, GPTerm, coefficient_draws, delta_at, hyperparameter_names
 from bayes_scaling.sampling.model import OBSERVED, RUN_DIM, BuiltModel, natural_parameters
 from bayes_scaling.sampling.sampler import SamplingResult
 
@@ -59,9 +60,19 @@ def posterior_parameters(built: BuiltModel, draws: xr.Dataset) -> xr.Dataset:
     """Law parameters on the natural scale (declaration order), then noise parameters, then sampler coordinates."""
     natural = natural_parameters(built, draws)
     ordered = {name: natural[name] for name in built.law.parameters}
-    ordered.update({name: draws[name] for name in built.likelihood.parameters})
+    ordered.update({name: draws[name] for name in built.named_parameters if name not in ordered})
     ordered.update({name: draws[name] for name in draws.data_vars if name not in ordered})
     return xr.Dataset(ordered)
+
+
+def gp_at_runs(gp: GPTerm, kept: xr.Dataset, columns: dict[str, np.ndarray], mu: xr.DataArray,
+               observed: np.ndarray, rng: np.random.Generator) -> xr.DataArray:
+    """The discrepancy delta at the runs per kept draw, drawn from its conditional given the draw's residuals (the
+    sampler integrated its coefficients out), shaped like the law's log loss ``mu`` (chain, draw, run)."""
+    flat = {name: kept[name].to_numpy().reshape(-1) for name in hyperparameter_names(gp)}
+    residuals = observed[None, :] - mu.to_numpy().reshape(-1, mu.shape[-1])
+    flat[COEFFICIENTS] = coefficient_draws(gp, flat, columns, residuals, kept["sigma"].to_numpy().reshape(-1), rng)
+    return mu.copy(data=delta_at(gp, flat, columns).reshape(mu.shape))
 
 
 def build_tree(
@@ -79,7 +90,7 @@ def build_tree(
     noise's parameters on the natural scale (:func:`posterior_parameters`), ``unconstrained_posterior`` the sampler's
     own coordinates; ``extra_groups`` (the prior and prior predictive) are added as they are."""
     inputs = run_inputs(runs)
-    named = (*built.law.parameters, *built.likelihood.parameters)
+    named = built.named_parameters
     kept = posterior.isel(draw=stored_draws(posterior.sizes["chain"], posterior.sizes["draw"], len(runs)))
     params = {name: kept[name] for name in named}
     internal = [name for name in posterior.data_vars if name not in named]  # the sampler's centred coordinates
@@ -88,6 +99,9 @@ def build_tree(
     mu = mu.transpose("chain", "draw", RUN_DIM)
     noise = {name: params[name] for name in built.likelihood.parameters}
     observed = np.log(inputs["loss"])
+    if built.gp is not None:  # the discrepancy sampled with the law is part of the location at the runs
+        mu = mu + gp_at_runs(built.gp, kept, {name: runs.column(name) for name in built.law.inputs}, mu,
+                             observed.to_numpy(), np.random.default_rng([seed, 2]))
     log_lik = built.likelihood.logpdf(observed, mu, **noise).transpose("chain", "draw", RUN_DIM)
     rng = np.random.default_rng([seed, 1])
     noise_arrays = {name: value.to_numpy()[..., None] for name, value in noise.items()}
@@ -111,6 +125,7 @@ def build_tree(
             "law_equation": built.law.equation,
             "likelihood": built.likelihood.name,
             "geometry": built.geometry,
+            "discrepancy_gp": "after" if built.gp is None else "in_model",
             "priors": json.dumps({name: prior.to_mapping() for name, prior in built.priors.items()}),
             "data_source": json.dumps(runs.source),
             "n_counts_embeddings": json.dumps(runs.n_counts_embeddings),

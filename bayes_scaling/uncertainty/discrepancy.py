@@ -69,6 +69,12 @@ class Discrepancy:
     drift_model: dict | None = None
     #: The drift of log10 N_opt per decade of compute beyond ``drift_from`` (a DriftModel as a dict), if learned.
     allocation_model: dict | None = None
+    #: One length scale per input (decades) when the GP was sampled inside the model (``kernel`` "matern32",
+    #: :mod:`bayes_scaling.sampling.gp_term`; posterior medians); None for the isotropic GP fitted after sampling.
+    length_scales: tuple[float, ...] | None = None
+    #: Where the GP's hyperparameters come from: "after" (maximum marginal likelihood on the law's residuals) or
+    #: "in_model" (sampled with the law's parameters; every parameter interval carries the misfit).
+    fitted: str = "after"
 
     @property
     def allocation_extrapolation(self) -> DriftModel | None:
@@ -88,6 +94,8 @@ class Discrepancy:
     def collapsed(self) -> bool:
         """Whether the GP adds nothing: its amplitude below :data:`COLLAPSED_ETA` or its length scale at the search's
         lower bound (a nugget), so "with discrepancy" equals the law alone inside the data."""
+        if self.length_scales is not None:  # sampled: its length scales have a prior inside the data's range
+            return self.eta < COLLAPSED_ETA
         return self.eta < COLLAPSED_ETA or self.length_scale <= 1.01 * BOUNDS[1][0]
 
     def to_json(self) -> str:
@@ -96,7 +104,9 @@ class Discrepancy:
     @classmethod
     def from_json(cls, text: str) -> Discrepancy:
         raw = json.loads(text)
-        return cls(**{**raw, "inputs": tuple(raw["inputs"])})
+        lengths = raw.get("length_scales")
+        return cls(**{**raw, "inputs": tuple(raw["inputs"]),
+                      "length_scales": None if lengths is None else tuple(lengths)})
 
     def describe(self) -> str:
         if self.drift_model is not None:
@@ -108,11 +118,23 @@ class Discrepancy:
             found = self.allocation_extrapolation
             drift += (f"; N_opt drifts by {np.median(found.slope_mean):+.3f} decades per decade of compute beyond the "
                       f"data (sd {np.median(found.slope_sd):.3f}; prior {found.version})")
+        if self.length_scales is not None:
+            scales = ", ".join(f"{name} {value:.3g}" for name, value in zip(self.inputs, self.length_scales,
+                                                                              strict=True))
+            return (f"GP on log loss over log10 {', '.join(self.inputs)}, sampled with the law (Matern-3/2): eta "
+                    f"{self.eta:.4f}, length scales {scales} decades, noise {self.nugget:.4f}{drift}")
         return (f"GP on log loss over log10 {', '.join(self.inputs)}: eta {self.eta:.4f}, length scale "
                 f"{self.length_scale:.3g} decades, nugget {self.nugget:.4f}{drift}")
 
+    def scaled(self, points: np.ndarray) -> np.ndarray:
+        """Points in decades divided by their length scales (unit length scale), or as they are (isotropic)."""
+        return points if self.length_scales is None else points / np.asarray(self.length_scales)[None, :]
+
     def covariance(self, distance: np.ndarray) -> np.ndarray:
-        """Kernel value at distances in decades."""
+        """Kernel value at distances in decades (isotropic) or in length scales (ARD, :meth:`scaled`)."""
+        if self.kernel == "matern32":
+            root3 = np.sqrt(3.0) * distance
+            return self.eta**2 * (1.0 + root3) * np.exp(-root3)
         return self.eta**2 * np.exp(-distance / self.length_scale)
 
 
@@ -166,6 +188,19 @@ def fit_discrepancy(law, params: dict[str, np.ndarray], runs: dict[str, Any]) ->
     return found
 
 
+def sampled_discrepancy(inputs: tuple[str, ...], eta: np.ndarray, lengths: dict[str, np.ndarray], nugget: float,
+                        n_runs: int) -> Discrepancy:
+    """The GP sampled inside the model as a :class:`Discrepancy` for kriging: posterior medians of its amplitude
+    ``eta`` and of each input's length scale (``lengths``, draws per input), the Matérn-3/2 kernel, and the noise's
+    spread as the nugget. The law's draws already carry the misfit; kriging each draw's residuals with these
+    medians carries it to new inputs (a plug-in of the integrated hyperparameters, not of a residual fit)."""
+    scales = tuple(float(np.median(lengths[name])) for name in inputs)
+    found = Discrepancy(tuple(inputs), float(np.median(eta)), float(np.exp(np.mean(np.log(scales)))), float(nugget),
+                        int(n_runs), kernel="matern32", length_scales=scales, fitted="in_model")
+    log.info("discrepancy: %s", found.describe())
+    return found
+
+
 @with_one_blas_thread
 def discrepancy_draws(
     found: Discrepancy, law, params: dict[str, np.ndarray], runs: dict[str, Any], new: dict[str, Any],
@@ -181,8 +216,8 @@ def discrepancy_draws(
     sign, learned across suites) is added with one slope per draw (fits made before it: s d(x) z, one z per draw).
     """
     runs = thinned(runs, found.inputs)  # the runs the GP was fitted to
-    train = _coordinates(runs, found.inputs)
-    points = _coordinates(new, found.inputs)
+    train = found.scaled(_coordinates(runs, found.inputs))
+    points = found.scaled(_coordinates(new, found.inputs))
     cov = found.covariance(_distances(train, train)) + found.nugget**2 * np.eye(len(train))
     cross = found.covariance(_distances(points, train))
     weights = cho_solve(cho_factor(cov, lower=True), cross.T)  # runs x points

@@ -28,6 +28,7 @@ from bayes_scaling.data.budgets import budget_labels
 from bayes_scaling.data.errors import DataError
 from bayes_scaling.data.filters import split_top_compute
 from bayes_scaling.data.load import check_identifiable
+from bayes_scaling.sampling.gp_term import term_data as gp_term_data
 from bayes_scaling.sampling.model import OBSERVED, natural_parameters
 from bayes_scaling.sampling.sampler import run_nuts
 from bayes_scaling.uncertainty.distance import beyond, largest_scale
@@ -92,9 +93,11 @@ def refit_errors(prepared, built, compiled, eta: float) -> OwnErrors:
             continue
         seen.add(rows)
         data = {name: train.column(name) for name in law.inputs}
+        gp_data = {} if built.gp is None else gp_term_data(built.gp, data)  # same box: the full data's
         log.info("drift: refitting without the top %.0f%% of compute (%d runs held out)", 100 * fraction, len(held))
         result = run_nuts(built, dataclasses.replace(settings, seed=settings.seed + 1 + k),
-                          compiled=compiled.with_data(**data, **{f"{OBSERVED}_observed": np.log(train.column("loss"))}))
+                          compiled=compiled.with_data(**data, **gp_data,
+                                                    **{f"{OBSERVED}_observed": np.log(train.column("loss"))}))
         natural = natural_parameters(built, result.posterior)
         params = {name: np.asarray(natural[name]).reshape(-1) for name in law.parameters}
         noise = {name: np.asarray(result.posterior[name]).reshape(-1) for name in likelihood.parameters}

@@ -1,16 +1,19 @@
 """A whole fit: sample the law (:mod:`bayes_scaling.sampling`), then measure its discrepancy GP on the posterior's
-residuals and the drift by leave-future-out refits of the compiled model, and store both with the fit."""
+residuals (or read the GP sampled with the law, ``[discrepancy] gp = "in_model"``) and the drift by leave-future-out
+refits of the compiled model, and store both with the fit."""
 
 from __future__ import annotations
 
 import dataclasses
 import time
 
+import numpy as np
 import xarray as xr
 
+from bayes_scaling.sampling.gp_term import ETA, length_name
 from bayes_scaling.sampling.run import PreparedFit, sample_prepared
 from bayes_scaling.sampling.tree import run_inputs
-from bayes_scaling.uncertainty.discrepancy import fit_discrepancy
+from bayes_scaling.uncertainty.discrepancy import fit_discrepancy, sampled_discrepancy
 from bayes_scaling.uncertainty.drift import measure_drift
 from bayes_scaling.uncertainty.extrapolation import ExtrapolationPrior
 
@@ -24,8 +27,14 @@ def fit_with_uncertainty(prepared: PreparedFit, *, progress: bool = False, prior
     start = time.perf_counter()
     sampled = sample_prepared(prepared, progress=progress)
     law = prepared.law
-    draws = {name: sampled.natural[name].to_numpy().reshape(-1) for name in law.parameters}
-    found = fit_discrepancy(law, draws, run_inputs(prepared.runs))
+    flat = {name: value.to_numpy().reshape(-1) for name, value in sampled.natural.data_vars.items()
+            if value.dims == ("chain", "draw")}
+    if sampled.built.gp is None:
+        found = fit_discrepancy(law, {name: flat[name] for name in law.parameters}, run_inputs(prepared.runs))
+    else:  # sampled with the law: its medians krige each draw's residuals (which carry the draw's own GP)
+        spread = float(np.median(prepared.likelihood.spread(**{k: flat[k] for k in prepared.likelihood.parameters})))
+        found = sampled_discrepancy(law.inputs, flat[ETA], {name: flat[length_name(name)] for name in law.inputs},
+                                    spread, len(prepared.runs))
     found = dataclasses.replace(found, **measure_drift(prepared, sampled.built, sampled.compiled, found.eta, prior,
                                                        refits=refits))
     tree = sampled.tree

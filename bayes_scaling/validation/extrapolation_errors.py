@@ -75,9 +75,10 @@ def heldout_frame(task: Task) -> pd.DataFrame:
     return held
 
 
-def run_task(task: Task, folder: str | Path) -> dict[str, Any]:
-    """Fit the task (the whole method: law, GP, own refits when ``cut`` is :data:`SCORED_CUT`), save the fit to
-    ``folder/<key>.nc`` and return the held-out errors as a dict of lists (with the fit's convergence)."""
+def run_task(task: Task, folder: str | Path, discrepancy: str = "after") -> dict[str, Any]:
+    """Fit the task (the whole method: law, GP fitted ``discrepancy`` ("after" or "in_model"), own refits when
+    ``cut`` is :data:`SCORED_CUT`), save the fit to ``folder/<key>.nc`` and return the held-out errors as a dict of
+    lists (with the fit's convergence)."""
     folder = Path(folder)
     path = folder / f"{task.key}.nc"
     suite = get_suite(task.suite)
@@ -85,7 +86,8 @@ def run_task(task: Task, folder: str | Path) -> dict[str, Any]:
         fit = load(path)
     else:
         try:
-            prepared = prepare(suite.spec(task.law, filters={"below_top_compute": task.cut}, seed=SEED))
+            prepared = prepare(suite.spec(task.law, filters={"below_top_compute": task.cut}, seed=SEED,
+                                          discrepancy=discrepancy))
         except DataError as error:  # too few budgets left below the cut for this law
             log.warning("%s: not fitted (%s)", task.key, error)
             return {"suite": task.suite, "law": task.law, "cut": task.cut, "converged": False, "skipped": str(error),

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 
 from bayes_scaling.data.source import DataSpec
 from bayes_scaling.laws import get_law
-from bayes_scaling.spec import AnalysisSpec
+from bayes_scaling.spec import AnalysisSpec, likelihood_for
 
 #: Porian et al.'s configurations: (hparams, warmup, decay, param_count, val) by short name.
 PORIAN_CONFIGURATIONS = {
@@ -38,12 +38,15 @@ class Suite:
     lab: str
     notes: str = ""
 
-    def spec(self, law: str, *, filters: dict | None = None, seed: int = 0) -> AnalysisSpec:
-        """The analysis a user's ``fit --law`` would run on these runs, with ``filters`` added (a split)."""
+    def spec(self, law: str, *, filters: dict | None = None, seed: int = 0,
+             discrepancy: str = "after") -> AnalysisSpec:
+        """The analysis a user's ``fit --law [--discrepancy]`` would run on these runs, with ``filters`` added (a
+        split)."""
         found = get_law(law)
         data = replace(self.data, filters={**found.default_filters, **self.data.filters, **(filters or {})})
-        spec = AnalysisSpec(name=f"{self.name}-{law}", law=law, data=data, likelihood=found.default_likelihood,
-                            title=f"{law} law on {self.name}")
+        likelihood = likelihood_for(discrepancy, None, found.default_likelihood, self.name)
+        spec = AnalysisSpec(name=f"{self.name}-{law}", law=law, data=data, likelihood=likelihood,
+                            title=f"{law} law on {self.name}", discrepancy=discrepancy)
         return replace(spec, sampler=replace(spec.sampler, seed=seed))
 
 
