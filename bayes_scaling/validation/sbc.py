@@ -18,6 +18,8 @@ import xarray as xr
 from scipy.stats import chisquare
 
 from bayes_scaling.sampling.diagnostics import diagnose
+from bayes_scaling.sampling.gp_term import GPTerm, delta_at, hyperparameter_names
+from bayes_scaling.sampling.gp_term import prior_draws as gp_prior_draws
 from bayes_scaling.sampling.model import OBSERVED, build_model, natural_parameters, prior_draws
 from bayes_scaling.sampling.run import PreparedFit
 from bayes_scaling.sampling.sampler import compile_model, run_nuts
@@ -34,28 +36,51 @@ ECDF_BAND = 0.99
 TASKS_PER_WORKER = 3
 
 
-def simulate_log_loss(prepared: PreparedFit, truth: dict[str, float], rng: np.random.Generator) -> np.ndarray:
-    """Log losses of the real design's runs under ``truth`` (law and noise parameters)."""
+def simulate_log_loss(prepared: PreparedFit, truth: dict[str, float], rng: np.random.Generator,
+                      delta: np.ndarray | None = None) -> np.ndarray:
+    """Log losses of the real design's runs under ``truth`` (law and noise parameters), plus the discrepancy
+    ``delta`` at the runs where the GP is inside the model."""
     law, likelihood = prepared.law, prepared.likelihood
     inputs = {name: prepared.runs.column(name) for name in law.inputs}
     with np.errstate(all="ignore"):
         mu = np.log(law.loss(**inputs, **{k: truth[k] for k in law.parameters}))
+    if delta is not None:
+        mu = mu + delta
     return likelihood.sample(rng, mu, **{k: truth[k] for k in likelihood.parameters})
+
+
+def _gp_term(prepared: PreparedFit) -> GPTerm | None:
+    """The discrepancy GP of the model when the spec puts it inside (its hyperparameters are ranked too)."""
+    if prepared.spec.discrepancy != "in_model":
+        return None
+    return GPTerm.for_data(tuple(prepared.law.inputs), _columns(prepared))
+
+
+def _columns(prepared: PreparedFit) -> dict[str, np.ndarray]:
+    return {name: prepared.runs.column(name) for name in prepared.law.inputs}
+
+
+def ranked_names(prepared: PreparedFit) -> tuple[str, ...]:
+    """The parameters whose ranks SBC records: the law's, the noise's and the GP's hyperparameters if inside."""
+    term = _gp_term(prepared)
+    return (*prepared.law.parameters, *prepared.likelihood.parameters,
+            *(() if term is None else hyperparameter_names(term)))
 
 
 def _fit_chunk(task) -> list[dict[str, Any]]:
     """Fit a chunk of simulations with one compiled model: ``task`` is (prepared, sampler settings, [(index,
     truth, simulated log losses, seed)]). Returns each simulation's ranks and whether it converged."""
     prepared, settings, simulations = task
-    built = build_model(prepared.law, prepared.runs, prepared.likelihood, prepared.priors, settings.geometry)
+    built = build_model(prepared.law, prepared.runs, prepared.likelihood, prepared.priors, settings.geometry,
+                        discrepancy=prepared.spec.discrepancy == "in_model")
     compiled = compile_model(built)
-    names = (*prepared.law.parameters, *prepared.likelihood.parameters)
+    names = ranked_names(prepared)
     out = []
     for index, truth, y, seed in simulations:
         result = run_nuts(built, dataclasses.replace(settings, seed=seed),
                           compiled=compiled.with_data(**{f"{OBSERVED}_observed": y}))
         posterior = {**natural_parameters(built, result.posterior),
-                     **{name: result.posterior[name] for name in prepared.likelihood.parameters}}
+                     **{name: result.posterior[name] for name in names if name in result.posterior}}
         diagnostics = diagnose(xr.Dataset({name: posterior[name] for name in names}), result.sample_stats,
                                list(names))
         ranks = {}
@@ -85,14 +110,20 @@ def sbc(prepared: PreparedFit, simulations: int = 100, *, seed: int = 0, draws: 
     """
     from bayes_scaling.util.parallel import run_tasks
 
-    names = (*prepared.law.parameters, *prepared.likelihood.parameters)
+    names = ranked_names(prepared)
     settings = dataclasses.replace(prepared.spec.sampler, draws=draws, tune=tune)
     rng = np.random.default_rng(seed)
     planned, skipped = [], 0
     truths = prior_draws(prepared.law, prepared.likelihood, prepared.priors, prepared.runs, rng, simulations)
+    term = _gp_term(prepared)
+    deltas = None
+    if term is not None:  # the GP's truths after the law's: a spec without it draws exactly as before
+        gp = gp_prior_draws(term, rng, simulations)
+        deltas = delta_at(term, gp, _columns(prepared))
+        truths.update({name: gp[name] for name in hyperparameter_names(term)})
     for i in range(simulations):
         truth = {name: float(values[i]) for name, values in truths.items()}
-        y = simulate_log_loss(prepared, truth, rng)
+        y = simulate_log_loss(prepared, truth, rng, None if deltas is None else deltas[i])
         if np.all(np.isfinite(y)):
             planned.append((i, truth, y, seed + 1 + i))
         else:
