@@ -2,7 +2,7 @@
 ``errors.csv`` (log loss) and ``allocation_errors.csv`` (log10 N_opt of held-out IsoFLOP budgets).
 
     python scripts/extrapolation_errors.py build/extrapolation [--scheduler local] [--workers 2] [--only SUITE] \
-        [--discrepancy in_model]
+        [--law LAW] [--discrepancy in_model]
 
 Fits are saved beside the table (``<suite>-<law>-cut<c>.nc``) and reused when the script runs again.
 """
@@ -27,12 +27,14 @@ def main() -> None:
     parser.add_argument("--scheduler", default="local")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--only", action="append", help="suite name (repeatable)")
+    parser.add_argument("--law", action="append", help="law name (repeatable; default: every law of each suite)")
     parser.add_argument("--discrepancy", choices=DISCREPANCY_MODES, default="after",
                         help="where the GP is fitted (use a separate folder per choice)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     args.folder.mkdir(parents=True, exist_ok=True)
-    tasks = [task for task in all_tasks() if not args.only or task.suite in args.only]
+    tasks = [task for task in all_tasks() if (not args.only or task.suite in args.only)
+             and (not args.law or task.law in args.law)]
 
     def progress(done: int, total: int) -> None:
         print(f"{done}/{total} suite fits done", flush=True)

@@ -44,6 +44,7 @@ def test_a_gp_inside_the_model_converges_and_widens_the_law_intervals(fits):
     found = inside.discrepancy
     assert found.fitted == "in_model" and found.kernel == "matern32" and len(found.length_scales) == 2
     assert not found.collapsed and 0.003 < found.eta < 0.06
+    assert inside.attr_json("priors")["gp_eta"] == {"dist": "Gamma", "alpha": 2.0, "beta": 100.0}
 
     def width(fit, name):
         low, high = np.quantile(fit.posterior[name].values, [0.05, 0.95])

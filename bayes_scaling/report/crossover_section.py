@@ -39,8 +39,11 @@ def crossover_figure(crossover: xr.Dataset, budgets_flop: np.ndarray, seed: int 
     (PF-days), each with its 90% band from the paired draws; the intersection's draws; Kaplan's published lines."""
     crosses = crossover["kaplan_direction"].values
     stars = crossover["compute_pf_days"].values[crosses]
-    top = max(np.quantile(stars, BAND[1]) if stars.size else 1.0, KAPLAN_STATED["compute_pf_days"]) * 10
+    # the axis ends a decade and a half past the median crossover (or Kaplan's), not at the draws' far tail: a
+    # weakly identified crossover's 95th percentile can sit 20 decades out and squash everything else
+    top = max(np.median(stars) if stars.size else 1.0, KAPLAN_STATED["compute_pf_days"]) * 30
     x_pf = np.geomspace(budgets_flop.min() / PF_DAY / 10, min(top, 1e40), 200)
+    beyond_plot = float(np.mean(stars > x_pf[-1])) if stars.size else 0.0
     params = {k: crossover[k].values[:, None] for k in ("alpha_C", "C_c", "E", "alpha_D", "D_c", "D_e", "p_D")}
     x_flop = x_pf[None, :] * PF_DAY
     fig, ax = plt.subplots(figsize=(8.5, 4.6), dpi=110)
@@ -53,8 +56,10 @@ def crossover_figure(crossover: xr.Dataset, budgets_flop: np.ndarray, seed: int 
     if stars.size:
         rng = np.random.default_rng(seed)
         keep = rng.permutation(stars.size)[:MAX_POINTS]
-        ax.scatter(stars[keep], crossover["loss"].values[crosses][keep], s=6, color=COLOURS["star"], alpha=0.35,
-                   lw=0, label="(C*, L*) per posterior draw")
+        shown = keep[stars[keep] <= x_pf[-1]]
+        ax.scatter(stars[shown], crossover["loss"].values[crosses][shown], s=6, color=COLOURS["star"], alpha=0.35,
+                   lw=0, label="(C*, L*) per posterior draw"
+                   + (f" ({beyond_plot:.0%} of them beyond the plotted range)" if beyond_plot >= 0.005 else ""))
     published = published_crossover()
     ax.scatter([published["compute_pf_days"]], [published["loss"]], marker="*", s=140, color="k", zorder=4,
                label="Kaplan's values -> (C*, L*)")

@@ -271,6 +271,8 @@ def _provenance_section(fit: FitResult) -> Markup:
     sampler_table = table_html(
         ["setting", "value"],
         [*([k, v] for k, v in sampler.items()), ["likelihood", fit.tree.attrs["likelihood"]],
+         ["discrepancy GP", "sampled with the law" if fit.discrepancy.fitted == "in_model"
+          else "fitted after sampling, to the residuals"],
          *([k, v] for k, v in fit.attr_json("versions").items())], css_class="kv")
     return render("fit/provenance.html.j2", data_table=data_table, priors_table=priors_table,
                   sampler_table=sampler_table)

@@ -25,9 +25,10 @@ size, either parameterisation); integrated out, the same posterior mixes in a fe
 1,000). The price is Gaussian noise: a fit with the GP inside uses the normal likelihood.
 
 Priors (fixed before any suite was scored): :math:`\eta \sim \mathrm{Gamma}(2, 100)` (a misfit of a few tenths of a
-percent to a few percent of the loss, 95% in 0.0024 to 0.056; zero-avoiding, see ``ETA_SHAPE``) and :math:`\ell_d \sim \mathrm{LogNormal}` with 95% of its mass
-between an eighth of the data's range in that input and the whole range, so that the discrepancy can neither
-collapse to a nugget nor stretch to a constant the law's own parameters would absorb, unless the data say so.
+percent to a few percent of the loss, 95% in 0.0024 to 0.056; zero-avoiding, see ``ETA_SHAPE``) and
+:math:`\ell_d \sim \mathrm{LogNormal}` with 95% of its mass between an eighth of the data's range in that input and
+the whole range, so that the discrepancy can neither collapse to a nugget nor stretch to a constant the law's own
+parameters would absorb, unless the data say so.
 Every interval downstream (a, b, N_opt, the crossover) then carries the misfit. The basis is a constant of the data
 (``pm.Data``), so refits on a subset of the runs swap its rows.
 """
@@ -38,6 +39,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import gammaln
+
+from bayes_scaling.priors import Prior
 
 #: Basis functions per input (BASIS^D in all). A length scale of an eighth of the range at BOUNDARY would need about
 #: 10; 8 approximates the shortest ones a little smoothly, and mixed better than 12 on Epoch's runs (bulk ESS of E 186
@@ -132,6 +135,15 @@ def term_data(term: GPTerm, columns: dict[str, np.ndarray]) -> dict[str, np.ndar
     """The model's constant data for these points: the basis at them and its Gram matrix (refits swap both)."""
     basis = term.basis(columns)
     return {BASIS_DATA: basis, GRAM_DATA: basis.T @ basis}
+
+
+def declared_priors(term: GPTerm) -> dict[str, Prior]:
+    """The GP hyperparameters' priors as declarations (for a fit's provenance)."""
+    out = {ETA: Prior("Gamma", {"alpha": ETA_SHAPE, "beta": ETA_RATE})}
+    for index, name in enumerate(term.inputs):
+        mu, sigma = term.length_prior(index)
+        out[length_name(name)] = Prior("LogNormal", {"mu": round(mu, 6), "sigma": round(sigma, 6)})
+    return out
 
 
 def prior_draws(term: GPTerm, rng: np.random.Generator, size: int) -> dict[str, np.ndarray]:

@@ -17,7 +17,14 @@ import xarray as xr
 from bayes_scaling.data.runs import CANONICAL, RunTable
 from bayes_scaling.laws.inputs import INPUTS
 from bayes_scaling.sampling.diagnostics import Diagnostics
-from bayes_scaling.sampling.gp_term import COEFFICIENTS, GPTerm, coefficient_draws, delta_at, hyperparameter_names
+from bayes_scaling.sampling.gp_term import (
+    COEFFICIENTS,
+    GPTerm,
+    coefficient_draws,
+    declared_priors,
+    delta_at,
+    hyperparameter_names,
+)
 from bayes_scaling.sampling.model import OBSERVED, RUN_DIM, BuiltModel, natural_parameters
 from bayes_scaling.sampling.sampler import SamplingResult
 
@@ -126,7 +133,8 @@ def build_tree(
             "likelihood": built.likelihood.name,
             "geometry": built.geometry,
             "discrepancy_gp": "after" if built.gp is None else "in_model",
-            "priors": json.dumps({name: prior.to_mapping() for name, prior in built.priors.items()}),
+            "priors": json.dumps({name: prior.to_mapping() for name, prior in
+                                  {**built.priors, **({} if built.gp is None else declared_priors(built.gp))}.items()}),
             "data_source": json.dumps(runs.source),
             "n_counts_embeddings": json.dumps(runs.n_counts_embeddings),
             "filters": json.dumps(list(runs.filters)),
