@@ -85,3 +85,15 @@ def test_a_gp_inside_the_model_takes_the_normal_likelihood_and_refuses_another()
     checked = spec_from_dict(_raw(sensitivity=[{"label": "GP inside", "discrepancy": "in_model"}]))
     variant = checked.sensitivity[0].apply(checked)
     assert (variant.discrepancy, variant.likelihood) == ("in_model", "normal")
+
+
+def test_a_gp_inside_the_model_samples_with_smaller_steps(simulated_frame):
+    from bayes_scaling.sampling.run import IN_MODEL_TARGET_ACCEPT, prepare
+
+    raw = {"analysis": {"name": "x", "law": "chinchilla"}, "data": {}, "discrepancy": {"gp": "in_model"}}
+    assert prepare(spec_from_dict(raw, in_memory=True), simulated_frame).spec.sampler.target_accept \
+        == IN_MODEL_TARGET_ACCEPT
+    raw["sampler"] = {"target_accept": 0.995}  # a stricter setting is kept
+    assert prepare(spec_from_dict(raw, in_memory=True), simulated_frame).spec.sampler.target_accept == 0.995
+    del raw["discrepancy"], raw["sampler"]
+    assert prepare(spec_from_dict(raw, in_memory=True), simulated_frame).spec.sampler.target_accept == 0.95
