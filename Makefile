@@ -37,6 +37,7 @@ benchmark: $(STAMP)
 	$(PY) benchmarks/bench_chinchilla_geometry.py
 	$(PY) benchmarks/bench_report_rerun.py
 	$(PY) benchmarks/bench_calibrate.py
+	$(PY) benchmarks/bench_bootstrap.py
 	$(PY) benchmarks/bench_sbc_priors.py
 
 clean:

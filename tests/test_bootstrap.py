@@ -39,3 +39,47 @@ def test_grid_starts_put_amplitudes_with_centre_priors_on_their_natural_scale(si
     term = law.default_priors["A"].typical()  # the prior's typical N term at the data centre, in nats
     assert typical["A"] == pytest.approx(term * np.exp(0.4 * np.mean(np.log(inputs["n_params"]))))
     assert 10 < typical["A"] < 1e5 and typical["alpha"] == pytest.approx(0.4)
+
+
+def test_batched_fits_reach_the_weighted_optimum_scipy_finds(simulated_frame):
+    """Each batched fit (weights = a replicate's resampling counts) ends where L-BFGS-B ends on the same weighted
+    Huber objective from the same start, or lower, and L-BFGS-B started there finds nothing lower (the objective is
+    flat along the amplitudes, so the parameters themselves may differ along the valley)."""
+    from scipy.optimize import minimize
+
+    from bayes_scaling.validation.batched_huber import HUBER_DELTA, fit_many
+
+    law = get_law("chinchilla")
+    inputs = {k: simulated_frame[k].to_numpy(dtype=float) for k in law.inputs}
+    log_observed = np.log(simulated_frame["loss"].to_numpy(dtype=float))
+    n = log_observed.size
+    rng = np.random.default_rng(1)
+    counts = np.array([np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(3)], dtype=float)
+    start = np.log([TRUE_PARAMS[name] for name in law.parameters]) + 0.05
+    thetas, values = fit_many(law, law.parameters, inputs, log_observed, np.tile(start, (3, 1)), counts)
+
+    def objective(theta, weights):
+        pred = np.log(law.loss(**inputs, **dict(zip(law.parameters, np.exp(theta), strict=True))))
+        return float(np.sum(weights * huber(pred - log_observed))) / HUBER_DELTA
+
+    for theta, value, weights in zip(thetas, values, counts, strict=True):
+        reference = minimize(objective, start, args=(weights,), method="L-BFGS-B",
+                             options={"ftol": 1e-12, "gtol": 1e-10, "maxiter": 5000})
+        assert value == pytest.approx(objective(theta, weights), rel=1e-12)
+        assert value <= reference.fun * (1 + 1e-7)
+        from_ours = minimize(objective, theta, args=(weights,), method="L-BFGS-B", options={"ftol": 1e-14})
+        assert from_ours.fun >= value * (1 - 1e-8)  # scipy cannot improve on the batched optimum either
+
+
+def test_a_start_whose_prediction_overflows_is_dropped_not_chosen(simulated_frame):
+    from bayes_scaling.validation.batched_huber import best_of, fit_many
+
+    law = get_law("chinchilla")
+    inputs = {k: simulated_frame[k].to_numpy(dtype=float) for k in law.inputs}
+    log_observed = np.log(simulated_frame["loss"].to_numpy(dtype=float))
+    good = np.log([TRUE_PARAMS[name] for name in law.parameters])
+    far = good + np.array([0.0, 800.0, 0.0, 0.0, 0.0])  # A = e^806 overflows
+    _, values = fit_many(law, law.parameters, inputs, log_observed, np.array([far, good]))
+    assert np.isinf(values[0]) and np.isfinite(values[1])
+    np.testing.assert_allclose(best_of(law, law.parameters, inputs, log_observed, np.array([far, good]))[[0, 3, 4]],
+                               good[[0, 3, 4]], atol=0.1)
