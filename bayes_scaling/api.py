@@ -115,7 +115,7 @@ def fit(data: pd.DataFrame | str | Path | AnalysisSpec, law: str | None = None, 
         columns: Mapping[str, str] | None = None, units: Mapping[str, str] | None = None,
         priors: Mapping[str, Mapping[str, Any]] | None = None, sampler: Mapping[str, Any] | None = None,
         likelihood: str | None = None, filters: Mapping[str, float] | None = None, name: str = "my-runs",
-        discrepancy: str | None = None, progress: bool = False) -> ScalingFit:
+        discrepancy: str | None = None, budget_effect: str | None = None, progress: bool = False) -> ScalingFit:
     """Fit ``law`` to runs by NUTS, with its discrepancy and extrapolation error, as ``bayes-scaling fit`` does.
 
     Parameters
@@ -135,6 +135,9 @@ def fit(data: pd.DataFrame | str | Path | AnalysisSpec, law: str | None = None, 
     discrepancy : str
         ``"after"`` (default: the GP fitted to the sampled law's residuals) or ``"in_model"`` (sampled with the law,
         so that every parameter interval carries the misfit; slower), as ``[discrepancy] gp``.
+    budget_effect : str
+        ``"none"`` (default: every run independent, the scored method) or ``"auto"`` (a random offset per budget
+        where the runs have budgets, so that runs of one budget err together), as ``[discrepancy] budgets``.
     name : str
         The fit's name in its summary, pages and files.
 
@@ -145,7 +148,8 @@ def fit(data: pd.DataFrame | str | Path | AnalysisSpec, law: str | None = None, 
     """
     if isinstance(data, AnalysisSpec) or (isinstance(data, str | Path) and str(data).endswith(".toml")):
         given = {"law": law, "columns": columns, "units": units, "priors": priors, "sampler": sampler,
-                 "likelihood": likelihood, "filters": filters, "discrepancy": discrepancy}
+                 "likelihood": likelihood, "filters": filters, "discrepancy": discrepancy,
+                 "budget_effect": budget_effect}
         extra = sorted(key for key, value in given.items() if value is not None)
         if extra:
             raise SpecError(f"{WHERE}: a spec carries its own settings; give them in the spec, not as {extra}")
@@ -170,7 +174,7 @@ def fit(data: pd.DataFrame | str | Path | AnalysisSpec, law: str | None = None, 
     raw = {"analysis": {"name": name, "law": law, "title": f"{law} law on {_label(data)}"}, "data": table,
            "likelihood": {"family": likelihood} if likelihood else {},
            "priors": {key: dict(value) for key, value in (priors or {}).items()}, "sampler": dict(sampler or {}),
-           "discrepancy": {"gp": discrepancy or "after"}}
+           "discrepancy": {"gp": discrepancy or "after", "budgets": budget_effect or "none"}}
     spec = spec_from_dict(raw, where=WHERE, in_memory=frame is not None)
     return fit_spec(spec, frame, progress=progress)
 

@@ -18,7 +18,7 @@ from bayes_scaling.data.runs import COMPUTE_TOLERANCE, COMPUTE_UNITS, LOSS_UNITS
 from bayes_scaling.laws.inputs import INPUTS
 from bayes_scaling.likelihoods import LIKELIHOODS
 from bayes_scaling.priors import PriorError
-from bayes_scaling.spec import SpecError
+from bayes_scaling.spec import BUDGET_EFFECTS, SpecError
 from bayes_scaling.util.defaults import DEFAULT_LEVEL, DEFAULT_PROBABILITY, DEFAULT_TOLERANCE
 from bayes_scaling.util.version import __version__
 
@@ -141,6 +141,9 @@ def _add_spec_arguments(p) -> None:
     p.add_argument("--discrepancy", choices=["after", "in-model"],
                    help="fit the discrepancy GP after sampling the law (default, the scored method) or sample it "
                         "with the law's parameters, so that their intervals carry the misfit (slower)")
+    p.add_argument("--budget-effect", choices=list(BUDGET_EFFECTS),
+                   help="none (default, the scored method: every run independent) or auto (a random offset per "
+                        "budget where the data have budgets: runs of one budget err together)")
     p.add_argument("--drop-highest-loss", type=int, help="drop the k highest-loss runs before fitting")
     p.add_argument("--seed", type=int, help="override the spec's sampler seed")
     p.add_argument("--draws", type=int, help="override draws per chain")

@@ -26,6 +26,7 @@ from bayes_scaling.data.named_models import NAMED_MODELS
 from bayes_scaling.laws import Law, get_law
 from bayes_scaling.laws.inputs import INPUTS
 from bayes_scaling.likelihoods import get_likelihood
+from bayes_scaling.sampling import budget_term
 from bayes_scaling.sampling.diagnostics import Diagnostics
 from bayes_scaling.sampling.identification import weakly_identified
 from bayes_scaling.sampling.io import POSTERIOR_FILE, load_tree, save_tree
@@ -82,13 +83,28 @@ class FitResult:
         post = self.posterior
         return {name: post[name].to_numpy().reshape(-1) for name in names}
 
+    @property
+    def budget_sd_draws(self) -> np.ndarray | None:
+        """Draws of the spread of the budgets' random offsets (:mod:`~bayes_scaling.sampling.budget_term`), or None
+        for a fit without them."""
+        return self.draws([budget_term.SD])[budget_term.SD] if budget_term.SD in self.posterior else None
+
+    @property
+    def run_budget_offsets(self) -> np.ndarray | None:
+        """Each run's budget offset per posterior draw (draws x runs), or None for a fit without them."""
+        if budget_term.OFFSET not in self.posterior:
+            return None
+        offsets = self.posterior[budget_term.OFFSET].to_numpy()
+        offsets = offsets.reshape(-1, offsets.shape[-1])
+        return budget_term.at_runs(offsets, self.runs[budget_term.LABELS].to_numpy())
+
     @cached_property
     def discrepancy(self) -> Discrepancy:
         """The law's discrepancy GP (:mod:`bayes_scaling.uncertainty.discrepancy`): stored with the fit, or fitted now
         for files written before it existed."""
         if "discrepancy" in self.tree.attrs:
             return Discrepancy.from_json(self.tree.attrs["discrepancy"])
-        return fit_discrepancy(self.law, self.draws(self.law.parameters), self.runs)
+        return fit_discrepancy(self.law, self.draws(self.law.parameters), self.runs, self.run_budget_offsets)
 
     def without_drift(self) -> FitResult:
         """The same fit with the discrepancy's extrapolation drift set to 0 (the GP alone), for before-and-after
@@ -124,7 +140,7 @@ class FitResult:
         """Draws of the discrepancy delta (posterior draws x points) at the given inputs, for predictions; ``joint``
         draws the points of each draw together (:func:`~bayes_scaling.uncertainty.discrepancy.discrepancy_draws`)."""
         return discrepancy_draws(self.discrepancy, self.law, self.draws(self.law.parameters), self.runs, inputs, rng,
-                                 joint=joint)
+                                 joint=joint, run_offsets=self.run_budget_offsets, budget_sd=self.budget_sd_draws)
 
     def attr_json(self, key: str) -> Any:
         """A JSON-encoded attribute (spec, priors, data_source, filters, versions, diagnostics)."""

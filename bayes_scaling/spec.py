@@ -96,6 +96,7 @@ class Variant:
     likelihood: str | None = None
     sampler: dict[str, Any] = field(default_factory=dict)
     discrepancy: str | None = None
+    budget_effect: str | None = None
 
     @property
     def slug(self) -> str:
@@ -109,6 +110,7 @@ class Variant:
                                                  spec.likelihood if (self.discrepancy or spec.discrepancy) == "after"
                                                  else IN_MODEL_LIKELIHOOD, self.label),
                        data=replace(spec.data, filters=filters), discrepancy=self.discrepancy or spec.discrepancy,
+                       budget_effect=self.budget_effect or spec.budget_effect,
                        sampler=replace(spec.sampler, **self.sampler), sensitivity=(), calibration=None)
 
 
@@ -153,6 +155,9 @@ class AnalysisSpec:
     #: Where the discrepancy GP is fitted (``[discrepancy] gp``): "after" sampling, on the law's residuals (the
     #: scored default), or "in_model", sampled with the law's parameters (:mod:`bayes_scaling.sampling.gp_term`).
     discrepancy: str = "after"
+    #: A random offset per budget (``[discrepancy] budgets``): "none" (every run independent: the scored default) or
+    #: "auto", one where the data have budgets (:mod:`bayes_scaling.sampling.budget_term`).
+    budget_effect: str = "none"
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -162,9 +167,12 @@ class AnalysisSpec:
 
 SECTIONS = {"analysis": {"name", "title", "law", "references"}, "data": None, "likelihood": {"family"}, "priors": None,
             "sampler": set(SamplerSpec.__dataclass_fields__), "sensitivity": None,
-            "calibration": set(CalibrationSpec.__dataclass_fields__), "plan": {"budgets"}, "discrepancy": {"gp"}}
+            "calibration": set(CalibrationSpec.__dataclass_fields__), "plan": {"budgets"},
+            "discrepancy": {"gp", "budgets"}}
 #: Where a fit's discrepancy GP may be fitted (``[discrepancy] gp``, ``--discrepancy``).
 DISCREPANCY_MODES = ("after", "in_model")
+#: Whether runs of one budget share a random offset (``[discrepancy] budgets``, ``--budget-effect``).
+BUDGET_EFFECTS = ("none", "auto")
 #: The likelihood of a fit whose GP is inside the model (its coefficients are integrated out: Gaussian noise).
 IN_MODEL_LIKELIHOOD = "normal"
 
@@ -234,10 +242,13 @@ def variants_from_list(tables: Any, where: str) -> tuple[Variant, ...]:
     out = []
     for i, table in enumerate(tables, 1):
         at = f"{where} [[sensitivity]] #{i}"
-        _check_keys(at, table, {"label", "likelihood", "drop", "sampler", "discrepancy", *FILTERS})
+        _check_keys(at, table, {"label", "likelihood", "drop", "sampler", "discrepancy", "budgets", *FILTERS})
         if table.get("discrepancy", "after") not in DISCREPANCY_MODES:
             raise SpecError(f"{at}: discrepancy must be one of {', '.join(map(repr, DISCREPANCY_MODES))}, got "
                             f"{table['discrepancy']!r}")
+        if table.get("budgets", "none") not in BUDGET_EFFECTS:
+            raise SpecError(f"{at}: budgets must be one of {', '.join(map(repr, BUDGET_EFFECTS))}, got "
+                            f"{table['budgets']!r}")
         likelihood_for(table.get("discrepancy", "after"), table.get("likelihood"), IN_MODEL_LIKELIHOOD, at)
         sampler = table.get("sampler", {})
         if not isinstance(sampler, Mapping) or set(sampler) - VARIANT_SAMPLER:
@@ -255,7 +266,8 @@ def variants_from_list(tables: Any, where: str) -> tuple[Variant, ...]:
                             f"valid: {', '.join(sorted(FILTERS))}")
         out.append(Variant(label=str(table["label"]), filters={k: v for k, v in table.items() if k in FILTERS},
                            drop=tuple(table.get("drop", [])), likelihood=table.get("likelihood"),
-                           sampler=dict(sampler), discrepancy=table.get("discrepancy")))
+                           sampler=dict(sampler), discrepancy=table.get("discrepancy"),
+                           budget_effect=table.get("budgets")))
     if len({v.slug for v in out}) != len(out):
         raise SpecError(f"{where}: [[sensitivity]] labels must differ")
     return tuple(out)
@@ -298,6 +310,10 @@ def spec_from_dict(raw: Mapping[str, Any], where: str = "spec", base: Path | Non
     if discrepancy not in DISCREPANCY_MODES:
         raise SpecError(f"{where} [discrepancy]: gp must be one of {', '.join(map(repr, DISCREPANCY_MODES))}, got "
                         f"{discrepancy!r}")
+    budget_effect = raw.get("discrepancy", {}).get("budgets", "none")
+    if budget_effect not in BUDGET_EFFECTS:
+        raise SpecError(f"{where} [discrepancy]: budgets must be one of {', '.join(map(repr, BUDGET_EFFECTS))}, got "
+                        f"{budget_effect!r} (\"auto\": a random offset per budget where the data have budgets)")
     budgets = raw.get("plan", {}).get("budgets", [])
     if (not isinstance(budgets, list) or not all(isinstance(b, int | float) and not isinstance(b, bool)
                                                  and 0 < b < float("inf") for b in budgets)):
@@ -306,6 +322,7 @@ def spec_from_dict(raw: Mapping[str, Any], where: str = "spec", base: Path | Non
         references=tuple(references),
         plan_budgets=tuple(float(b) for b in budgets),
         discrepancy=discrepancy,
+        budget_effect=budget_effect,
         name=name,
         law=str(analysis["law"]),
         title=str(analysis.get("title", "")),

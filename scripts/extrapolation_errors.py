@@ -2,7 +2,7 @@
 ``errors.csv`` (log loss) and ``allocation_errors.csv`` (log10 N_opt of held-out IsoFLOP budgets).
 
     python scripts/extrapolation_errors.py build/extrapolation [--scheduler local] [--workers 2] [--only SUITE] \
-        [--law LAW] [--discrepancy in_model]
+        [--law LAW] [--discrepancy in_model] [--budget-effect auto]
 
 Fits are saved beside the table (``<suite>-<law>-cut<c>.nc``) and reused when the script runs again.
 """
@@ -15,7 +15,7 @@ from functools import partial
 from pathlib import Path
 
 from bayes_scaling.result import load
-from bayes_scaling.spec import DISCREPANCY_MODES
+from bayes_scaling.spec import BUDGET_EFFECTS, DISCREPANCY_MODES
 from bayes_scaling.util.parallel import run_tasks
 from bayes_scaling.validation.allocation_errors import allocation_errors_of
 from bayes_scaling.validation.extrapolation_errors import all_tasks, errors_table, run_task
@@ -30,6 +30,8 @@ def main() -> None:
     parser.add_argument("--law", action="append", help="law name (repeatable; default: every law of each suite)")
     parser.add_argument("--discrepancy", choices=DISCREPANCY_MODES, default="after",
                         help="where the GP is fitted (use a separate folder per choice)")
+    parser.add_argument("--budget-effect", choices=BUDGET_EFFECTS, default="none",
+                        help="a random offset per budget (auto) or none (use a separate folder per choice)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     args.folder.mkdir(parents=True, exist_ok=True)
@@ -39,7 +41,7 @@ def main() -> None:
     def progress(done: int, total: int) -> None:
         print(f"{done}/{total} suite fits done", flush=True)
 
-    fit_task = partial(run_task, folder=args.folder, discrepancy=args.discrepancy)
+    fit_task = partial(run_task, folder=args.folder, discrepancy=args.discrepancy, budget_effect=args.budget_effect)
     results, seconds = run_tasks(fit_task, tasks, scheduler=args.scheduler, workers=args.workers, progress=progress)
     table = errors_table(results)
     table.to_csv(args.folder / "errors.csv", index=False)

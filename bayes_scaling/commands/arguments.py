@@ -40,7 +40,8 @@ def spec_from_args(args: argparse.Namespace) -> AnalysisSpec:
     discrepancy = (getattr(args, "discrepancy", None) or spec.discrepancy).replace("-", "_")
     given = args.likelihood or (spec.likelihood if spec.discrepancy == discrepancy else None)
     spec = dataclasses.replace(spec, discrepancy=discrepancy,
-                               likelihood=likelihood_for(discrepancy, given, spec.likelihood, "--likelihood"))
+                               likelihood=likelihood_for(discrepancy, given, spec.likelihood, "--likelihood"),
+                               budget_effect=getattr(args, "budget_effect", None) or spec.budget_effect)
     overrides = {k: getattr(args, k) for k in ("seed", "draws", "tune", "chains") if getattr(args, k) is not None}
     if overrides:
         spec = dataclasses.replace(spec, sampler=dataclasses.replace(spec.sampler, **overrides))

@@ -18,6 +18,7 @@ from bayes_scaling.report.answer import answer_box, multiples_of_largest
 from bayes_scaling.report.figures import references_of
 from bayes_scaling.report.html import Cell, figure_html, page_html, render, table_html
 from bayes_scaling.result import FitResult
+from bayes_scaling.sampling import budget_term
 from bayes_scaling.sampling.diagnostics import MAX_RHAT, MIN_ESS, loo_summary
 from bayes_scaling.sampling.gp_term import ETA, length_name
 from bayes_scaling.study import published
@@ -220,6 +221,16 @@ def _data_section(fit: FitResult) -> Markup:
                  + (" (collapsed: the GP adds nothing to the law inside the data)" if found.collapsed else "")]]
         rows += [[f"length scale in log10 {name} (decades)", sampled(length_name(name))] for name in found.inputs]
         rows += [["noise sd (log loss)", f"{found.nugget:.4f}"]]
+    if fit.budget_sd_draws is not None:
+        count = fit.posterior.sizes.get(budget_term.DIM, 0)
+        rows += [[f"offset per budget: spread tau (log loss), median [{DEFAULT_LEVEL:.0%}]",
+                  f"{interval_text(summary(fit.posterior[budget_term.SD], DEFAULT_LEVEL))} over {count} budgets "
+                  "(sampled with the law: runs of one budget err together; a new budget gets its own offset)"]]
+    else:
+        asked = fit.attr_json("spec").get("budget_effect") == "auto"
+        rows += [["offset per budget", "none: every run independent (" + (
+            "the runs have no budgets" if asked else "the default; --budget-effect auto adds one where the runs have "
+            "budgets") + ")"]]
     discrepancy_table = table_html(
         ["discrepancy term", "value"],
         [*rows, ["extrapolation beyond the data (log loss)", drift]],

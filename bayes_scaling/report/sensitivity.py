@@ -37,6 +37,8 @@ def _row(label: str, fit: FitResult, reference: float | None, link: str | None) 
     name = Cell(label, href=f"{link}/index.html") if link else label
     filters = "; ".join(fit.attr_json("filters")) or "none"
     gp = "inside the model" if fit.discrepancy.fitted == "in_model" else "after sampling"
+    if fit.budget_sd_draws is not None:
+        gp += "; offset per budget"
     return [name, fit.tree.attrs["n_runs"], fit.tree.attrs["likelihood"], gp, filters, interval_text(s), shift,
             verdict]
 
@@ -50,7 +52,7 @@ def sensitivity_section(fit: FitResult, checks: list[tuple[str, FitResult]]) -> 
     for label, check in checks:
         link = f"{SENSITIVITY_DIR}/{check.path.name}" if check.path is not None else None
         rows.append(_row(label, check, reference, link))
-    table = table_html(["check", "runs", "likelihood", "discrepancy GP", "filters", f"{name}: median [{LEVEL:.0%}]",
+    table = table_html(["check", "runs", "likelihood", "discrepancy", "filters", f"{name}: median [{LEVEL:.0%}]",
                         "shift of median", "diagnostics"], rows)
     spread = [summary(_headline(check)[1], LEVEL)["median"] for _, check in checks if check.converged]
     widest = width = None

@@ -22,6 +22,8 @@ from bayes_scaling.data.runs import RunTable
 from bayes_scaling.laws import Law
 from bayes_scaling.likelihoods import Likelihood
 from bayes_scaling.priors import Prior, PriorError, merge_priors
+from bayes_scaling.sampling import budget_term
+from bayes_scaling.sampling.budget_term import BudgetTerm
 from bayes_scaling.sampling.gp_term import GPTerm, hyperparameter_names
 from bayes_scaling.sampling.gp_term import observe as observe_with_gp
 from bayes_scaling.spec import GEOMETRIES
@@ -67,12 +69,16 @@ class BuiltModel:
     centres: dict[str, float]
     #: The discrepancy GP inside the model (:mod:`~bayes_scaling.sampling.gp_term`), or None for the law alone.
     gp: GPTerm | None = None
+    #: The random offset per budget (:mod:`~bayes_scaling.sampling.budget_term`), or None.
+    budgets: BudgetTerm | None = None
 
     @property
     def named_parameters(self) -> tuple[str, ...]:
-        """The natural parameters a fit reports: the law's, the noise's and the discrepancy GP's hyperparameters."""
+        """The natural parameters a fit reports: the law's, the noise's, the budgets' spread and the discrepancy
+        GP's hyperparameters."""
         gp = () if self.gp is None else hyperparameter_names(self.gp)
-        return (*self.law.parameters, *self.likelihood.parameters, *gp)
+        spread = () if self.budgets is None else (budget_term.SD,)
+        return (*self.law.parameters, *self.likelihood.parameters, *spread, *gp)
 
     @property
     def sampled_names(self) -> list[str]:
@@ -87,9 +93,11 @@ def build_model(
     priors: Mapping[str, Prior],
     geometry: str = "centred",
     discrepancy: bool = False,
+    budgets: BudgetTerm | None = None,
 ) -> BuiltModel:
-    """PyMC model of ``log loss_i ~ likelihood(log law(inputs_i; theta) [+ delta(inputs_i)], noise)`` over the runs,
-    with the discrepancy GP delta inside the model if ``discrepancy`` (:mod:`~bayes_scaling.sampling.gp_term`).
+    """PyMC model of ``log loss_i ~ likelihood(log law(inputs_i; theta) [+ u_b(i)] [+ delta(inputs_i)], noise)``
+    over the runs, with a random offset u per budget if ``budgets`` (:mod:`~bayes_scaling.sampling.budget_term`) and
+    the discrepancy GP delta inside the model if ``discrepancy`` (:mod:`~bayes_scaling.sampling.gp_term`).
 
     Inputs and observations enter as ``pm.Data`` (dims ``run``) so that a compiled model can be reused on new data.
     """
@@ -105,6 +113,8 @@ def build_model(
     coords = {RUN_DIM: runs.frame["row"].to_numpy()}
     if gp is not None:
         coords["gp_basis_function"] = coords["gp_basis_function_"] = np.arange(int(np.prod(gp.shape)))
+    if budgets is not None:
+        coords[budget_term.DIM] = budgets.compute
     with pm.Model(coords=coords) as model:
         inputs = {name: pm.Data(name, runs.column(name), dims=RUN_DIM) for name in law.inputs}
         observed = pm.Data(f"{OBSERVED}_observed", np.log(runs.column("loss")), dims=RUN_DIM)
@@ -152,13 +162,15 @@ def build_model(
                 pm.Potential(f"{name}_prior", pm.logp(priors[name].dist_object(), values[name]) + jacobian)
         noise = {name: priors[name].create(name) for name in likelihood.parameters}
         mu = pt.log(law.loss(**inputs, **values))
+        if budgets is not None:
+            mu = budget_term.add_offsets(budgets, mu, RUN_DIM)
         if gp is None:
             likelihood.observe(OBSERVED, mu, observed, noise, dims=RUN_DIM)
         elif likelihood.name != "normal":
             raise PriorError(f"the discrepancy inside the model needs the normal likelihood, got {likelihood.name!r}")
         else:
             observe_with_gp(gp, columns, mu, observed, noise["sigma"], RUN_DIM)
-    return BuiltModel(model, law, likelihood, dict(priors), geometry, centres, gp)
+    return BuiltModel(model, law, likelihood, dict(priors), geometry, centres, gp, budgets)
 
 
 def natural_parameters(built: BuiltModel, draws: Mapping[str, object]) -> dict[str, object]:

@@ -16,6 +16,7 @@ import xarray as xr
 
 from bayes_scaling.data.runs import CANONICAL, RunTable
 from bayes_scaling.laws.inputs import INPUTS
+from bayes_scaling.sampling import budget_term
 from bayes_scaling.sampling.diagnostics import Diagnostics
 from bayes_scaling.sampling.gp_term import (
     COEFFICIENTS,
@@ -68,6 +69,8 @@ def posterior_parameters(built: BuiltModel, draws: xr.Dataset) -> xr.Dataset:
     natural = natural_parameters(built, draws)
     ordered = {name: natural[name] for name in built.law.parameters}
     ordered.update({name: draws[name] for name in built.named_parameters if name not in ordered})
+    if built.budgets is not None:
+        ordered[budget_term.OFFSET] = budget_term.natural_offsets(draws)
     ordered.update({name: draws[name] for name in draws.data_vars if name not in ordered})
     return xr.Dataset(ordered)
 
@@ -100,12 +103,16 @@ def build_tree(
     named = built.named_parameters
     kept = posterior.isel(draw=stored_draws(posterior.sizes["chain"], posterior.sizes["draw"], len(runs)))
     params = {name: kept[name] for name in named}
-    internal = [name for name in posterior.data_vars if name not in named]  # the sampler's centred coordinates
+    internal = [name for name in posterior.data_vars  # the sampler's centred coordinates
+                if name not in named and name != budget_term.OFFSET]
     law_inputs = {name: inputs[name] for name in built.law.inputs}
     mu = np.log(built.law.loss(**law_inputs, **{k: params[k] for k in built.law.parameters}))
     mu = mu.transpose("chain", "draw", RUN_DIM)
     noise = {name: params[name] for name in built.likelihood.parameters}
     observed = np.log(inputs["loss"])
+    if built.budgets is not None:  # each run's budget offset is part of its location
+        mu = mu + mu.copy(data=budget_term.at_runs(kept[budget_term.OFFSET].to_numpy(), built.budgets.labels))
+        inputs = inputs.assign({budget_term.LABELS: (RUN_DIM, built.budgets.labels)})
     if built.gp is not None:  # the discrepancy sampled with the law is part of the location at the runs
         mu = mu + gp_at_runs(built.gp, kept, {name: runs.column(name) for name in built.law.inputs}, mu,
                              observed.to_numpy(), np.random.default_rng([seed, 2]))
@@ -114,7 +121,7 @@ def build_tree(
     noise_arrays = {name: value.to_numpy()[..., None] for name, value in noise.items()}
     predictive = built.likelihood.sample(rng, mu.to_numpy(), **noise_arrays)
     groups = {
-        "posterior": posterior[list(named)],
+        "posterior": posterior[[*named, *([] if built.budgets is None else [budget_term.OFFSET])]],
         "unconstrained_posterior": posterior[internal],
         "sample_stats": sampled.sample_stats,
         "observed_data": xr.Dataset({OBSERVED: observed}),
@@ -133,8 +140,11 @@ def build_tree(
             "likelihood": built.likelihood.name,
             "geometry": built.geometry,
             "discrepancy_gp": "after" if built.gp is None else "in_model",
+            "budget_effect": "none" if built.budgets is None else f"per budget ({built.budgets.count} budgets)",
             "priors": json.dumps({name: prior.to_mapping() for name, prior in
-                                  {**built.priors, **({} if built.gp is None else declared_priors(built.gp))}.items()}),
+                                  {**built.priors, **({} if built.gp is None else declared_priors(built.gp)),
+                                   **({} if built.budgets is None else {budget_term.SD: budget_term.prior()})
+                                   }.items()}),
             "data_source": json.dumps(runs.source),
             "n_counts_embeddings": json.dumps(runs.n_counts_embeddings),
             "filters": json.dumps(list(runs.filters)),

@@ -157,27 +157,36 @@ def _negative_log_marginal(log_theta: np.ndarray, distance: np.ndarray, residual
     return float(0.5 * residuals @ cho_solve(factor, residuals) + np.sum(np.log(np.diag(factor[0]))))
 
 
-def thinned(runs: dict[str, Any], names: tuple[str, ...]) -> dict[str, np.ndarray]:
-    """The inputs ``names`` and ``loss`` of at most :data:`MOST_RUNS` runs: all of them, or an even spread over the
-    runs sorted by their inputs (the same runs every time)."""
-    columns = {name: np.asarray(runs[name], dtype=float).ravel() for name in (*names, "loss")}
-    count = columns["loss"].size
+def thinned_positions(runs: dict[str, Any], names: tuple[str, ...]) -> np.ndarray:
+    """Positions of at most :data:`MOST_RUNS` runs: all of them, or an even spread over the runs sorted by their
+    inputs ``names`` (the same runs every time)."""
+    columns = [np.log(np.asarray(runs[name], dtype=float).ravel()) for name in names]
+    count = columns[0].size
     if count <= MOST_RUNS:
-        return columns
-    order = np.lexsort([np.log(columns[name]) for name in reversed(names)])
-    keep = np.sort(order[np.linspace(0, count - 1, MOST_RUNS).round().astype(int)])
-    return {name: values[keep] for name, values in columns.items()}
+        return np.arange(count)
+    order = np.lexsort(list(reversed(columns)))
+    return np.sort(order[np.linspace(0, count - 1, MOST_RUNS).round().astype(int)])
+
+
+def thinned(runs: dict[str, Any], names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """The inputs ``names`` and ``loss`` of the runs :func:`thinned_positions` keeps."""
+    keep = thinned_positions(runs, names)
+    return {name: np.asarray(runs[name], dtype=float).ravel()[keep] for name in (*names, "loss")}
 
 
 @with_one_blas_thread
-def fit_discrepancy(law, params: dict[str, np.ndarray], runs: dict[str, Any]) -> Discrepancy:
+def fit_discrepancy(law, params: dict[str, np.ndarray], runs: dict[str, Any],
+                    run_offsets: np.ndarray | None = None) -> Discrepancy:
     """Maximum-marginal-likelihood GP hyperparameters on the posterior-median residuals of log loss.
 
     ``params`` holds 1-d arrays of posterior draws of the law's parameters; ``runs`` the law's inputs and ``loss``
-    (at most :data:`MOST_RUNS` of them are used, :func:`thinned`).
+    (at most :data:`MOST_RUNS` of them are used, :func:`thinned`); ``run_offsets`` (draws x runs) each run's budget
+    offset where the model has them (:mod:`~bayes_scaling.sampling.budget_term`): the GP sees what they leave.
     """
+    keep = thinned_positions(runs, tuple(law.inputs))
     runs = thinned(runs, tuple(law.inputs))
-    residuals = np.log(np.asarray(runs["loss"], dtype=float)) - np.median(law.log_loss(params, runs), axis=0)
+    located = law.log_loss(params, runs) + (0.0 if run_offsets is None else run_offsets[:, keep])
+    residuals = np.log(np.asarray(runs["loss"], dtype=float)) - np.median(located, axis=0)
     distance = _distances(*(2 * (_coordinates(runs, law.inputs),)))
     bounds = np.log(BOUNDS)
     best = min((minimize(_negative_log_marginal, np.log(start), args=(distance, residuals), method="L-BFGS-B",
@@ -204,7 +213,8 @@ def sampled_discrepancy(inputs: tuple[str, ...], eta: np.ndarray, lengths: dict[
 @with_one_blas_thread
 def discrepancy_draws(
     found: Discrepancy, law, params: dict[str, np.ndarray], runs: dict[str, Any], new: dict[str, Any],
-    rng: np.random.Generator, *, joint: bool = False,
+    rng: np.random.Generator, *, joint: bool = False, run_offsets: np.ndarray | None = None,
+    budget_sd: np.ndarray | None = None,
 ) -> np.ndarray:
     """Draws of delta at the ``new`` inputs (draws on axis 0, points on axis 1), one per posterior draw.
 
@@ -214,16 +224,23 @@ def discrepancy_draws(
     delta along a curve (the minimum of the loss along an IsoFLOP line) see its correlation. The drift
     extrapolation beyond the data (:class:`~bayes_scaling.uncertainty.extrapolation.DriftModel`: a slope with a
     sign, learned across suites) is added with one slope per draw (fits made before it: s d(x) z, one z per draw).
+    Where the model has a random offset per budget, each draw's residuals are taken after its runs' offsets
+    (``run_offsets``, draws x runs) and the new points get a new budget's offset, N(0, ``budget_sd``^2), one per
+    draw (the points of a call are one budget, or budgets no closer to each other than to the runs).
     """
+    keep = thinned_positions(runs, found.inputs)
     runs = thinned(runs, found.inputs)  # the runs the GP was fitted to
     train = found.scaled(_coordinates(runs, found.inputs))
     points = found.scaled(_coordinates(new, found.inputs))
     cov = found.covariance(_distances(train, train)) + found.nugget**2 * np.eye(len(train))
     cross = found.covariance(_distances(points, train))
     weights = cho_solve(cho_factor(cov, lower=True), cross.T)  # runs x points
-    residuals = np.log(np.asarray(runs["loss"], dtype=float))[None, :] - law.log_loss(params, runs)
+    located = law.log_loss(params, runs) + (0.0 if run_offsets is None else run_offsets[:, keep])
+    residuals = np.log(np.asarray(runs["loss"], dtype=float))[None, :] - located
     mean = residuals @ weights
     normal = rng.standard_normal((residuals.shape[0], len(points)))
+    if budget_sd is not None:
+        mean = mean + (np.asarray(budget_sd) * rng.standard_normal(residuals.shape[0]))[:, None]
     if found.drift_model is not None:
         mean = mean + found.extrapolation.draws(rng, residuals.shape[0], beyond(new, found.drift_from))
     elif found.drift:

@@ -23,11 +23,13 @@ import logging
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from bayes_scaling.data.budgets import budget_labels
 from bayes_scaling.data.errors import DataError
 from bayes_scaling.data.filters import split_top_compute
 from bayes_scaling.data.load import check_identifiable
+from bayes_scaling.sampling import budget_term
 from bayes_scaling.sampling.gp_term import term_data as gp_term_data
 from bayes_scaling.sampling.model import OBSERVED, natural_parameters
 from bayes_scaling.sampling.sampler import run_nuts
@@ -63,12 +65,15 @@ def evenly_kept(budgets: np.ndarray, most: int) -> np.ndarray:
 
 
 def error_terms(law, likelihood, params: dict[str, np.ndarray], noise: dict[str, np.ndarray],
-                inputs: dict[str, np.ndarray], loss: np.ndarray, eta: float) -> tuple[np.ndarray, np.ndarray]:
+                inputs: dict[str, np.ndarray], loss: np.ndarray, eta: float, budget_sd: np.ndarray | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
     """Errors of held-out runs (observed log loss minus the median law over posterior draws ``params``) and their
-    variances (the law's posterior variance there, the noise's spread squared, ``eta`` squared)."""
+    variances (the law's posterior variance there, the noise's spread squared, ``eta`` squared and, where the model
+    has a random offset per budget, a new budget's: the median of ``budget_sd`` squared)."""
     predicted = law.log_loss(params, inputs)
     spread = float(np.median(likelihood.spread(**noise)))
-    return np.log(loss) - np.median(predicted, axis=0), np.var(predicted, axis=0) + spread**2 + eta**2
+    budgets = 0.0 if budget_sd is None else float(np.median(np.square(budget_sd)))
+    return np.log(loss) - np.median(predicted, axis=0), np.var(predicted, axis=0) + spread**2 + eta**2 + budgets
 
 
 def refit_errors(prepared, built, compiled, eta: float) -> OwnErrors:
@@ -94,6 +99,10 @@ def refit_errors(prepared, built, compiled, eta: float) -> OwnErrors:
         seen.add(rows)
         data = {name: train.column(name) for name in law.inputs}
         gp_data = {} if built.gp is None else gp_term_data(built.gp, data)  # same box: the full data's
+        if built.budgets is not None:  # the same budgets: the held-out ones keep their offsets' prior
+            position = pd.Series(np.arange(len(runs)), index=runs.frame["row"].to_numpy())
+            kept_labels = built.budgets.label_data()[position.loc[train.frame["row"].to_numpy()].to_numpy()]
+            gp_data = {**gp_data, budget_term.LABELS: kept_labels}
         log.info("drift: refitting without the top %.0f%% of compute (%d runs held out)", 100 * fraction, len(held))
         result = run_nuts(built, dataclasses.replace(settings, seed=settings.seed + 1 + k),
                           compiled=compiled.with_data(**data, **gp_data,
@@ -104,7 +113,9 @@ def refit_errors(prepared, built, compiled, eta: float) -> OwnErrors:
         held_labels = labels[runs.frame["row"].isin(rows).to_numpy()]
         keep = evenly_kept(held_labels, MOST_OWN_ERRORS)
         held_inputs = {name: held.column(name)[keep] for name in law.inputs}
-        errors, variances = error_terms(law, likelihood, params, noise, held_inputs, held.column("loss")[keep], eta)
+        budget_sd = None if built.budgets is None else np.asarray(result.posterior[budget_term.SD]).reshape(-1)
+        errors, variances = error_terms(law, likelihood, params, noise, held_inputs, held.column("loss")[keep], eta,
+                                        budget_sd)
         parts["errors"].append(errors)
         parts["variances"].append(variances)
         parts["distances"].append(beyond(held_inputs, largest_scale(data)))
@@ -128,10 +139,10 @@ def measure_drift(prepared, built, compiled, eta: float, prior: ExtrapolationPri
     false;
     :mod:`bayes_scaling.uncertainty.extrapolation`)."""
     own = refit_errors(prepared, built, compiled, eta) if refits else OwnErrors.empty()
-    prior = prior or packaged_prior(prepared.law.name)
+    prior = prior or packaged_prior(prepared.law.name, prepared.spec.budget_effect)
     reference = largest_scale({name: prepared.runs.column(name) for name in prepared.law.inputs})
     found = drift_model(prior, own)
-    allocation = packaged_allocation_prior(prepared.law.name)
+    allocation = packaged_allocation_prior(prepared.law.name, prepared.spec.budget_effect)
     return {"drift": 0.0, "drift_from": reference, "drift_errors": int(own.errors.size),
             "drift_own": own.to_dict(), "drift_model": found.to_dict(),
             "allocation_model": None if allocation is None else allocation_model(allocation).to_dict()}

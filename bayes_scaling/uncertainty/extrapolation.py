@@ -47,6 +47,9 @@ log = logging.getLogger(__name__)
 
 #: The packaged file of cross-suite posteriors, one per law (and ``"any"``, pooled over laws).
 PRIOR_FILE = "extrapolation_prior.json"
+#: The packaged prior of each ``budget_effect`` (``[discrepancy] budgets``): learned from the development suites
+#: fitted the same way, since a law fitted with offsets per budget errs differently beyond its data.
+PRIOR_FILES = {"none": PRIOR_FILE, "auto": "extrapolation_prior_budget_effect.json"}
 #: Hyperparameters the cross-suite model's posterior draws hold.
 HYPER = ("mu", "tau", "psi", "rho")
 
@@ -95,8 +98,9 @@ class OwnErrors:
 
 
 @cache
-def _packaged() -> dict[str, Any]:
-    text = resources.files("bayes_scaling.uncertainty").joinpath(PRIOR_FILE).read_text(encoding="utf-8")
+def _packaged(budget_effect: str = "none") -> dict[str, Any]:
+    text = resources.files("bayes_scaling.uncertainty").joinpath(PRIOR_FILES[budget_effect]).read_text(
+        encoding="utf-8")
     return json.loads(text)
 
 
@@ -106,16 +110,18 @@ def prior_from_dict(law: str, raw: dict[str, Any], version: str) -> Extrapolatio
                               {name: np.asarray(raw["draws"][name], dtype=float) for name in HYPER})
 
 
-def packaged_prior(law: str) -> ExtrapolationPrior:
-    """The packaged cross-suite prior for ``law``, or the one pooled over laws (``"any"``) for a law it has none for."""
-    stored = _packaged()
+def packaged_prior(law: str, budget_effect: str = "none") -> ExtrapolationPrior:
+    """The packaged cross-suite prior for ``law`` fitted with ``budget_effect``, or the one pooled over laws
+    (``"any"``) for a law it has none for."""
+    stored = _packaged(budget_effect)
     key = law if law in stored["laws"] else "any"
     return prior_from_dict(key, stored["laws"][key], stored["version"])
 
 
-def packaged_allocation_prior(law: str) -> ExtrapolationPrior | None:
-    """The packaged cross-suite prior of the N_opt drift for ``law`` (or the pooled one), None if the file has none."""
-    stored = _packaged()
+def packaged_allocation_prior(law: str, budget_effect: str = "none") -> ExtrapolationPrior | None:
+    """The packaged cross-suite prior of the N_opt drift for ``law`` fitted with ``budget_effect`` (or the pooled
+    one), None if the file has none."""
+    stored = _packaged(budget_effect)
     key = law if law in stored["laws"] else "any"
     found = stored["laws"][key].get("allocation")
     return None if found is None else prior_from_dict(key, found, stored["version"])

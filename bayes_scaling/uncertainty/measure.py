@@ -10,12 +10,21 @@ import time
 import numpy as np
 import xarray as xr
 
+from bayes_scaling.sampling import budget_term
 from bayes_scaling.sampling.gp_term import ETA, length_name
 from bayes_scaling.sampling.run import PreparedFit, sample_prepared
 from bayes_scaling.sampling.tree import run_inputs
 from bayes_scaling.uncertainty.discrepancy import fit_discrepancy, sampled_discrepancy
 from bayes_scaling.uncertainty.drift import measure_drift
 from bayes_scaling.uncertainty.extrapolation import ExtrapolationPrior
+
+
+def run_offsets(built, natural: xr.Dataset) -> np.ndarray | None:
+    """Each run's budget offset per draw (draws x runs), or None for a model without them."""
+    if built.budgets is None:
+        return None
+    offsets = natural[budget_term.OFFSET].to_numpy()
+    return budget_term.at_runs(offsets.reshape(-1, offsets.shape[-1]), built.budgets.labels)
 
 
 def fit_with_uncertainty(prepared: PreparedFit, *, progress: bool = False, prior: ExtrapolationPrior | None = None,
@@ -30,7 +39,8 @@ def fit_with_uncertainty(prepared: PreparedFit, *, progress: bool = False, prior
     flat = {name: value.to_numpy().reshape(-1) for name, value in sampled.natural.data_vars.items()
             if value.dims == ("chain", "draw")}
     if sampled.built.gp is None:
-        found = fit_discrepancy(law, {name: flat[name] for name in law.parameters}, run_inputs(prepared.runs))
+        found = fit_discrepancy(law, {name: flat[name] for name in law.parameters}, run_inputs(prepared.runs),
+                                run_offsets(sampled.built, sampled.natural))
     else:  # sampled with the law: its medians krige each draw's residuals (which carry the draw's own GP)
         spread = float(np.median(prepared.likelihood.spread(**{k: flat[k] for k in prepared.likelihood.parameters})))
         found = sampled_discrepancy(law.inputs, flat[ETA], {name: flat[length_name(name)] for name in law.inputs},

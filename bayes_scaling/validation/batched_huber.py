@@ -67,18 +67,18 @@ def _fit_chunk(law, names, inputs, log_observed, theta, weights, ftol):
     for _ in range(MAX_STEPS):
         if active.size == 0:
             break
-        h = STEP * np.maximum(1.0, np.abs(theta[active]))  # (a, k)
-        shifted = theta[active, None, :] + np.concatenate([np.zeros((1, k)), np.eye(k)])[None] * h[:, None, :]
-        moved = _log_prediction(law, names, inputs, shifted)  # (a, 1 + k, n): row 0 at theta, row j moves j
-        pred = moved[:, 0, :]
-        jac = (moved[:, 1:, :] - pred[:, None, :]) / h[:, :, None]
-        r = pred - log_observed
-        c = weights[active] * np.minimum(1.0, HUBER_DELTA / np.maximum(np.abs(r), 1e-300))
-        gradient = np.einsum("akn,an->ak", jac, c * r)
-        hessian = np.einsum("akn,an,aln->akl", jac, c, jac)
-        diagonal = np.maximum(np.einsum("akk->ak", hessian), 1e-12)
-        system = hessian + (damping[active, None] * diagonal)[:, :, None] * np.eye(k)[None]
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"):  # a difference step can leave the finite region: that fit's step is refused
+            h = STEP * np.maximum(1.0, np.abs(theta[active]))  # (a, k)
+            shifted = theta[active, None, :] + np.concatenate([np.zeros((1, k)), np.eye(k)])[None] * h[:, None, :]
+            moved = _log_prediction(law, names, inputs, shifted)  # (a, 1 + k, n): row 0 at theta, row j moves j
+            pred = moved[:, 0, :]
+            jac = (moved[:, 1:, :] - pred[:, None, :]) / h[:, :, None]
+            r = pred - log_observed
+            c = weights[active] * np.minimum(1.0, HUBER_DELTA / np.maximum(np.abs(r), 1e-300))
+            gradient = np.einsum("akn,an->ak", jac, c * r)
+            hessian = np.einsum("akn,an,aln->akl", jac, c, jac)
+            diagonal = np.maximum(np.einsum("akk->ak", hessian), 1e-12)
+            system = hessian + (damping[active, None] * diagonal)[:, :, None] * np.eye(k)[None]
             step = np.linalg.solve(system, -gradient[..., None])[..., 0]
         ok = np.all(np.isfinite(step), axis=1)
         trial = theta[active] + np.where(ok[:, None], step, 0.0)

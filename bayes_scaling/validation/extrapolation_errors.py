@@ -75,8 +75,10 @@ def heldout_frame(task: Task) -> pd.DataFrame:
     return held
 
 
-def run_task(task: Task, folder: str | Path, discrepancy: str = "after") -> dict[str, Any]:
-    """Fit the task (the whole method: law, GP fitted ``discrepancy`` ("after" or "in_model"), own refits when
+def run_task(task: Task, folder: str | Path, discrepancy: str = "after", budget_effect: str = "none"
+             ) -> dict[str, Any]:
+    """Fit the task (the whole method: law, GP fitted ``discrepancy`` ("after" or "in_model"), a random offset per
+    budget if ``budget_effect`` is "auto", own refits when
     ``cut`` is :data:`SCORED_CUT`), save the fit to ``folder/<key>.nc`` and return the held-out errors as a dict of
     lists (with the fit's convergence)."""
     folder = Path(folder)
@@ -87,7 +89,7 @@ def run_task(task: Task, folder: str | Path, discrepancy: str = "after") -> dict
     else:
         try:
             prepared = prepare(suite.spec(task.law, filters={"below_top_compute": task.cut}, seed=SEED,
-                                          discrepancy=discrepancy))
+                                          discrepancy=discrepancy, budget_effect=budget_effect))
         except DataError as error:  # too few budgets left below the cut for this law
             log.warning("%s: not fitted (%s)", task.key, error)
             return {"suite": task.suite, "law": task.law, "cut": task.cut, "converged": False, "skipped": str(error),
@@ -105,7 +107,8 @@ def errors_of(fit: FitResult, task: Task) -> dict[str, Any]:
     inputs = {name: held[name].to_numpy(dtype=float) for name in law.inputs}
     likelihood = get_likelihood(str(fit.tree.attrs["likelihood"]))
     errors, variances = error_terms(law, likelihood, fit.draws(law.parameters), fit.draws(likelihood.parameters),
-                                    inputs, held["loss"].to_numpy(dtype=float), fit.discrepancy.eta)
+                                    inputs, held["loss"].to_numpy(dtype=float), fit.discrepancy.eta,
+                                    fit.budget_sd_draws)
     return {
         "suite": task.suite, "law": task.law, "cut": task.cut, "converged": bool(fit.converged),
         "error": errors.tolist(),

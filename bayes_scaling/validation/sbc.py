@@ -17,6 +17,8 @@ import numpy as np
 import xarray as xr
 from scipy.stats import chisquare
 
+from bayes_scaling.sampling import budget_term
+from bayes_scaling.sampling.budget_term import BudgetTerm, budget_term_for
 from bayes_scaling.sampling.diagnostics import diagnose
 from bayes_scaling.sampling.gp_term import GPTerm, delta_at, hyperparameter_names
 from bayes_scaling.sampling.gp_term import prior_draws as gp_prior_draws
@@ -38,8 +40,8 @@ TASKS_PER_WORKER = 3
 
 def simulate_log_loss(prepared: PreparedFit, truth: dict[str, float], rng: np.random.Generator,
                       delta: np.ndarray | None = None) -> np.ndarray:
-    """Log losses of the real design's runs under ``truth`` (law and noise parameters), plus the discrepancy
-    ``delta`` at the runs where the GP is inside the model."""
+    """Log losses of the real design's runs under ``truth`` (law and noise parameters), plus ``delta`` at the runs:
+    the discrepancy where the GP is inside the model, and the runs' budget offsets where the model has them."""
     law, likelihood = prepared.law, prepared.likelihood
     inputs = {name: prepared.runs.column(name) for name in law.inputs}
     with np.errstate(all="ignore"):
@@ -60,10 +62,17 @@ def _columns(prepared: PreparedFit) -> dict[str, np.ndarray]:
     return {name: prepared.runs.column(name) for name in prepared.law.inputs}
 
 
+def _budget_term(prepared: PreparedFit) -> BudgetTerm | None:
+    """The random offset per budget of the model, where the data have budgets (its spread is ranked too)."""
+    return budget_term_for(prepared.runs.frame, prepared.spec.budget_effect)
+
+
 def ranked_names(prepared: PreparedFit) -> tuple[str, ...]:
-    """The parameters whose ranks SBC records: the law's, the noise's and the GP's hyperparameters if inside."""
+    """The parameters whose ranks SBC records: the law's, the noise's, the budgets' spread if the model has it and
+    the GP's hyperparameters if inside."""
     term = _gp_term(prepared)
     return (*prepared.law.parameters, *prepared.likelihood.parameters,
+            *(() if _budget_term(prepared) is None else (budget_term.SD,)),
             *(() if term is None else hyperparameter_names(term)))
 
 
@@ -72,7 +81,7 @@ def _fit_chunk(task) -> list[dict[str, Any]]:
     truth, simulated log losses, seed)]). Returns each simulation's ranks and whether it converged."""
     prepared, settings, simulations = task
     built = build_model(prepared.law, prepared.runs, prepared.likelihood, prepared.priors, settings.geometry,
-                        discrepancy=prepared.spec.discrepancy == "in_model")
+                        discrepancy=prepared.spec.discrepancy == "in_model", budgets=_budget_term(prepared))
     compiled = compile_model(built)
     names = ranked_names(prepared)
     out = []
@@ -121,6 +130,12 @@ def sbc(prepared: PreparedFit, simulations: int = 100, *, seed: int = 0, draws: 
         gp = gp_prior_draws(term, rng, simulations)
         deltas = delta_at(term, gp, _columns(prepared))
         truths.update({name: gp[name] for name in hyperparameter_names(term)})
+    budgets = _budget_term(prepared)
+    if budgets is not None:  # the budgets' offsets last: a model without them draws exactly as before
+        offsets = budget_term.prior_draws(budgets, rng, simulations)
+        at_runs = budget_term.at_runs(offsets[budget_term.OFFSET], budgets.labels)
+        deltas = at_runs if deltas is None else deltas + at_runs
+        truths[budget_term.SD] = offsets[budget_term.SD]
     for i in range(simulations):
         truth = {name: float(values[i]) for name, values in truths.items()}
         y = simulate_log_loss(prepared, truth, rng, None if deltas is None else deltas[i])

@@ -39,14 +39,14 @@ class Suite:
     notes: str = ""
 
     def spec(self, law: str, *, filters: dict | None = None, seed: int = 0,
-             discrepancy: str = "after") -> AnalysisSpec:
-        """The analysis a user's ``fit --law [--discrepancy]`` would run on these runs, with ``filters`` added (a
-        split)."""
+             discrepancy: str = "after", budget_effect: str = "none") -> AnalysisSpec:
+        """The analysis a user's ``fit --law [--discrepancy] [--budget-effect]`` would run on these runs, with
+        ``filters`` added (a split)."""
         found = get_law(law)
         data = replace(self.data, filters={**found.default_filters, **self.data.filters, **(filters or {})})
         likelihood = likelihood_for(discrepancy, None, found.default_likelihood, self.name)
         spec = AnalysisSpec(name=f"{self.name}-{law}", law=law, data=data, likelihood=likelihood,
-                            title=f"{law} law on {self.name}", discrepancy=discrepancy)
+                            title=f"{law} law on {self.name}", discrepancy=discrepancy, budget_effect=budget_effect)
         return replace(spec, sampler=replace(spec.sampler, seed=seed))
 
 
