@@ -74,7 +74,8 @@ def test_adhoc_fit_recovers_simulated_parameters(adhoc_fit):
     assert tree["log_likelihood"]["log_loss"].dims == ("chain", "draw", "run")
     # ArviZ-friendly: only natural-scale parameters in the posterior, the sampler's own coordinates apart, prior
     # groups, units on the data, per-run draws in single precision, every variable compressed
-    assert set(tree["posterior"].data_vars) == {*TRUE_PARAMS, "sigma", "nu"}
+    assert set(tree["posterior"].data_vars) == {*TRUE_PARAMS, "sigma", "nu", "a", "b"}  # a, b derived
+    assert tree["posterior"]["a"].attrs["description"].startswith("derived, not sampled: a = beta / (alpha + beta)")
     assert {"A_centred", "B_centred"} <= set(tree["unconstrained_posterior"].data_vars)
     assert set(tree["prior"].data_vars) == {*TRUE_PARAMS, "sigma", "nu"} and "prior_predictive" in tree.children
     assert tree["constant_data"]["n_params"].attrs["units"] == "parameters"

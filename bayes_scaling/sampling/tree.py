@@ -15,6 +15,7 @@ import numpy as np
 import xarray as xr
 
 from bayes_scaling.data.runs import CANONICAL, RunTable
+from bayes_scaling.laws import LawNotApplicable
 from bayes_scaling.laws.inputs import INPUTS
 from bayes_scaling.sampling import budget_term
 from bayes_scaling.sampling.diagnostics import Diagnostics
@@ -75,6 +76,18 @@ def posterior_parameters(built: BuiltModel, draws: xr.Dataset) -> xr.Dataset:
     return xr.Dataset(ordered)
 
 
+def derived_exponents(law, posterior: xr.Dataset) -> dict[str, xr.DataArray]:
+    """The allocation exponents a (N_opt ~ C^a) and b (D_opt ~ C^b) per draw, where the law defines them and they are
+    not among its parameters, each with the formula it was derived by (so that ``az.summary`` shows them)."""
+    try:
+        found = law.allocation_exponents(**{name: posterior[name] for name in law.parameters})
+    except LawNotApplicable:
+        return {}
+    formula = " ".join((type(law).allocation_exponents.__doc__ or "").split())
+    return {name: xr.DataArray(value).assign_attrs(description=f"derived, not sampled: {formula}")
+            for name, value in found.items() if name not in law.parameters}
+
+
 def gp_at_runs(gp: GPTerm, kept: xr.Dataset, columns: dict[str, np.ndarray], mu: xr.DataArray,
                observed: np.ndarray, rng: np.random.Generator) -> xr.DataArray:
     """The discrepancy delta at the runs per kept draw, drawn from its conditional given the draw's residuals (the
@@ -121,7 +134,8 @@ def build_tree(
     noise_arrays = {name: value.to_numpy()[..., None] for name, value in noise.items()}
     predictive = built.likelihood.sample(rng, mu.to_numpy(), **noise_arrays)
     groups = {
-        "posterior": posterior[[*named, *([] if built.budgets is None else [budget_term.OFFSET])]],
+        "posterior": posterior[[*named, *([] if built.budgets is None else [budget_term.OFFSET])]].assign(
+            derived_exponents(built.law, posterior)),
         "unconstrained_posterior": posterior[internal],
         "sample_stats": sampled.sample_stats,
         "observed_data": xr.Dataset({OBSERVED: observed}),
