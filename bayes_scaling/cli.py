@@ -1,4 +1,4 @@
-"""Command line: ``bayes-scaling fit | plan | score | report | crossover | calibrate | sbc | data``.
+"""Command line: ``bayes-scaling fit | plan | score | stack | report | crossover | calibrate | sbc | data``.
 
 Exit codes: 0 success; 1 a fit that failed its convergence diagnostics (unless ``--allow-unconverged``);
 2 bad input (spec, data, priors, paths, a corrupt fit file), reported before any sampling and without writing
@@ -196,6 +196,17 @@ def _add_crossover_parser(sub) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
 
+def _add_stack_parser(sub) -> None:
+    p = sub.add_parser("stack", help="combine laws fitted to the same runs by stacking weights from leave-future-out "
+                                     "scores")
+    p.add_argument("fits", nargs="+", help="two or more fit folders of the same runs (different laws)")
+    p.add_argument("--compute", type=float, required=True, help="the budget (FLOP) to give the allocation at")
+    p.add_argument("--level", type=float, default=DEFAULT_LEVEL,
+                   help=f"credible interval level (default {DEFAULT_LEVEL})")
+    p.add_argument("--seed", type=int, default=0, help="seed of the draws (default 0)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+
 def _add_score_parser(sub) -> None:
     p = sub.add_parser("score", help="score new runs against a fit: were they inside its predictive intervals?")
     p.add_argument("fit", help="a fit folder (holding posterior.nc) or the file itself")
@@ -231,6 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_report_parser(sub)
     _add_crossover_parser(sub)
     _add_score_parser(sub)
+    _add_stack_parser(sub)
     _add_calibrate_parser(sub)
     _add_sbc_parser(sub)
     _add_data_parser(sub)

@@ -83,7 +83,8 @@ def refit_errors(prepared, built, compiled, eta: float) -> OwnErrors:
     law, likelihood, runs = prepared.law, prepared.likelihood, prepared.runs
     sampler = prepared.spec.sampler
     settings = dataclasses.replace(sampler, draws=min(sampler.draws, REFIT_DRAWS), tune=min(sampler.tune, REFIT_DRAWS))
-    parts: dict[str, list[np.ndarray]] = {"errors": [], "variances": [], "distances": [], "refits": [], "budgets": []}
+    parts: dict[str, list[np.ndarray]] = {"errors": [], "variances": [], "distances": [], "refits": [], "budgets": [],
+                                          "rows": []}
     labels = budget_labels(runs.frame)
     seen: set[frozenset] = set()
     for k, fraction in enumerate(FRACTIONS):
@@ -121,6 +122,7 @@ def refit_errors(prepared, built, compiled, eta: float) -> OwnErrors:
         parts["distances"].append(beyond(held_inputs, largest_scale(data)))
         parts["refits"].append(np.full(keep.size, float(k)))
         parts["budgets"].append(held_labels[keep].astype(float))
+        parts["rows"].append(held.frame["row"].to_numpy(dtype=float)[keep])
     found = {key: np.concatenate(values) if values else np.zeros(0) for key, values in parts.items()}
     finite = np.isfinite(found["errors"]) & np.isfinite(found["variances"])
     if not finite.all():  # a refit whose law overflows at a held-out run says nothing about the slope there

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -76,17 +76,19 @@ class ExtrapolationPrior:
 class OwnErrors:
     """A fit's own leave-future-out errors: ``errors`` (observed minus refit median, log loss), ``variances`` (the
     refit's predictive variance there), ``distances`` (decades beyond the refit's data), ``refits`` and ``budgets``
-    (labels: which refit and which budget of it each error comes from)."""
+    (labels: which refit and which budget of it each error comes from), ``rows`` (the held-out run's row in the
+    data; empty for fits made before it was stored)."""
 
     errors: np.ndarray
     variances: np.ndarray
     distances: np.ndarray
     refits: np.ndarray
     budgets: np.ndarray
+    rows: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     @classmethod
     def empty(cls) -> OwnErrors:
-        return cls(*(np.zeros(0) for _ in range(5)))
+        return cls(*(np.zeros(0) for _ in range(6)))
 
     def to_dict(self) -> dict[str, list[float]]:
         return {key: np.round(np.asarray(value, dtype=float), 8).tolist() for key, value in asdict(self).items()}
@@ -94,7 +96,8 @@ class OwnErrors:
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> OwnErrors:
         return cls(**{key: np.asarray(raw[key], dtype=float) for key in ("errors", "variances", "distances",
-                                                                           "refits", "budgets")})
+                                                                           "refits", "budgets")},
+                   rows=np.asarray(raw.get("rows", []), dtype=float))
 
 
 @cache
