@@ -65,3 +65,16 @@ def test_on_a_sweep_simulated_from_chinchillas_law_stacking_puts_its_weight_on_i
     assert result["schema_version"] == 1 and set(result["weights"]) == {"chinchilla", "kaplan_joint"}
     stacked = result["stacked"]["n_params"]
     assert stacked["lower"] < stacked["median"] < stacked["upper"] and stacked["level"] == 0.9
+
+
+def test_the_comparison_page_says_why_it_cannot_stack_old_fits():
+    from bayes_scaling.report.comparison import ComparisonPlan, stacking_table
+
+    fits = {}
+    for k, name in enumerate(("chinchilla", "epoch-isoflop", "epoch-kaplan-joint")):
+        tree = synthetic_tree(seed=k)
+        tree.attrs["analysis"] = name
+        fits[name] = FitResult(tree)
+    html = str(stacking_table(fits, ComparisonPlan()))
+    assert "stores no leave-future-out scores" in html and "refit it with this version" in html
+    assert stacking_table({}, ComparisonPlan()) is None

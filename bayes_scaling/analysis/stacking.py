@@ -20,9 +20,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import xarray as xr
 from scipy.optimize import minimize
 from scipy.special import logsumexp, softmax
 
+from bayes_scaling.analysis.discrepancy_allocation import allocation_with_discrepancy
+from bayes_scaling.analysis.planning import summary
 from bayes_scaling.result import FitResult
 from bayes_scaling.uncertainty.extrapolation import OwnErrors
 
@@ -107,3 +110,38 @@ def stack(fits: Sequence[FitResult]) -> Stacking:
     return Stacking(tuple(fit.name for fit in fits), stacking_weights(scores), scores.shape[1], budgets,
                     scores.mean(axis=1))
 
+
+#: What the stacked answer gives at a budget: (name, label, unit).
+QUANTITIES = (("n_params", "N_opt", "parameters"), ("n_tokens", "D_opt", "tokens"), ("loss", "loss", "nats/token"))
+#: Draws of the stacked mixture.
+MIXTURE_DRAWS = 8000
+
+
+def stacked_allocation(fits: Sequence[FitResult], compute: float, *, level: float = 0.9, seed: int = 0) -> dict:
+    """Weights (:func:`stack`), each law's N_opt, D_opt and loss at ``compute`` (law, discrepancy along the IsoFLOP
+    line and extrapolation, as ``plan``) and the stacked mixture of their draws in the weights' proportions."""
+    found = stack(fits)
+    rng = np.random.default_rng(seed)
+    per_law, rows = {}, []
+    for fit in fits:
+        alloc = allocation_with_discrepancy(fit, [compute], seed=seed).isel(compute=0)
+        joint = np.column_stack([alloc[name].to_numpy().ravel() for name, *_ in QUANTITIES])
+        rows.append(joint[np.all(np.isfinite(joint), axis=1)])
+        per_law[fit.name] = {name: summary(alloc[name], level) for name, *_ in QUANTITIES}
+        per_law[fit.name]["law"] = fit.law.name
+        per_law[fit.name]["converged"] = fit.converged
+    which = rng.choice(len(fits), size=MIXTURE_DRAWS, p=found.weights / found.weights.sum())
+    mixed = np.array([rows[k][rng.integers(rows[k].shape[0])] for k in which])
+    stacked = {name: summary(xr.DataArray(mixed[None, :, j], dims=("chain", "draw")), level)
+               for j, (name, *_) in enumerate(QUANTITIES)}
+    return {
+        "compute": compute, "level": level,
+        "weights": dict(zip(found.names, [float(w) for w in found.weights], strict=True)),
+        "mean_log_score": dict(zip(found.names, [float(s) for s in found.log_scores], strict=True)),
+        "held_out_runs": found.points, "held_out_budgets": found.budgets,
+        "how": found.describe(),
+        "converged": all(fit.converged for fit in fits),
+        "laws": per_law, "stacked": stacked,
+        "includes": "each law with its discrepancy along the IsoFLOP line and its extrapolation beyond the data, "
+                    "without run-to-run noise; stacked: the mixture of the laws' draws in the weights' proportions",
+    }

@@ -15,6 +15,7 @@ from markupsafe import Markup
 
 from bayes_scaling.analysis.compare import allocation_comparison, loo_comparison
 from bayes_scaling.analysis.planning import summary
+from bayes_scaling.analysis.stacking import stacked_allocation
 from bayes_scaling.data.named_models import NAMED_MODELS
 from bayes_scaling.laws import LawNotApplicable
 from bayes_scaling.report.comparison_figures import allocation_comparison_figure, ladder_figure
@@ -42,6 +43,10 @@ class ComparisonPlan:
     same_runs: tuple[tuple[str, str, str], ...] = (
         ("Epoch AI's Chinchilla runs", "chinchilla", "epoch-kaplan-joint"),
         ("Porian et al., RefinedWeb, Kaplan's setup", "porian-rw-kaplan-chinchilla", "porian-rw-kaplan-windowed-joint"),
+    )
+    #: (runs, fits of several laws to those runs) combined by stacking weights.
+    stacked: tuple[tuple[str, tuple[str, ...]], ...] = (
+        ("Epoch AI's Chinchilla runs", ("chinchilla", "epoch-isoflop", "epoch-kaplan-joint")),
     )
     frontier: str = "porian-rw-kaplan-frontier"
     data_limited: str = "porian-rw-kaplan-joint"
@@ -166,7 +171,35 @@ def same_runs_section(fits: dict[str, FitResult], plan: ComparisonPlan, checks: 
             extrapolation += extrapolation_rows(fits[name], (checks or {}).get(name, []), link(name, fits[name]))
     return render("comparison/same_runs.html.j2", pareto_k=PARETO_K_BAD, loo_table=loo_table, a_table=a_table,
                   extrapolation=table_html(["fit", *EXTRAPOLATION_HEADER[1:]], extrapolation) if extrapolation
-                  else None)
+                  else None, stacking=stacking_table(fits, plan), budget=fmt(plan.budgets[0], 3))
+
+
+def stacking_table(fits: dict[str, FitResult], plan: ComparisonPlan) -> Markup | None:
+    """Each group of fits to the same runs with its stacking weights and the stacked allocation at the first
+    budget (:func:`~bayes_scaling.analysis.stacking.stacked_allocation`)."""
+    rows = []
+    for runs, names in plan.stacked:
+        if not all(name in fits for name in names):
+            continue
+        group = [fits[name] for name in names]
+        try:
+            found = stacked_allocation(group, plan.budgets[0], level=LEVEL, seed=plan.seed)
+        except ValueError as err:
+            rows.append([runs, str(err), "", "", "", ""])
+            continue
+        for name, fit in zip(names, group, strict=True):
+            values = found["laws"][fit.name]
+            rows.append([runs, link(name, fit), f"{found['weights'][fit.name]:.2f}",
+                         f"{found['mean_log_score'][fit.name]:.2f}", interval_text(values["n_params"], style=count),
+                         interval_text(values["loss"])])
+        stacked = found["stacked"]
+        rows.append([runs, Cell("stacked", css="ok" if found["converged"] else "bad"),
+                     f"{found['held_out_runs']} runs, {found['held_out_budgets']} budgets", "",
+                     interval_text(stacked["n_params"], style=count), interval_text(stacked["loss"])])
+    if not rows:
+        return None
+    return table_html(["runs", "fit", "weight", "mean log score (held out)", f"N_opt ({LEVEL:.0%})",
+                       f"loss ({LEVEL:.0%})"], rows)
 
 
 def why_section(fits: dict[str, FitResult], plan: ComparisonPlan) -> Markup:
