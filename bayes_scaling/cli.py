@@ -171,6 +171,9 @@ def _add_plan_parser(sub) -> None:
     p.add_argument("--inference-tokens", type=float, metavar="TOKENS",
                    help="with --target-loss: tokens the model will serve over its life; adds the N and D that reach "
                    "the target with the least training plus inference compute (Sardana & Frankle 2024)")
+    p.add_argument("--stack-with", nargs="+", default=[], metavar="FIT",
+                   help="fits of other laws to the same runs: adds, at each --compute budget, the stacking weights "
+                   "and the stacked allocation beside each law's (as `stack`)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
 

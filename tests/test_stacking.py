@@ -65,6 +65,10 @@ def test_on_a_sweep_simulated_from_chinchillas_law_stacking_puts_its_weight_on_i
     assert result["schema_version"] == 1 and set(result["weights"]) == {"chinchilla", "kaplan_joint"}
     stacked = result["stacked"]["n_params"]
     assert stacked["lower"] < stacked["median"] < stacked["upper"] and stacked["level"] == 0.9
+    assert main(["plan", paths[0], "--compute", "1e23", "--stack-with", paths[1], "--json"]) == 0
+    planned = json.loads(capsys.readouterr().out)
+    assert planned["stacked"][0]["weights"] == result["weights"]
+    assert main(["plan", paths[0], "--params", "1e9", "--stack-with", paths[1]]) == 2  # needs --compute
 
 
 def test_the_comparison_page_says_why_it_cannot_stack_old_fits():

@@ -8,6 +8,8 @@ import sys
 
 from bayes_scaling.analysis.planning import VALIDATED_DECADES
 from bayes_scaling.analysis.planning import plan as make_plan
+from bayes_scaling.analysis.stacking import stacked_allocation
+from bayes_scaling.commands.stack import format_stacked
 from bayes_scaling.result import load
 from bayes_scaling.util.numbers import count, interval_text
 
@@ -151,12 +153,21 @@ def format_plan(result: dict) -> str:
 def plan(args: argparse.Namespace) -> int:
     if not (args.compute or args.params or args.target_loss):
         raise ValueError("give at least one of --compute, --params, --target-loss")
+    if args.stack_with and not args.compute:
+        raise ValueError("--stack-with gives the stacked allocation at each --compute budget: give --compute")
     fit = load(args.fit)
+    others = [load(path) for path in args.stack_with]
     result = make_plan(fit, compute=args.compute, n_params=args.params, target_loss=args.target_loss,
                        level=args.level, tolerance=args.tolerance / 100, probability=args.probability,
                        inference_tokens=args.inference_tokens)
+    if others:
+        result["stacked"] = [stacked_allocation([fit, *others], budget, level=args.level)
+                             for budget in args.compute]
     if not fit.converged:
         print(f"WARNING: {fit.name} did NOT converge ({fit.diagnostics.verdict()}); these numbers are not "
               "reliable.", file=sys.stderr)
-    print(json.dumps(result, indent=2) if args.json else format_plan(result))
+    text = format_plan(result)
+    if others:
+        text += "\n" + "\n".join(format_stacked(found) for found in result["stacked"])
+    print(json.dumps(result, indent=2) if args.json else text)
     return 0
