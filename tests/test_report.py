@@ -25,8 +25,9 @@ def test_fit_page_has_every_section_and_inlined_figures(page):
     for anchor in ("summary", "parameters", "allocation", "named-models", "data", "diagnostics", "provenance"):
         assert f'<section id="{anchor}">' in page
         assert f'href="#{anchor}"' in page
-    images = re.findall(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
-    assert len(images) == 5  # parameters, exponent, allocation, IsoFLOP slices, predictive check
+    whole = re.sub(r'<div class="fig-panels">.*?</div>', "", page)  # each figure once (not its panels for phones)
+    images = re.findall(r'<img (?:class="fig-whole" )?src="data:image/png;base64,([A-Za-z0-9+/=]+)"', whole)
+    assert page.count("<figure>") == len(images) == 5  # parameters, exponent, allocation, slices, predictive check
     assert all(len(i) > 5000 for i in images)
     assert "http://" not in page.replace("http://www.w3.org", "")
     assert page.count("<script") == 1 and "data-broken-images" in page  # the only script counts broken images
@@ -74,7 +75,7 @@ def test_comparison_page_has_its_sections(comparison_page):
     assert "3e+24" in comparison_page and "5.76e+23" in comparison_page
     assert "ELPD difference (Chinchilla - Kaplan)" in comparison_page and "Pareto k &gt; 0.7" in comparison_page
     assert 'href="kaplan-like/index.html"' in comparison_page
-    assert len(re.findall(r'<img src="data:image/png;base64,', comparison_page)) == 1
+    assert comparison_page.count("<figure>") == 1
 
 
 def test_probabilities_of_zero_or_one_are_bounds():
@@ -121,7 +122,7 @@ def test_comparison_page_renders_in_headless_chromium(tmp_path, comparison_page)
     for title in ("Summary", "How each analysis splits a budget", "Same runs, both laws", "Why they differ",
                   "Loss floors", "All analyses", "Provenance and diagnostics"):
         assert f">{title}</h2>" in dom
-    assert _images(dom) == (1, 0)
+    assert _images(dom) == (comparison_page.count("<img"), 0)  # one figure, also cut into its panels for phones
 
 
 @pytest.mark.slow  # a browser
@@ -130,7 +131,7 @@ def test_page_renders_in_headless_chromium(tmp_path, page):
     dom = _render(page, tmp_path, "fit_page", 5000)
     for title in ("Summary", "Parameters", "Compute-optimal allocation", "Sampler diagnostics", "Provenance"):
         assert f">{title}" in dom
-    assert _images(dom) == (5, 0)
+    assert _images(dom) == (page.count("<img"), 0)  # five figures, those of several panels also cut into them
 
 
 def _widths(dom: str) -> tuple[int, int]:
@@ -177,7 +178,7 @@ def test_calibration_section_shows_coverage_bootstrap_and_rank_histograms():
     from bayes_scaling.report.calibration_section import calibration_section, calibration_summary_section
 
     anchor, _, html = calibration_section(_calibration_result())
-    assert anchor == "calibration" and html.count("<img") == 2  # coverage figure and rank histograms
+    assert anchor == "calibration" and html.count("<figure>") == 2  # coverage figure and rank histograms
     assert "Bayesian: law + discrepancy" in html and "bootstrap (Huber point fits of resampled runs)" in html
     assert "honest at 2 of 2 cutoffs" in html and "77% to 100% on 48 runs" in html
     assert "No parameter's rank uniformity is rejected" in html and "3 of 100 fits failed" in html

@@ -42,3 +42,28 @@ def test_the_report_never_branches_on_a_laws_name():
     offenders = [f"{path.name}:{i}" for path in REPORT.glob("*.py")
                  for i, line in enumerate(path.read_text().splitlines(), 1) if branches.search(line)]
     assert not offenders
+
+
+def test_a_figure_with_panels_side_by_side_also_carries_each_panel_for_narrow_screens():
+    import base64
+    import io
+    import re
+
+    import matplotlib.pyplot as plt
+
+    from bayes_scaling.report.html import figure_html
+
+    fig, axes = plt.subplots(1, 3, figsize=(9, 3))
+    for ax in axes:
+        ax.plot([1, 2], [1, 2], label="line")
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center")
+    html = str(figure_html(fig, "caption", "three panels"))
+    panels = re.findall(r'<div class="fig-panels">(.*?)</div>', html)[0]
+    assert 'class="fig-whole"' in html and panels.count("<img") == 4  # three panels and the figure's legend
+    assert 'alt="three panels (panel 2 of 4)"' in panels
+    first = plt.imread(io.BytesIO(base64.b64decode(re.findall(r'base64,([^"]+)"', panels)[0])))
+    assert 150 < first.shape[1] < 400  # about a third of the 900-pixel figure, not the whole
+    fig, ax = plt.subplots(2, 1)
+    for a in ax:
+        a.plot([1, 2])
+    assert str(figure_html(fig, "c", "a")).count("<img") == 1  # one column: nothing to stack

@@ -48,7 +48,7 @@ def test_the_fit_page_opens_with_the_answer_at_its_budgets(user_report):
     assert "At 3e+21 FLOP (within the compute range of the runs)" in answer
     assert "At 3e+23 FLOP (2.0 decades of compute beyond the largest run)" in answer
     assert "Warning" in answer  # past the 1.5 decades the extrapolation error was checked at
-    assert "keeps the loss within 0.50% of the best size" in answer and answer.count("<img") == 1
+    assert "keeps the loss within 0.50% of the best size" in answer and answer.count("<figure>") == 1
 
 
 def test_plan_json_and_quantiles_csv_sit_beside_the_page(user_report):
