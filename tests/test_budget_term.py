@@ -66,7 +66,7 @@ def test_the_models_density_is_the_likelihood_around_the_law_plus_each_runs_budg
 
 
 @pytest.mark.slow
-def test_a_fit_with_budget_offsets_recovers_their_spread_and_widens_the_trend():
+def test_a_fit_with_budget_offsets_recovers_their_spread_the_runs_noise_and_a():
     """Runs of eight budgets, each budget shifted by its own offset (spread about 0.01): the fit's tau interval holds
     the offsets' spread, its noise interval the runs' own noise (without the offsets the noise absorbs them), and
     its interval of a the true a (a comes from the curvature within budgets, which the offsets leave alone)."""
