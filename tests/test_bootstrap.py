@@ -83,3 +83,28 @@ def test_a_start_whose_prediction_overflows_is_dropped_not_chosen(simulated_fram
     assert np.isinf(values[0]) and np.isfinite(values[1])
     np.testing.assert_allclose(best_of(law, law.parameters, inputs, log_observed, np.array([far, good]))[[0, 3, 4]],
                                good[[0, 3, 4]], atol=0.1)
+
+
+def test_a_singular_or_broken_system_refuses_its_own_step_only():
+    from bayes_scaling.validation.batched_huber import solve_each
+
+    systems = np.array([np.eye(2) * 2.0, np.zeros((2, 2)), np.full((2, 2), np.inf)])
+    right = np.array([[2.0, 4.0], [1.0, 1.0], [1.0, 1.0]])
+    out = solve_each(systems, right)
+    np.testing.assert_allclose(out[0], [1.0, 2.0])
+    assert np.all(np.isnan(out[1:]))
+
+
+def test_the_bootstrap_of_epochs_runs_without_the_top_fifth_runs_through(shared_data):
+    """This split once stopped `make report`: one grid start's system was singular and the batched solve raised."""
+    from bayes_scaling.data.filters import split_top_compute
+    from bayes_scaling.sampling.run import prepare
+    from bayes_scaling.spec import load_spec
+
+    from .conftest import REPO
+
+    prepared = prepare(load_spec(REPO / "models" / "chinchilla.toml"))
+    train, _ = split_top_compute(prepared.runs, 0.2)
+    boot = bootstrap_fit(prepared.law, {k: train.column(k) for k in prepared.law.inputs}, train.column("loss"),
+                         replicates=10, seed=0)
+    assert np.all(np.isfinite(boot.replicates)) and 0.3 < np.exp(boot.best[3]) < 0.4  # alpha

@@ -59,6 +59,22 @@ def _objective(pred: np.ndarray, log_observed: np.ndarray, weights: np.ndarray) 
     return np.where(np.all(np.isfinite(pred), axis=-1), value, np.inf)
 
 
+def solve_each(systems: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """x with ``systems[i] @ x[i] = right[i]`` for each i; NaN for a system that is singular or not finite (its fit's
+    step is then refused and its damping grows), so one bad fit cannot stop the batch."""
+    out = np.full(right.shape, np.nan)
+    good = np.all(np.isfinite(systems), axis=(1, 2)) & np.all(np.isfinite(right), axis=1)
+    try:
+        out[good] = np.linalg.solve(systems[good], right[good][..., None])[..., 0]
+    except np.linalg.LinAlgError:  # a singular one among them: solve one by one
+        for i in np.flatnonzero(good):
+            try:
+                out[i] = np.linalg.solve(systems[i], right[i])
+            except np.linalg.LinAlgError:
+                pass
+    return out
+
+
 def _fit_chunk(law, names, inputs, log_observed, theta, weights, ftol):
     k = theta.shape[1]
     damping = np.full(theta.shape[0], 1e-3)
@@ -79,7 +95,7 @@ def _fit_chunk(law, names, inputs, log_observed, theta, weights, ftol):
             hessian = np.einsum("akn,an,aln->akl", jac, c, jac)
             diagonal = np.maximum(np.einsum("akk->ak", hessian), 1e-12)
             system = hessian + (damping[active, None] * diagonal)[:, :, None] * np.eye(k)[None]
-            step = np.linalg.solve(system, -gradient[..., None])[..., 0]
+            step = solve_each(system, -gradient)
         ok = np.all(np.isfinite(step), axis=1)
         trial = theta[active] + np.where(ok[:, None], step, 0.0)
         new_value = _objective(_log_prediction(law, names, inputs, trial), log_observed, weights[active])
