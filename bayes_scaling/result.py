@@ -94,9 +94,8 @@ class FitResult:
         """Each run's budget offset per posterior draw (draws x runs), or None for a fit without them."""
         if budget_term.OFFSET not in self.posterior:
             return None
-        offsets = self.posterior[budget_term.OFFSET].to_numpy()
-        offsets = offsets.reshape(-1, offsets.shape[-1])
-        return budget_term.at_runs(offsets, self.runs[budget_term.LABELS].to_numpy())
+        return budget_term.draws_at_runs(self.posterior[budget_term.OFFSET].to_numpy(),
+                                         self.runs[budget_term.LABELS].to_numpy())
 
     @cached_property
     def discrepancy(self) -> Discrepancy:

@@ -102,6 +102,12 @@ def at_runs(offsets: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return extended[..., np.where(labels < 0, offsets.shape[-1], labels)]
 
 
+def draws_at_runs(offsets: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Each run's offset per posterior draw, chains stacked: ``offsets`` (chain, draw, budgets) -> (draws, runs)."""
+    offsets = np.asarray(offsets, dtype=float)
+    return at_runs(offsets.reshape(-1, offsets.shape[-1]), labels)
+
+
 def prior_draws(term: BudgetTerm, rng: np.random.Generator, size: int) -> dict[str, np.ndarray]:
     """``size`` forward draws of tau and of the offsets (size, budgets): z ~ N(0, I) projected to sum zero, as
     PyMC's ZeroSumNormal."""

@@ -23,8 +23,7 @@ def run_offsets(built, natural: xr.Dataset) -> np.ndarray | None:
     """Each run's budget offset per draw (draws x runs), or None for a model without them."""
     if built.budgets is None:
         return None
-    offsets = natural[budget_term.OFFSET].to_numpy()
-    return budget_term.at_runs(offsets.reshape(-1, offsets.shape[-1]), built.budgets.labels)
+    return budget_term.draws_at_runs(natural[budget_term.OFFSET].to_numpy(), built.budgets.labels)
 
 
 def fit_with_uncertainty(prepared: PreparedFit, *, progress: bool = False, prior: ExtrapolationPrior | None = None,
