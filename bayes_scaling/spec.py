@@ -5,6 +5,7 @@ A spec is a TOML file in ``models/``::
     [analysis]
     name = "chinchilla"
     law = "chinchilla"
+    notes = "..."                    # optional: what was chosen about the data and why, shown under the title
 
     [data]
     dataset = "epoch-chinchilla"     # or: csv = "my_runs.csv" with [data.columns]
@@ -41,6 +42,7 @@ from bayes_scaling.data.filters import FILTERS
 from bayes_scaling.data.runs import COMPUTE_TOLERANCE
 from bayes_scaling.data.source import DataSpec
 from bayes_scaling.laws import get_law
+from bayes_scaling.laws.inputs import INPUTS
 from bayes_scaling.priors import Prior
 
 
@@ -97,6 +99,9 @@ class Variant:
     sampler: dict[str, Any] = field(default_factory=dict)
     discrepancy: str | None = None
     budget_effect: str | None = None
+    #: Columns read instead of the analysis's (``columns = { n_params = "N" }``), and how N then counts embeddings.
+    columns: dict[str, str] = field(default_factory=dict)
+    n_counts_embeddings: bool | None = None
 
     @property
     def slug(self) -> str:
@@ -109,7 +114,10 @@ class Variant:
                        likelihood=likelihood_for(self.discrepancy or spec.discrepancy, self.likelihood,
                                                  spec.likelihood if (self.discrepancy or spec.discrepancy) == "after"
                                                  else IN_MODEL_LIKELIHOOD, self.label),
-                       data=replace(spec.data, filters=filters), discrepancy=self.discrepancy or spec.discrepancy,
+                       data=replace(spec.data, filters=filters, columns={**spec.data.columns, **self.columns},
+                                    n_counts_embeddings=spec.data.n_counts_embeddings
+                                    if self.n_counts_embeddings is None else self.n_counts_embeddings),
+                       discrepancy=self.discrepancy or spec.discrepancy,
                        budget_effect=self.budget_effect or spec.budget_effect,
                        sampler=replace(spec.sampler, **self.sampler), sensitivity=(), calibration=None)
 
@@ -142,6 +150,8 @@ class AnalysisSpec:
     law: str
     data: DataSpec
     title: str = ""
+    #: What the analysis chose about its data and why (``[analysis] notes``), shown under its pages' title.
+    notes: str = ""
     likelihood: str = "student_t"
     priors: dict[str, Prior] = field(default_factory=dict)
     sampler: SamplerSpec = field(default_factory=SamplerSpec)
@@ -165,8 +175,8 @@ class AnalysisSpec:
         return out
 
 
-SECTIONS = {"analysis": {"name", "title", "law", "references"}, "data": None, "likelihood": {"family"}, "priors": None,
-            "sampler": set(SamplerSpec.__dataclass_fields__), "sensitivity": None,
+SECTIONS = {"analysis": {"name", "title", "notes", "law", "references"}, "data": None, "likelihood": {"family"},
+            "priors": None, "sampler": set(SamplerSpec.__dataclass_fields__), "sensitivity": None,
             "calibration": set(CalibrationSpec.__dataclass_fields__), "plan": {"budgets"},
             "discrepancy": {"gp", "budgets"}}
 #: Where a fit's discrepancy GP may be fitted (``[discrepancy] gp``, ``--discrepancy``).
@@ -242,7 +252,15 @@ def variants_from_list(tables: Any, where: str) -> tuple[Variant, ...]:
     out = []
     for i, table in enumerate(tables, 1):
         at = f"{where} [[sensitivity]] #{i}"
-        _check_keys(at, table, {"label", "likelihood", "drop", "sampler", "discrepancy", "budgets", *FILTERS})
+        _check_keys(at, table, {"label", "likelihood", "drop", "sampler", "discrepancy", "budgets", "columns",
+                                "n_counts_embeddings", *FILTERS})
+        columns = table.get("columns", {})
+        if not isinstance(columns, Mapping) or not all(isinstance(v, str) for v in columns.values()) \
+                or set(columns) - {*INPUTS, "loss"}:
+            raise SpecError(f"{at}: columns maps inputs ({', '.join(INPUTS)}) or loss to column names, e.g. "
+                            'columns = { n_params = "N" }')
+        if not isinstance(table.get("n_counts_embeddings", True), bool):
+            raise SpecError(f"{at}: n_counts_embeddings must be true or false")
         if table.get("discrepancy", "after") not in DISCREPANCY_MODES:
             raise SpecError(f"{at}: discrepancy must be one of {', '.join(map(repr, DISCREPANCY_MODES))}, got "
                             f"{table['discrepancy']!r}")
@@ -267,7 +285,8 @@ def variants_from_list(tables: Any, where: str) -> tuple[Variant, ...]:
         out.append(Variant(label=str(table["label"]), filters={k: v for k, v in table.items() if k in FILTERS},
                            drop=tuple(table.get("drop", [])), likelihood=table.get("likelihood"),
                            sampler=dict(sampler), discrepancy=table.get("discrepancy"),
-                           budget_effect=table.get("budgets")))
+                           budget_effect=table.get("budgets"), columns=dict(columns),
+                           n_counts_embeddings=table.get("n_counts_embeddings")))
     if len({v.slug for v in out}) != len(out):
         raise SpecError(f"{where}: [[sensitivity]] labels must differ")
     return tuple(out)
@@ -326,6 +345,7 @@ def spec_from_dict(raw: Mapping[str, Any], where: str = "spec", base: Path | Non
         name=name,
         law=str(analysis["law"]),
         title=str(analysis.get("title", "")),
+        notes=" ".join(str(analysis.get("notes", "")).split()),
         data=data_spec_from_table(raw["data"], f"{where} [data]", base, in_memory=in_memory),
         likelihood=likelihood_for(discrepancy, raw.get("likelihood", {}).get("family"),
                                   default_likelihood(str(analysis["law"])), f"{where} [likelihood]"),

@@ -26,6 +26,18 @@ def test_single_power_laws_match_hand_written_numpy():
                                (2.7e28 / n) ** 0.05)
 
 
+def test_kaplan_steps_law_is_two_power_terms_without_an_allocation():
+    law = get_law("kaplan_steps")
+    table3 = {"alpha_N": 0.077, "alpha_S": 0.76, "N_c": 6.5e13, "S_c": 2.1e3}
+    n, s = np.array([1e7, 1e9]), np.array([1e3, 1e5])
+    np.testing.assert_allclose(law.loss(n_params=n, steps=s, **table3),
+                               (6.5e13 / n) ** 0.077 + (2.1e3 / s) ** 0.76, rtol=1e-12)
+    assert law.loss(n_params=n, steps=1e30, **table3) == pytest.approx((6.5e13 / n) ** 0.077, rel=1e-9)
+    assert law.inputs == ("n_params", "steps") and not law.answers_allocation and law.floor is None
+    with pytest.raises(ValueError, match="cannot derive steps"):
+        law.loss_at(n_params=1e9, n_tokens=2e10, **table3)  # steps are not tokens: the batch is not known
+
+
 def test_kaplan_joint_law_limits_and_allocation():
     law = get_law("kaplan_joint")
     n, d = 1e9, 1e30

@@ -75,9 +75,22 @@ def test_sensitivity_checks_change_one_choice_each():
     assert robust.name == "porian-rw-kaplan-isoflop--student-t-likelihood" and robust.sensitivity == ()
 
 
+def test_a_check_can_read_other_columns_and_the_spec_says_why_in_notes():
+    spec = load_spec(REPO / "models" / "li2025-kaplan-steps.toml")
+    assert spec.notes.startswith("Which checkpoints, and why: the final checkpoint") and "\n" not in spec.notes
+    (embeddings,) = (variant.apply(spec) for variant in spec.sensitivity)
+    assert spec.data.columns == {"n_params": "N_no_emb", "steps": "current_steps"}
+    assert spec.data.n_counts_embeddings is False
+    assert embeddings.data.columns == {"n_params": "N", "steps": "current_steps"}
+    assert embeddings.data.n_counts_embeddings is True and embeddings.data.filters == spec.data.filters
+
+
 @pytest.mark.parametrize(
     ("checks", "message"),
     [
+        ([{"label": "x", "columns": {"widths": "N"}}], "columns maps inputs"),
+        ([{"label": "x", "columns": {"n_params": 3}}], "columns maps inputs"),
+        ([{"label": "x", "n_counts_embeddings": "yes"}], "n_counts_embeddings must be true or false"),
         ([{"isoflop_loss_window": 0.2}], "'label' is required"),
         ([{"label": "x", "drop": ["no_such_filter"]}], "drop names unknown filter(s) ['no_such_filter']"),
         ([{"label": "x", "priors": {}}], "[[sensitivity]] #1: unknown key(s) ['priors']"),

@@ -45,6 +45,7 @@ ALIASES = {
     "n_tokens": ("tokens", "d", "num_tokens", "n_tokens_seen", "tokens_seen", "training_tokens", "train_tokens"),
     "compute": ("flops", "flop", "c", "compute_flops", "training_flops", "train_flops"),
     "unique_tokens": ("u_d", "unique", "num_unique_tokens"),
+    "steps": ("step", "current_steps", "train_steps", "optimizer_steps"),
     "loss": ("val_loss", "eval_loss", "validation_loss", "final_loss", "test_loss"),
     BUDGET: ("flop_budget", "isoflop_budget", "compute_budget"),
 }

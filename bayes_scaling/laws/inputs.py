@@ -36,6 +36,7 @@ INPUTS: dict[str, Input] = {item.name: item for item in (
     Input("n_tokens", "D", "tokens", "training tokens (all epochs)", (1e2, 1e18), sets_compute=True),
     Input("compute", "C", "FLOP", "training compute", (1e6, 1e35), sets_compute=True),
     Input("unique_tokens", "U_D", "tokens", "unique tokens among the training tokens", (1e2, 1e18)),
+    Input("steps", "S", "steps", "optimizer steps at the run's batch size", (1.0, 1e9)),
 )}
 
 #: The inputs that C = 6 N D ties together.

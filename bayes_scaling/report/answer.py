@@ -16,7 +16,6 @@ import pandas as pd
 from markupsafe import Markup
 
 from bayes_scaling.analysis.planning import plan, plan_frame
-from bayes_scaling.laws import LawNotApplicable
 from bayes_scaling.report.templating import render
 from bayes_scaling.result import FitResult
 from bayes_scaling.util.defaults import DEFAULT_LEVEL
@@ -44,11 +43,10 @@ def multiples_of_largest(fit: FitResult, multiples: Sequence[float]) -> tuple[fl
 
 
 def answer_plan(fit: FitResult, budgets: Sequence[float] = ()) -> dict[str, Any] | None:
-    """:func:`~bayes_scaling.analysis.planning.plan` at the page's budgets; None for a law without an allocation."""
-    try:
-        return plan(fit, compute=list(answer_budgets(fit, budgets)), level=DEFAULT_LEVEL)
-    except LawNotApplicable:
-        return None
+    """:func:`~bayes_scaling.analysis.planning.plan` at the page's budgets; for a law without an allocation, the plan
+    without budgets (the fit's diagnostics, data extent and discrepancy)."""
+    budgets = answer_budgets(fit, budgets) if fit.law.answers_allocation else ()
+    return plan(fit, compute=list(budgets), level=DEFAULT_LEVEL)
 
 
 def sentence(row: dict[str, Any], level: float) -> str:

@@ -27,6 +27,7 @@ from bayes_scaling.study import published
 from bayes_scaling.study.crossover import fits_crossover, summarise
 from bayes_scaling.study.ladder import porian_ladder
 from bayes_scaling.study.param_count import KAPLAN_VOCAB, recounted_exponent
+from bayes_scaling.study.references import REFERENCES
 from bayes_scaling.util.defaults import DEFAULT_LEVEL, PARETO_K_BAD
 from bayes_scaling.util.numbers import count, fmt, interval_text
 
@@ -48,6 +49,8 @@ class ComparisonPlan:
     stacked: tuple[tuple[str, tuple[str, ...]], ...] = (
         ("Epoch AI's Chinchilla runs", ("chinchilla", "epoch-isoflop", "epoch-kaplan-joint")),
     )
+    #: Fits of Kaplan's L(N, S) (loss against steps), compared with Kaplan's Table 3.
+    learning_curves: tuple[str, ...] = ("li2025-kaplan-steps",)
     frontier: str = "porian-rw-kaplan-frontier"
     data_limited: str = "porian-rw-kaplan-joint"
     budgets: tuple[float, ...] = (published.GOPHER_BUDGET, 1e25, 1e26)
@@ -272,6 +275,30 @@ def floors_section(fits: dict[str, FitResult], plan: ComparisonPlan) -> Markup:
                                        NAMED_MODELS.items())], named) if named else None
     return render("comparison/floors.html.j2", table=table_html(["fit", "quantity", f"nats ({LEVEL:.0%})"], rows),
                   named=named_table)
+
+
+def learning_curves_section(fits: dict[str, FitResult], plan: ComparisonPlan,
+                            checks: dict[str, list[tuple[str, FitResult]]] | None = None) -> Markup:
+    """Kaplan's L(N, S) = (N_c/N)^alpha_N + (S_c/S)^alpha_S fitted to other runs, each parameter's interval beside
+    Kaplan et al.'s Table 3, with each fit's sensitivity checks as further rows."""
+    kaplan = REFERENCES["kaplan-2020"]
+    rows, data = [], []
+    for name in plan.learning_curves:
+        fit = fits.get(name)
+        values = kaplan.parameters_for(fit.law) if fit is not None else {}
+        if not values:
+            continue
+        for label, each in [("", fit), *((check_label, check) for check_label, check in (checks or {}).get(name, []))]:
+            cells = [link(name, fit) if not label else f"{name}: {label}", fit.tree.attrs["n_runs"]]
+            cells += [interval_text(summary(each.posterior[p], LEVEL)) for p in fit.law.parameters]
+            rows.append([*cells, verdict_cell(each.converged)])
+        data.append(f"{name}: {fit.attr_json('data_source').get('title') or 'runs of its spec'}")
+        rows.append([f"{kaplan.label} ({kaplan.where_for(fit.law)})", "",
+                     *(fmt(values[p], 3) for p in fit.law.parameters), ""])
+        header = ["fit", "runs", *(f"{p} ({LEVEL:.0%})" for p in fit.law.parameters), "diagnostics"]
+    if not rows:
+        return Markup("")
+    return render("comparison/learning_curves.html.j2", table=table_html(header, rows), data="; ".join(data))
 
 
 def provenance_section(fits: dict[str, FitResult]) -> Markup:

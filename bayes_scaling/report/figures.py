@@ -15,6 +15,7 @@ from bayes_scaling.analysis.choice_cost import excess_loss
 from bayes_scaling.analysis.discrepancy_allocation import allocation_with_discrepancy
 from bayes_scaling.data.budgets import budget_groups, budget_index
 from bayes_scaling.laws import LawNotApplicable
+from bayes_scaling.laws.inputs import COMPUTE_INPUTS, INPUTS
 from bayes_scaling.likelihoods import get_likelihood
 from bayes_scaling.result import FitResult
 from bayes_scaling.sampling.model import OBSERVED
@@ -73,8 +74,10 @@ def isoflop_slices(fit: FitResult, seed: int = 0) -> Figure | None:
     """Loss against N for each group of runs sharing a budget, with the law's 90% credible band (dark) and
     90% posterior predictive band (light) along the IsoFLOP curve D = C / (6N)."""
     runs = fit.runs
+    if "n_params" not in fit.law.inputs or not set(fit.law.inputs) <= set(COMPUTE_INPUTS):
+        return None  # a law with an input C = 6 N D does not set (steps, unique tokens) has no IsoFLOP line
     groups = budget_index(runs.to_dataframe()) if "budget" in runs else budget_groups(runs["compute"].values)
-    if not groups or "n_params" not in fit.law.inputs:
+    if not groups:
         return None
     params = _thin(fit.params)
     likelihood = get_likelihood(fit.tree.attrs["likelihood"])
@@ -102,6 +105,54 @@ def isoflop_slices(fit: FitResult, seed: int = 0) -> Figure | None:
     _style(ax, "parameters N", "final loss (nats/token)",
            "IsoFLOP slices: runs at one budget, law median with 90% credible (dark) and predictive (light) bands")
     ax.legend(fontsize=8, ncol=2, title="FLOP budget", title_fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def other_input(fit: FitResult) -> str | None:
+    """The input besides ``n_params`` of a two-input law whose other input C = 6 N D does not set (steps), else
+    None: such a law's runs are drawn against that input, one curve per model size (:func:`size_curves`)."""
+    others = [name for name in fit.law.inputs if name != "n_params"]
+    if "n_params" not in fit.law.inputs or len(others) != 1 or others[0] in COMPUTE_INPUTS:
+        return None
+    return others[0]
+
+
+def size_curves(fit: FitResult, seed: int = 0) -> Figure | None:
+    """Loss against the law's other input (:func:`other_input`, e.g. steps S) for each model size, with the law's
+    90% credible band (dark) and 90% posterior predictive band (light) at that size."""
+    other = other_input(fit)
+    if other is None:
+        return None
+    runs = fit.runs
+    sizes = np.unique(runs["n_params"].values)
+    params = _thin(fit.params)
+    likelihood = get_likelihood(fit.tree.attrs["likelihood"])
+    noise = _noise_params(fit)
+    rng = np.random.default_rng(seed)
+    values = runs[other].values
+    fig, ax = plt.subplots(figsize=(8, 5), dpi=110)
+    cmap = plt.get_cmap("viridis")
+    for i, size in enumerate(sizes):
+        colour = cmap(i / max(1, len(sizes) - 1))
+        members = runs["n_params"].values == size
+        grid = xr.DataArray(np.geomspace(values[members].min() / 1.6, values[members].max() * 1.6, 40), dims="x")
+        loss = fit.law.loss_at(n_params=size, **{other: grid}, **params).transpose("sample", "x")
+        low, mid, high = _band(loss)
+        with np.errstate(over="ignore"):
+            sampled = np.exp(likelihood.sample(rng, np.log(loss.values), **noise))
+        p_low, p_high = np.quantile(sampled, BAND, axis=0)
+        ax.fill_between(grid.values, p_low, p_high, color=colour, alpha=0.10, lw=0)
+        ax.fill_between(grid.values, low, high, color=colour, alpha=0.35, lw=0)
+        ax.plot(grid.values, mid, color=colour, lw=1.3, label=f"N = {size:.3g}")
+        ax.scatter(values[members], runs["loss"].values[members], color=colour, s=16, edgecolor="k",
+                   linewidth=0.3, zorder=3)
+    item = INPUTS[other]
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    _style(ax, f"{item.description} {item.symbol} ({item.unit})", "final loss (nats/token)",
+           f"Loss against {item.symbol} per model size, with 90% bands")
+    ax.legend(fontsize=7, ncol=2, title="model size", title_fontsize=8)
     fig.tight_layout()
     return fig
 

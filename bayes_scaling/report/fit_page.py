@@ -12,6 +12,7 @@ from markupsafe import Markup
 from bayes_scaling.analysis.planning import plan, summary
 from bayes_scaling.data.named_models import NAMED_MODELS
 from bayes_scaling.laws import LawNotApplicable
+from bayes_scaling.laws.inputs import INPUTS
 from bayes_scaling.priors import Prior
 from bayes_scaling.report import figures
 from bayes_scaling.report.answer import answer_box, multiples_of_largest
@@ -43,7 +44,7 @@ def planning_budgets(fit: FitResult) -> tuple[float, ...]:
 
 def _summary_section(fit: FitResult) -> Markup:
     refs = references_of(fit)
-    result = plan(fit, compute=[published.GOPHER_BUDGET] if refs else [], level=LEVEL)
+    result = plan(fit, compute=[published.GOPHER_BUDGET] if refs and fit.law.answers_allocation else [], level=LEVEL)
     budget = None
     if result.get("compute"):
         row = result["compute"][0]
@@ -185,6 +186,12 @@ def _data_section(fit: FitResult) -> Markup:
         shown.append(figure_html(slices, "Runs grouped by FLOP budget; the curves follow the IsoFLOP line D = C/(6N) "
                                  "with the law's 90% credible band (dark) and 90% posterior predictive band (light).",
                                  "IsoFLOP slices with posterior bands"))
+    curves = figures.size_curves(fit)
+    if curves is not None:
+        item = INPUTS[figures.other_input(fit)]
+        shown.append(figure_html(curves, f"Runs grouped by model size against {item.description} {item.symbol}; "
+                                 f"each curve is the law at that size with its 90% credible band (dark) and 90% "
+                                 f"posterior predictive band (light).", f"loss against {item.symbol} per model size"))
     check, inside = figures.predictive_check(fit)
     shown.append(figure_html(check, f"Each run's observed loss against its posterior predictive median and 90% "
                              f"interval; {inside:.0%} of runs fall inside (nominal 90%).",
@@ -323,6 +330,7 @@ def render_fit_page(fit: FitResult, extra_sections=(), header_notes=(), answer: 
     diag = fit.diagnostics
     header = render("fit/header.html.j2", title=title, law_title=fit.law.title if refs else fit.law.plain_title,
                     equation=fit.law.equation, reference=fit.law.reference if refs else "",
+                    spec_notes=json.loads(fit.tree.attrs.get("spec", "{}")).get("notes", ""),
                     notes=list(header_notes), converged=fit.converged,
                     verdict=diag.verdict(), problems=list(diag.problems))
     footer = render("fit/footer.html.j2", version=json.loads(fit.tree.attrs["versions"]).get("bayes_scaling"),

@@ -74,6 +74,8 @@ def render_index(fits: dict[str, FitResult], budgets: tuple[float, ...] = (),
         ("calibration", "Are the intervals honest?", calibration_summary_section(calibrated or {})),
         ("why", "Why they differ", quiet(comparison.why_section, fits, cplan)),
         ("floors", "Loss floors", quiet(comparison.floors_section, fits, cplan)),
+        ("learning-curves", "Kaplan's L(N, S) on other runs",
+         quiet(comparison.learning_curves_section, fits, cplan, checks)),
         ("analyses", "All analyses", analyses_section(fits, papers)),
         ("provenance", "Provenance and diagnostics", quiet(comparison.provenance_section, fits)),
     ]

@@ -55,6 +55,7 @@ KAPLAN_2020 = {
     "kaplan_data": ("eq. 1.2, Table 5", {"alpha_D": 0.095, "D_c": 5.4e13}),
     "kaplan_compute": ("eq. 1.3, Table 5", {"alpha_C": 0.050, "C_c": 3.1e8 * PF_DAY}),
     "kaplan_joint": ("eq. 1.5, Table 2", {"alpha_N": 0.076, "alpha_D": 0.103, "N_c": 6.4e13, "D_c": 1.8e13}),
+    "kaplan_steps": ("eq. 1.6, Table 3", {"alpha_N": 0.077, "alpha_S": 0.76, "N_c": 6.5e13, "S_c": 2.1e3}),
     # Kaplan's frontier has no floor; the IsoFLOP law's sits on E, so its alpha_C and C_c are other quantities.
     "isoflop": ("Table 6", {"a": 0.73, "N_0": 1.3e9 * PF_DAY**-0.73}),
     "isoflop_power": ("Tables 5 and 6", {"a": 0.73, "N_0": 1.3e9 * PF_DAY**-0.73, "alpha_C": 0.050,
