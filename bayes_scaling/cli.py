@@ -1,4 +1,4 @@
-"""Command line: ``bayes-scaling fit | plan | score | stack | report | crossover | calibrate | sbc | data``.
+"""Command line: ``bayes-scaling fit | plan | score | stack | suggest | report | crossover | calibrate | sbc | data``.
 
 Exit codes: 0 success; 1 a fit that failed its convergence diagnostics (unless ``--allow-unconverged``);
 2 bad input (spec, data, priors, paths, a corrupt fit file), reported before any sampling and without writing
@@ -19,7 +19,14 @@ from bayes_scaling.laws.inputs import INPUTS
 from bayes_scaling.likelihoods import LIKELIHOODS
 from bayes_scaling.priors import PriorError
 from bayes_scaling.spec import BUDGET_EFFECTS, SpecError
-from bayes_scaling.util.defaults import DEFAULT_LEVEL, DEFAULT_PROBABILITY, DEFAULT_TOLERANCE
+from bayes_scaling.util.defaults import (
+    DEFAULT_LEVEL,
+    DEFAULT_PROBABILITY,
+    DEFAULT_TOLERANCE,
+    DESIGN_MAX_RUNS,
+    DESIGN_QUANTITIES,
+    DESIGN_WINDOW,
+)
 from bayes_scaling.util.version import __version__
 
 log = logging.getLogger("bayes_scaling")
@@ -210,6 +217,26 @@ def _add_stack_parser(sub) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
 
+def _add_suggest_parser(sub) -> None:
+    p = sub.add_parser("suggest", help="which runs to train next, within an experiment budget, to narrow the decision "
+                                       "at a target budget")
+    p.add_argument("fit", help="a fit folder (holding posterior.nc) or the file itself")
+    p.add_argument("--target-compute", type=float, required=True, metavar="FLOP",
+                   help="the budget the decision is for (e.g. the planned model's training compute)")
+    p.add_argument("--experiment-budget", type=float, required=True, metavar="FLOP",
+                   help="the compute the new runs may spend together")
+    p.add_argument("--quantity", choices=list(DESIGN_QUANTITIES), default="n_opt",
+                   help="what to narrow: n_opt (the compute-optimal size, default) or loss (the compute-optimal "
+                        "loss) at the target budget")
+    p.add_argument("--window", type=float, default=DESIGN_WINDOW, metavar="DECADES",
+                   help=f"decades of N either side of the posterior N_opt the runs may use (default {DESIGN_WINDOW}: "
+                        "the span published IsoFLOP profiles cover; wider trusts the law further from the optimum)")
+    p.add_argument("--max-runs", type=int, default=DESIGN_MAX_RUNS,
+                   help=f"most runs to propose (default {DESIGN_MAX_RUNS})")
+    p.add_argument("--out", help="also write the results as JSON to this file")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+
 def _add_score_parser(sub) -> None:
     p = sub.add_parser("score", help="score new runs against a fit: were they inside its predictive intervals?")
     p.add_argument("fit", help="a fit folder (holding posterior.nc) or the file itself")
@@ -246,6 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_crossover_parser(sub)
     _add_score_parser(sub)
     _add_stack_parser(sub)
+    _add_suggest_parser(sub)
     _add_calibrate_parser(sub)
     _add_sbc_parser(sub)
     _add_data_parser(sub)

@@ -54,6 +54,11 @@ class Likelihood:
         scale that enters a Gaussian approximation of the noise, defined for every Student-t."""
         raise NotImplementedError
 
+    def location_information(self, **params):
+        """Fisher information one observation carries about its location (log loss), per parameter draw: what a
+        new run adds to the precision of the law's parameters in a linearised design calculation."""
+        raise NotImplementedError
+
 
 class StudentT(Likelihood):
     r"""Student-t on log loss, the Bayesian counterpart of the Huber loss used by Hoffmann et al. and Epoch AI.
@@ -93,6 +98,11 @@ class StudentT(Likelihood):
         sigma sqrt(nu / (nu - 2)), which is infinite at the nu <= 2 that fits of digitised runs give."""
         return np.asarray(sigma) * student_t_dist.ppf(ONE_SIGMA, np.asarray(nu))
 
+    def location_information(self, *, sigma, nu, **_):
+        """(nu + 1) / ((nu + 3) sigma^2): finite for every nu, below a Normal's 1 / sigma^2 (outliers count less)."""
+        nu = np.asarray(nu)
+        return (nu + 1.0) / ((nu + 3.0) * np.asarray(sigma) ** 2)
+
 
 class Normal(Likelihood):
     r"""Normal on log loss: :math:`\log L_i \sim N(\log \hat L_i, \sigma)`, ``sigma ~ HalfNormal(0.03)``."""
@@ -116,6 +126,10 @@ class Normal(Likelihood):
 
     def spread(self, *, sigma, **_):
         return np.asarray(sigma)
+
+    def location_information(self, *, sigma, **_):
+        """1 / sigma^2."""
+        return 1.0 / np.asarray(sigma) ** 2
 
 
 LIKELIHOODS: dict[str, type[Likelihood]] = {cls.name: cls for cls in (StudentT, Normal)}

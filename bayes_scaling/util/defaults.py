@@ -15,3 +15,11 @@ PARETO_K_BAD = 0.7
 #: C^-0.05 there).
 DEFAULT_TOLERANCE = 0.005
 DEFAULT_PROBABILITY = 0.9
+#: ``suggest``: decades of N either side of the posterior N_opt its runs may use (the span published IsoFLOP profiles
+#: cover, and the standard design it is compared with uses), and the most runs it proposes (each run has a cost in
+#: people and set-up beyond its FLOP).
+DESIGN_WINDOW = 0.5
+DESIGN_MAX_RUNS = 25
+#: The decision quantities ``suggest`` can narrow, and what each is.
+DESIGN_QUANTITIES = {"n_opt": "log10 of the compute-optimal model size N_opt at the target budget",
+                     "loss": "log of the compute-optimal loss at the target budget"}
