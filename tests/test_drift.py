@@ -200,3 +200,41 @@ def test_a_refit_keeps_at_most_so_many_own_errors_spread_over_its_budgets():
     assert kept.size == 1000 and set(budgets[kept]) == set(range(5))
     assert np.bincount(budgets[kept])[3] == pytest.approx(400, abs=2)
     np.testing.assert_array_equal(evenly_kept(budgets[:50], 1000), np.arange(50))
+
+
+def test_a_resample_short_of_ess_alone_is_extended_once_and_says_so(simulated_frame, monkeypatch):
+    """R-hat and divergences fine but ESS below the threshold after the longer re-sample: one more run with enough
+    draws for the margin (379 of 400 -> twice the draws); an R-hat failure is not extended."""
+    import bayes_scaling.sampling.run as run
+
+    real, calls = run.diagnose, []
+
+    def short_of_ess(*args, **kwargs):
+        found = real(*args, **kwargs)
+        calls.append(found.draws)
+        if len(calls) == 1:
+            return dataclasses.replace(found, problems=("R-hat of E is 1.05 (> 1.01)",))
+        if len(calls) == 2:
+            return dataclasses.replace(found, ess_bulk={**found.ess_bulk, "beta": 379.0},
+                                       problems=("bulk ESS of beta is 379 (< 400)",))
+        return found
+
+    monkeypatch.setattr(run, "diagnose", short_of_ess)
+    sampled = run.sample_prepared(_prepared(simulated_frame))
+    assert len(calls) == 3 and sampled.tree.posterior.sizes["draw"] == 2 * 1200
+    assert "failed on ESS alone" in sampled.tree.attrs["sampler_retry"]
+
+
+def test_only_an_ess_shortfall_is_extended_and_by_a_bounded_factor():
+    from bayes_scaling.sampling import run
+    from bayes_scaling.sampling.diagnostics import Diagnostics
+    from bayes_scaling.spec import SamplerSpec
+
+    base = Diagnostics(rhat={"a": 1.0}, ess_bulk={"a": 100.0}, ess_tail={"a": 900.0}, divergences=0, draws=4000,
+                       problems=("bulk ESS of a is 100 (< 400)",))
+    settings = SamplerSpec(draws=4000)
+    assert run._extension(base, settings).draws == 4000 * run.MOST_EXTENSION  # 1.3 x 400 / 100 = 5.2, capped at 4
+    assert run._extension(dataclasses.replace(base, ess_bulk={"a": 379.0}), settings).draws == 8000
+    assert run._extension(dataclasses.replace(base, divergences=1), settings) is None
+    assert run._extension(dataclasses.replace(base, rhat={"a": 1.02}), settings) is None
+    assert run._extension(dataclasses.replace(base, ess_bulk={"a": 900.0}, problems=()), settings) is None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import math
 import time
 from dataclasses import dataclass
 
@@ -47,6 +48,11 @@ PRIOR_GROUP_DRAWS = 200
 #: A fit that fails its diagnostics is sampled once more with this many times the draws and the tuning steps.
 LONGER_DRAWS = 4
 LONGER_TUNE = 2
+#: If that re-sample still falls short of the ESS threshold only (R-hat and divergences fine: the chains agree and
+#: mix slowly, as Chinchilla's law on Porian's raw OWT2 "warmup" runs does, bulk ESS 379 of 16,000 draws), it is
+#: sampled once more with enough draws for this margin over the threshold, at most this many times as many.
+ESS_MARGIN = 1.3
+MOST_EXTENSION = 4
 
 
 @dataclass(frozen=True)
@@ -109,6 +115,29 @@ class SampledFit:
     natural: xr.Dataset
 
 
+def _resample(built: BuiltModel, settings, compiled, compile_seconds: float, checked: list[str], progress: bool):
+    """Sample the compiled model again with ``settings``: the result, its natural-scale posterior and diagnostics."""
+    sampled = dataclasses.replace(run_nuts(built, settings, compiled=compiled, progress=progress),
+                                  compile_seconds=compile_seconds)
+    natural = posterior_parameters(built, sampled.posterior)
+    return sampled, natural, diagnose(natural, sampled.sample_stats, checked)
+
+
+def _extension(diagnostics, settings):
+    """The settings of one more run when ``diagnostics`` fail on ESS alone (R-hat within bounds, no divergence):
+    draws scaled so that the smallest ESS would clear the threshold by :data:`ESS_MARGIN`, at most
+    :data:`MOST_EXTENSION` times as many and :data:`MOST_DRAWS` in all; None otherwise."""
+    if diagnostics.converged or diagnostics.divergences or diagnostics.max_rhat > diagnostics.max_rhat_allowed:
+        return None
+    smallest = min(diagnostics.min_ess_bulk, diagnostics.min_ess_tail)
+    if not smallest > 0:
+        return None
+    factor = min(MOST_EXTENSION, math.ceil(ESS_MARGIN * diagnostics.min_ess_allowed / smallest))
+    if factor <= 1 or settings.chains * settings.draws * factor > MOST_DRAWS:
+        return None
+    return dataclasses.replace(settings, draws=settings.draws * factor)
+
+
 def sample_prepared(prepared: PreparedFit, *, progress: bool = False) -> SampledFit:
     """Build, compile and sample a prepared fit, diagnose it and assemble its DataTree (the law alone: no
     discrepancy; :func:`bayes_scaling.uncertainty.fit_with_uncertainty` adds it)."""
@@ -135,11 +164,16 @@ def sample_prepared(prepared: PreparedFit, *, progress: bool = False) -> Sampled
                    f"steps) failed its diagnostics ({diagnostics.verdict()}); sampled again with {longer.draws} "
                    f"draws after {longer.tune} tuning steps")
         log.warning("%s: %s", spec.name, retried)
-        sampled = dataclasses.replace(run_nuts(built, longer, compiled=compiled, progress=progress),
-                                      compile_seconds=compile_seconds)
-        natural = posterior_parameters(built, sampled.posterior)
-        diagnostics = diagnose(natural, sampled.sample_stats, checked)
+        sampled, natural, diagnostics = _resample(built, longer, compiled, compile_seconds, checked, progress)
         log.info("%s: %s", spec.name, diagnostics.verdict())
+        extended = _extension(diagnostics, longer)
+        if extended is not None:
+            note = (f"the second run failed on ESS alone ({diagnostics.verdict()}; R-hat and divergences fine); "
+                    f"sampled again with {extended.draws} draws after {extended.tune} tuning steps")
+            retried += "; " + note
+            log.warning("%s: %s", spec.name, note)
+            sampled, natural, diagnostics = _resample(built, extended, compiled, compile_seconds, checked, progress)
+            log.info("%s: %s", spec.name, diagnostics.verdict())
     prior = prior_draws(prepared.law, prepared.likelihood, prepared.priors, prepared.runs,
                         np.random.default_rng([settings.seed, 11]), PRIOR_DRAWS)
     ratios = spread_ratios({name: natural[name].to_numpy() for name in prepared.law.parameters}, prior)
