@@ -69,16 +69,39 @@ def test_on_a_sweep_simulated_from_chinchillas_law_stacking_puts_its_weight_on_i
     planned = json.loads(capsys.readouterr().out)
     assert planned["stacked"][0]["weights"] == result["weights"]
     assert main(["plan", paths[0], "--params", "1e9", "--stack-with", paths[1]]) == 2  # needs --compute
+    from bayes_scaling.report.stacking_section import stacking_section
+
+    anchor, _, html = stacking_section(fits[0], fits, [1e23, 1e24])
+    assert anchor == "stacking" and html.count(">stacked<") == 2  # one stacked row per budget
+    assert f"{result['weights']['chinchilla']:.2f}" in html and "chinchilla (this page)" in html
 
 
-def test_the_comparison_page_says_why_it_cannot_stack_old_fits():
-    from bayes_scaling.report.comparison import ComparisonPlan, stacking_table
-
+def _old_epoch_fits() -> dict[str, FitResult]:
+    """Synthetic fits under the names of the comparison plan's stacked group, without stored held-out scores."""
     fits = {}
     for k, name in enumerate(("chinchilla", "epoch-isoflop", "epoch-kaplan-joint")):
         tree = synthetic_tree(seed=k)
         tree.attrs["analysis"] = name
         fits[name] = FitResult(tree)
+    return fits
+
+
+def test_a_fit_page_stacks_only_a_whole_group_and_says_why_it_cannot():
+    from bayes_scaling.report.stacking_section import stacking_group, stacking_section
+
+    fits = _old_epoch_fits()
+    group = stacking_group("epoch-isoflop", fits)
+    assert [fit.name for fit in group] == ["chinchilla", "epoch-isoflop", "epoch-kaplan-joint"]
+    assert stacking_group("epoch-isoflop", {k: v for k, v in fits.items() if k != "chinchilla"}) == []
+    assert stacking_group("porian-rw-tuned-isoflop", fits) == []
+    _, _, html = stacking_section(fits["chinchilla"], group, [1e23])
+    assert "stores no leave-future-out scores" in html
+
+
+def test_the_comparison_page_says_why_it_cannot_stack_old_fits():
+    from bayes_scaling.report.comparison import ComparisonPlan, stacking_table
+
+    fits = _old_epoch_fits()
     html = str(stacking_table(fits, ComparisonPlan()))
     assert "stores no leave-future-out scores" in html and "refit it with this version" in html
     assert stacking_table({}, ComparisonPlan()) is None

@@ -11,11 +11,13 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from bayes_scaling.report.answer import answer_budgets
 from bayes_scaling.report.calibration_section import calibration_section
 from bayes_scaling.report.crossover_section import crossover_section
 from bayes_scaling.report.index_page import render_index
 from bayes_scaling.report.output import PAGE_FILE, write_fit, write_page
 from bayes_scaling.report.sensitivity import SENSITIVITY_DIR, extrapolation_note, sensitivity_section
+from bayes_scaling.report.stacking_section import stacking_group, stacking_section
 from bayes_scaling.result import FitResult
 from bayes_scaling.sampling.io import POSTERIOR_FILE, load_tree
 from bayes_scaling.sampling.run import prepare
@@ -224,14 +226,18 @@ def build_report(spec_paths: list[str], out: Path, *, refit: bool = False, budge
                 _write_page_if_changed(check, check.path, [check], lambda: ((), ()), refit, written)
             companion = crossover_companion(fit, fits)
             calibration = calibrated.get(name)
+            group = stacking_group(name, fits)
 
-            def extras(fit=fit, companion=companion, variants=sensitivity[name], calibration=calibration):
+            def extras(fit=fit, companion=companion, variants=sensitivity[name], calibration=calibration,
+                       group=group):
                 sections = [crossover_section(fit, companion)] if companion is not None else []
+                sections += [stacking_section(fit, group, answer_budgets(fit, budgets))] if group else []
                 sections += [sensitivity_section(fit, variants)] if variants else []
                 sections += [calibration_section(calibration)] if calibration else []
                 return sections, [extrapolation_note(fit, variants, calibration)]
 
-            shown = [fit, *(check for _, check in sensitivity[name]), *([companion] if companion else [])]
+            shown = [fit, *(check for _, check in sensitivity[name]), *([companion] if companion else []),
+                     *(member for member in group if member is not fit)]
             _write_page_if_changed(fit, out / name, shown, extras, refit, written,
                                    calibrated.get(name, {}).get("key"), budgets=budgets)
         index_key = _page_key([*fits.values(), *(c for checks in sensitivity.values() for _, c in checks)], budgets,
