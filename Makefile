@@ -39,6 +39,7 @@ benchmark: $(STAMP)
 	$(PY) benchmarks/bench_calibrate.py
 	$(PY) benchmarks/bench_bootstrap.py
 	$(PY) benchmarks/bench_sbc_priors.py
+	$(PY) benchmarks/bench_suggest.py
 
 clean:
 	rm -rf $(VENV) reports .pytest_cache .ruff_cache
