@@ -202,9 +202,9 @@ def test_a_refit_keeps_at_most_so_many_own_errors_spread_over_its_budgets():
     np.testing.assert_array_equal(evenly_kept(budgets[:50], 1000), np.arange(50))
 
 
-def test_a_resample_short_of_ess_alone_is_extended_once_and_says_so(simulated_frame, monkeypatch):
-    """R-hat and divergences fine but ESS below the threshold after the longer re-sample: one more run with enough
-    draws for the margin (379 of 400 -> twice the draws); an R-hat failure is not extended."""
+def test_a_resample_that_mixes_slowly_is_extended_once_and_says_so(simulated_frame, monkeypatch):
+    """No divergence, R-hat fine, ESS below the threshold after the longer re-sample: one more run with twice the
+    tuning and enough draws for the margin (379 of 400 -> twice the draws)."""
     import bayes_scaling.sampling.run as run
 
     real, calls = run.diagnose, []
@@ -222,10 +222,11 @@ def test_a_resample_short_of_ess_alone_is_extended_once_and_says_so(simulated_fr
     monkeypatch.setattr(run, "diagnose", short_of_ess)
     sampled = run.sample_prepared(_prepared(simulated_frame))
     assert len(calls) == 3 and sampled.tree.posterior.sizes["draw"] == 2 * 1200
-    assert "failed on ESS alone" in sampled.tree.attrs["sampler_retry"]
+    assert "mixed slowly" in sampled.tree.attrs["sampler_retry"]
+    assert "sampled again with 2400 draws after 1200 tuning steps" in sampled.tree.attrs["sampler_retry"]
 
 
-def test_only_an_ess_shortfall_is_extended_and_by_a_bounded_factor():
+def test_only_slow_mixing_is_extended_and_by_a_bounded_factor():
     from bayes_scaling.sampling import run
     from bayes_scaling.sampling.diagnostics import Diagnostics
     from bayes_scaling.spec import SamplerSpec
@@ -234,7 +235,10 @@ def test_only_an_ess_shortfall_is_extended_and_by_a_bounded_factor():
                        problems=("bulk ESS of a is 100 (< 400)",))
     settings = SamplerSpec(draws=4000)
     assert run._extension(base, settings).draws == 4000 * run.MOST_EXTENSION  # 1.3 x 400 / 100 = 5.2, capped at 4
-    assert run._extension(dataclasses.replace(base, ess_bulk={"a": 379.0}), settings).draws == 8000
+    extended = run._extension(dataclasses.replace(base, ess_bulk={"a": 379.0}), settings)
+    assert (extended.draws, extended.tune) == (8000, 2 * settings.tune)
+    slow = dataclasses.replace(base, rhat={"a": 1.02}, ess_bulk={"a": 900.0})  # R-hat fails, ESS fine: doubled
+    assert run._extension(slow, settings).draws == 8000
     assert run._extension(dataclasses.replace(base, divergences=1), settings) is None
-    assert run._extension(dataclasses.replace(base, rhat={"a": 1.02}), settings) is None
+    assert run._extension(dataclasses.replace(base, rhat={"a": 1.08}), settings) is None  # chains disagree
     assert run._extension(dataclasses.replace(base, ess_bulk={"a": 900.0}, problems=()), settings) is None

@@ -48,9 +48,11 @@ PRIOR_GROUP_DRAWS = 200
 #: A fit that fails its diagnostics is sampled once more with this many times the draws and the tuning steps.
 LONGER_DRAWS = 4
 LONGER_TUNE = 2
-#: If that re-sample still falls short of the ESS threshold only (R-hat and divergences fine: the chains agree and
-#: mix slowly, as Chinchilla's law on Porian's raw OWT2 "warmup" runs does, bulk ESS 379 of 16,000 draws), it is
-#: sampled once more with enough draws for this margin over the threshold, at most this many times as many.
+#: If that re-sample still fails but only by slow mixing (no divergence, R-hat at most EXTEND_RHAT: the chains roam
+#: the same long tail, as Chinchilla's law on Porian's raw OWT2 "warmup" runs does: bulk ESS 379 of 16,000 draws with
+#: one seed, R-hat 1.02 with another), it is sampled once more with twice the tuning and enough draws for ESS_MARGIN
+#: over the ESS threshold (at least twice as many if R-hat failed), at most MOST_EXTENSION times as many.
+EXTEND_RHAT = 1.05
 ESS_MARGIN = 1.3
 MOST_EXTENSION = 4
 
@@ -124,18 +126,20 @@ def _resample(built: BuiltModel, settings, compiled, compile_seconds: float, che
 
 
 def _extension(diagnostics, settings):
-    """The settings of one more run when ``diagnostics`` fail on ESS alone (R-hat within bounds, no divergence):
-    draws scaled so that the smallest ESS would clear the threshold by :data:`ESS_MARGIN`, at most
-    :data:`MOST_EXTENSION` times as many and :data:`MOST_DRAWS` in all; None otherwise."""
-    if diagnostics.converged or diagnostics.divergences or diagnostics.max_rhat > diagnostics.max_rhat_allowed:
+    """The settings of one more run when ``diagnostics`` fail by slow mixing alone (no divergence, R-hat at most
+    :data:`EXTEND_RHAT`): twice the tuning, draws scaled so that the smallest ESS would clear the threshold by
+    :data:`ESS_MARGIN` (at least doubled if R-hat failed), at most :data:`MOST_EXTENSION` times as many and
+    :data:`MOST_DRAWS` in all; None otherwise."""
+    if diagnostics.converged or diagnostics.divergences or diagnostics.max_rhat > EXTEND_RHAT:
         return None
     smallest = min(diagnostics.min_ess_bulk, diagnostics.min_ess_tail)
-    if not smallest > 0:
-        return None
-    factor = min(MOST_EXTENSION, math.ceil(ESS_MARGIN * diagnostics.min_ess_allowed / smallest))
+    factor = math.ceil(ESS_MARGIN * diagnostics.min_ess_allowed / smallest) if smallest > 0 else MOST_EXTENSION
+    if diagnostics.max_rhat > diagnostics.max_rhat_allowed:
+        factor = max(factor, 2)
+    factor = min(MOST_EXTENSION, factor)
     if factor <= 1 or settings.chains * settings.draws * factor > MOST_DRAWS:
         return None
-    return dataclasses.replace(settings, draws=settings.draws * factor)
+    return dataclasses.replace(settings, draws=settings.draws * factor, tune=settings.tune * 2)
 
 
 def sample_prepared(prepared: PreparedFit, *, progress: bool = False) -> SampledFit:
@@ -168,8 +172,8 @@ def sample_prepared(prepared: PreparedFit, *, progress: bool = False) -> Sampled
         log.info("%s: %s", spec.name, diagnostics.verdict())
         extended = _extension(diagnostics, longer)
         if extended is not None:
-            note = (f"the second run failed on ESS alone ({diagnostics.verdict()}; R-hat and divergences fine); "
-                    f"sampled again with {extended.draws} draws after {extended.tune} tuning steps")
+            note = (f"the second run mixed slowly ({diagnostics.verdict()}; no divergence, R-hat at most "
+                    f"{EXTEND_RHAT}); sampled again with {extended.draws} draws after {extended.tune} tuning steps")
             retried += "; " + note
             log.warning("%s: %s", spec.name, note)
             sampled, natural, diagnostics = _resample(built, extended, compiled, compile_seconds, checked, progress)
