@@ -146,11 +146,12 @@ class Prior:
             return 0.5 * (p["lower"] + p["upper"])
         return 1.0
 
-    def dist_object(self):
-        """An unnamed PyMC distribution (``pm.X.dist``), for densities and prior draws."""
+    def dist_object(self, size: int | None = None):
+        """An unnamed PyMC distribution (``pm.X.dist``), for densities and (with ``size``) a vector of prior
+        draws."""
         import pymc as pm
 
-        return getattr(pm, self.dist).dist(**self.params)
+        return getattr(pm, self.dist).dist(**self.params, **({} if size is None else {"size": size}))
 
     def create(self, name: str):
         """A named random variable in the PyMC model on the context stack, started at :meth:`typical`.

@@ -204,8 +204,10 @@ def prior_draws(law: Law, likelihood: Likelihood, priors: Mapping[str, Prior], r
     import pymc as pm
 
     names = (*law.parameters, *likelihood.parameters)
-    draws = {name: np.asarray(pm.draw(priors[name].dist_object(), draws=size, random_seed=rng), dtype=float)
-             for name in names}
+    # one compiled function drawing every parameter's vector at once (drawing ``size`` times one by one compiled a
+    # function per parameter and called it ``size`` times: 1.5 of a fit's 8 CPU s)
+    values = pm.draw([priors[name].dist_object(size=size) for name in names], draws=1, random_seed=rng)
+    draws = {name: np.asarray(value, dtype=float).reshape(size) for name, value in zip(names, values, strict=True)}
     for term in law.power_terms:
         if priors[term.amplitude].at_centre:  # the draws above are of the term at the centre
             with np.errstate(over="ignore"):  # an exponent near 0 sends the amplitude to inf: such data are skipped
