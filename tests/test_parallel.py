@@ -91,3 +91,14 @@ def test_two_local_clusters_at_once_print_no_port_warning():
             warnings.simplefilter("always")
             assert run_tasks(_square, [1, 2], scheduler="local", workers=1)[0] == [1, 4]
     assert not [w for w in caught if "already in use" in str(w.message)]
+
+
+def test_an_sbc_fit_short_of_the_effective_draws_its_ranks_need_is_sampled_longer(prepared):
+    """With 40 draws a chain (160 in all) no parameter can have the 199 effective draws the ranks count: every
+    simulation is sampled again with four times the draws, and its ranks come from that run."""
+    from bayes_scaling.validation.sbc import RANK_DRAWS
+
+    result = sbc(prepared, 2, scheduler="serial", seed=3, draws=40, tune=100)
+    assert result["extended"] == 2 and result["simulations"] == 2
+    assert all(0 <= rank <= RANK_DRAWS for ranks in result["ranks"].values() for rank in ranks)
+    assert 0 <= result["unconverged"] <= 2

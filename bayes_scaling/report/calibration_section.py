@@ -125,7 +125,7 @@ def coverage_sentence(rows: list[dict[str, Any]], fraction: float) -> str:
 def _sbc_context(sbc: dict[str, Any]) -> dict[str, Any]:
     return {"simulations": sbc["simulations"], "rank_draws": sbc["rank_draws"], "bins": sbc["bins"],
             "band": sbc.get("ecdf_band", ECDF_BAND), "skipped": sbc["skipped"], "unconverged": sbc["unconverged"],
-            "fitted": sbc["simulations"] - sbc["skipped"],
+            "fitted": sbc["simulations"] - sbc["skipped"], "extended": sbc.get("extended", 0),
             "worst": min(sbc["p_values"].values()) if sbc["p_values"] else float("nan"),
             "rejected": [name for name in sbc["ranks"] if not _ecdf_of(sbc, name)["inside"]],
             "figure": figure_html(_rank_figure(sbc), "PIT-ECDF of the SBC ranks minus the uniform CDF, one panel per "

@@ -36,6 +36,12 @@ ECDF_BAND = 0.99
 #: Tasks per worker: each task compiles the model once and fits its share of the simulations; progress is shown as
 #: tasks finish. The split is the same on every scheduler.
 TASKS_PER_WORKER = 3
+#: A simulation's ranks need about RANK_DRAWS effective draws (the thinned draws they count must be nearly
+#: independent), not the 400 a reported interval needs: a fit whose bulk or tail ESS of a ranked parameter falls
+#: below that (with R-hat and divergences fine or not) is sampled once more with this many times the draws and twice
+#: the tuning, with its own seed. The simulation's fit counts as converged by R-hat <= 1.01, no divergence and ESS >=
+#: RANK_DRAWS.
+MORE_DRAWS = 4
 
 
 def simulate_log_loss(prepared: PreparedFit, truth: dict[str, float], rng: np.random.Generator,
@@ -76,6 +82,24 @@ def ranked_names(prepared: PreparedFit) -> tuple[str, ...]:
             *(() if term is None else hyperparameter_names(term)))
 
 
+#: Added to a simulation's seed for its longer re-sample.
+SEED_OFFSET = 1_000_003
+
+
+def _sample_ranked(built, settings, compiled, names: tuple[str, ...]):
+    """Sample one simulated dataset: the ranked parameters' draws and their diagnostics."""
+    result = run_nuts(built, settings, compiled=compiled)
+    posterior = {**natural_parameters(built, result.posterior),
+                 **{name: result.posterior[name] for name in names if name in result.posterior}}
+    diagnostics = diagnose(xr.Dataset({name: posterior[name] for name in names}), result.sample_stats, list(names))
+    return posterior, diagnostics
+
+
+def _short_of_rank_draws(diagnostics, names) -> bool:
+    """Whether a ranked parameter has fewer effective draws (bulk or tail) than the ranks count."""
+    return any(min(diagnostics.ess_bulk[name], diagnostics.ess_tail[name]) < RANK_DRAWS for name in names)
+
+
 def _fit_chunk(task) -> list[dict[str, Any]]:
     """Fit a chunk of simulations with one compiled model: ``task`` is (prepared, sampler settings, [(index,
     truth, simulated log losses, seed)]). Returns each simulation's ranks and whether it converged."""
@@ -86,18 +110,21 @@ def _fit_chunk(task) -> list[dict[str, Any]]:
     names = ranked_names(prepared)
     out = []
     for index, truth, y, seed in simulations:
-        result = run_nuts(built, dataclasses.replace(settings, seed=seed),
-                          compiled=compiled.with_data(**{f"{OBSERVED}_observed": y}))
-        posterior = {**natural_parameters(built, result.posterior),
-                     **{name: result.posterior[name] for name in names if name in result.posterior}}
-        diagnostics = diagnose(xr.Dataset({name: posterior[name] for name in names}), result.sample_stats,
-                               list(names))
+        data = compiled.with_data(**{f"{OBSERVED}_observed": y})
+        posterior, diagnostics = _sample_ranked(built, dataclasses.replace(settings, seed=seed), data, names)
+        extended = _short_of_rank_draws(diagnostics, names)
+        if extended:
+            longer = dataclasses.replace(settings, seed=seed + SEED_OFFSET, draws=settings.draws * MORE_DRAWS,
+                                         tune=settings.tune * 2)
+            posterior, diagnostics = _sample_ranked(built, longer, data, names)
         ranks = {}
         for name in names:
             values = np.asarray(posterior[name]).ravel()
             thinned = values[np.linspace(0, values.size - 1, RANK_DRAWS).astype(int)]
             ranks[name] = int(np.sum(thinned < truth[name]))
-        out.append({"index": index, "ranks": ranks, "converged": diagnostics.converged})
+        converged = (not diagnostics.divergences and diagnostics.max_rhat <= diagnostics.max_rhat_allowed
+                     and not _short_of_rank_draws(diagnostics, names))
+        out.append({"index": index, "ranks": ranks, "converged": converged, "extended": extended})
     return out
 
 
@@ -114,7 +141,8 @@ def sbc(prepared: PreparedFit, simulations: int = 100, *, seed: int = 0, draws: 
     -------
     dict with ``ranks`` ({parameter: list of ranks in 0..RANK_DRAWS}), ``p_values`` (chi-square uniformity test on
     BINS bins), ``simulations``, ``skipped`` (simulations whose data were not finite), ``unconverged`` (count of
-    fits failing the diagnostics; their ranks are kept, as SBC requires), ``seconds`` (wall clock) and
+    fits failing R-hat, divergences or :data:`RANK_DRAWS` effective draws; their ranks are kept, as SBC requires),
+    ``extended`` (fits sampled again, longer, for want of effective draws), ``seconds`` (wall clock) and
     ``task_seconds`` (the chunks' own times: their sum over ``seconds`` is the speed-up).
     """
     from bayes_scaling.util.parallel import run_tasks
@@ -155,7 +183,8 @@ def sbc(prepared: PreparedFit, simulations: int = 100, *, seed: int = 0, draws: 
     ecdf = {name: rank_ecdf(values, seed=seed) for name, values in ranks.items()}
     return {"ranks": ranks, "p_values": p_values, "ecdf_inside": {name: e["inside"] for name, e in ecdf.items()},
             "ecdf": ecdf, "ecdf_band": ECDF_BAND, "simulations": simulations, "skipped": skipped,
-            "unconverged": sum(not row["converged"] for row in fitted), "rank_draws": RANK_DRAWS, "bins": BINS,
+            "unconverged": sum(not row["converged"] for row in fitted),
+            "extended": sum(row.get("extended", False) for row in fitted), "rank_draws": RANK_DRAWS, "bins": BINS,
             "seconds": seconds, "task_seconds": [t for _, t in results]}
 
 
