@@ -127,12 +127,14 @@ class CalibrationSpec:
     """What ``bayes-scaling report`` measures about a spec's intervals (``[calibration]``): extrapolation
     backtests holding out each fraction of the highest-compute runs (Bayesian fit, with and without its discrepancy
     term, beside a bootstrap of ``replicates`` resamples), and simulation-based calibration with ``simulations``
-    simulated datasets (0: none), each fitted with ``sbc_draws`` draws after as many tuning steps."""
+    simulated datasets (0: none), each fitted with ``sbc_draws`` draws after as many tuning steps (250: the ranks
+    count 199 thinned draws; a simulation short of that many effective draws while it mixes is sampled again with
+    four times as many, :mod:`bayes_scaling.validation.sbc`)."""
 
     hold_out: tuple[float, ...] = (0.1, 0.2, 0.3)
     replicates: int = 100
     simulations: int = 100
-    sbc_draws: int = 1000
+    sbc_draws: int = 250
 
     def __post_init__(self) -> None:
         if not self.hold_out or any(not 0 < f < 1 for f in self.hold_out):

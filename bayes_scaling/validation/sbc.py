@@ -23,7 +23,7 @@ from bayes_scaling.sampling.diagnostics import diagnose
 from bayes_scaling.sampling.gp_term import GPTerm, delta_at, hyperparameter_names
 from bayes_scaling.sampling.gp_term import prior_draws as gp_prior_draws
 from bayes_scaling.sampling.model import OBSERVED, build_model, natural_parameters, prior_draws
-from bayes_scaling.sampling.run import PreparedFit
+from bayes_scaling.sampling.run import EXTEND_RHAT, PreparedFit
 from bayes_scaling.sampling.sampler import compile_model, run_nuts
 
 log = logging.getLogger(__name__)
@@ -38,9 +38,9 @@ ECDF_BAND = 0.99
 TASKS_PER_WORKER = 3
 #: A simulation's ranks need about RANK_DRAWS effective draws (the thinned draws they count must be nearly
 #: independent), not the 400 a reported interval needs: a fit whose bulk or tail ESS of a ranked parameter falls
-#: below that (with R-hat and divergences fine or not) is sampled once more with this many times the draws and twice
-#: the tuning, with its own seed. The simulation's fit counts as converged by R-hat <= 1.01, no divergence and ESS >=
-#: RANK_DRAWS.
+#: below that while it mixes, only slowly (no divergence, R-hat at most the fits' EXTEND_RHAT), is sampled once more
+#: with this many times the draws and twice the tuning, with its own seed (more draws do not mend a fit whose chains
+#: disagree). The simulation's fit counts as converged by R-hat <= 1.01, no divergence and ESS >= RANK_DRAWS.
 MORE_DRAWS = 4
 
 
@@ -100,6 +100,13 @@ def _short_of_rank_draws(diagnostics, names) -> bool:
     return any(min(diagnostics.ess_bulk[name], diagnostics.ess_tail[name]) < RANK_DRAWS for name in names)
 
 
+def needs_more_draws(diagnostics, names) -> bool:
+    """Whether a simulation's fit is sampled again, longer: short of :data:`RANK_DRAWS` effective draws while it
+    mixes (no divergence, R-hat at most ``EXTEND_RHAT``)."""
+    return (_short_of_rank_draws(diagnostics, names) and not diagnostics.divergences
+            and diagnostics.max_rhat <= EXTEND_RHAT)
+
+
 def _fit_chunk(task) -> list[dict[str, Any]]:
     """Fit a chunk of simulations with one compiled model: ``task`` is (prepared, sampler settings, [(index,
     truth, simulated log losses, seed)]). Returns each simulation's ranks and whether it converged."""
@@ -112,7 +119,7 @@ def _fit_chunk(task) -> list[dict[str, Any]]:
     for index, truth, y, seed in simulations:
         data = compiled.with_data(**{f"{OBSERVED}_observed": y})
         posterior, diagnostics = _sample_ranked(built, dataclasses.replace(settings, seed=seed), data, names)
-        extended = _short_of_rank_draws(diagnostics, names)
+        extended = needs_more_draws(diagnostics, names)
         if extended:
             longer = dataclasses.replace(settings, seed=seed + SEED_OFFSET, draws=settings.draws * MORE_DRAWS,
                                          tune=settings.tune * 2)
