@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from bayes_scaling.analysis.design import suggest_runs
 from bayes_scaling.analysis.planning import plan as make_plan
 from bayes_scaling.analysis.planning import plan_frame
 from bayes_scaling.data.errors import DataError
@@ -37,7 +38,7 @@ from bayes_scaling.sampling.run import PreparedFit, prepare
 from bayes_scaling.sampling.tree import run_inputs
 from bayes_scaling.spec import AnalysisSpec, SpecError, load_spec, spec_from_dict
 from bayes_scaling.uncertainty import fit_with_uncertainty
-from bayes_scaling.util.defaults import DEFAULT_LEVEL
+from bayes_scaling.util.defaults import DEFAULT_LEVEL, DESIGN_MAX_RUNS, DESIGN_WINDOW
 from bayes_scaling.validation.holdout import LEVELS
 from bayes_scaling.validation.scoring import score_frame, score_runs
 
@@ -89,6 +90,17 @@ class ScalingFit(FitResult):
         found = score_runs(self, run_inputs(runs), seed=seed, levels=LEVELS)
         frame = score_frame(found)
         frame.attrs["score"] = found
+        return frame
+
+    def suggest(self, target_compute: float, experiment_budget: float, *, quantity: str = "n_opt",
+                window: float = DESIGN_WINDOW, most: int = DESIGN_MAX_RUNS) -> pd.DataFrame:
+        """The runs to train next within ``experiment_budget`` FLOP that most narrow the decision at
+        ``target_compute`` (as ``bayes-scaling suggest``): one row per run (``n_params``, ``n_tokens``, ``compute``,
+        ``tokens_per_param``); ``attrs["suggest"]`` holds the whole result, with the expected narrowing and the
+        standard design of equal cost (:func:`~bayes_scaling.analysis.design.suggest_runs`)."""
+        found = suggest_runs(self, target_compute, experiment_budget, quantity=quantity, window=window, most=most)
+        frame = pd.DataFrame(found["suggested"]["runs"])
+        frame.attrs["suggest"] = found
         return frame
 
     def _repr_html_(self) -> str:

@@ -82,3 +82,13 @@ def test_suggest_command_prints_json_and_refuses_a_budget_below_every_run(fit, t
     assert result["schema_version"] == 1 and result["quantity"] == "n_opt" and result["suggested"]["runs"]
     assert main(["-q", "suggest", str(path), "--target-compute", "1e23", "--experiment-budget", "1e10"]) == 2
     assert "below the smallest run" in capsys.readouterr().err
+
+
+def test_the_python_api_suggests_the_same_runs_as_the_command(fit):
+    from bayes_scaling.api import from_tree
+
+    api_fit = from_tree(fit.tree)
+    frame = api_fit.suggest(1e23, 3e21)
+    assert list(frame.columns) == ["n_params", "n_tokens", "compute", "tokens_per_param"]
+    assert frame.to_dict("records") == suggest_runs(fit, 1e23, 3e21)["suggested"]["runs"]
+    assert frame.attrs["suggest"]["standard"]["design"]["sizes"] == 5
