@@ -45,19 +45,44 @@ class FitResult:
     """A fitted law: its DataTree plus methods for allocations, losses and budgets, each per posterior draw."""
 
     def __init__(self, tree: xr.DataTree, path: str | Path | None = None):
-        self.tree = tree
+        self._tree: xr.DataTree | None = tree
+        self._stored_attrs: dict | None = None
         self.path = None if path is None else Path(path)
         self.law: Law = get_law(tree.attrs["law"])
         if not self.converged:
             log.warning("fit %s did NOT converge: %s", self.name, self.diagnostics.verdict())
 
+    @classmethod
+    def stored(cls, folder: str | Path, attrs: dict) -> FitResult:
+        """The fit saved in ``folder``, known by its root ``attrs`` (:func:`~bayes_scaling.sampling.io.read_attrs`)
+        until something needs its draws: then its file is read and checked (:func:`load_tree`). A report whose
+        pages are all unchanged reads no posterior."""
+        fit = cls.__new__(cls)
+        fit._tree, fit._stored_attrs, fit.path = None, dict(attrs), Path(folder)
+        fit.law = get_law(attrs["law"])
+        if not fit.converged:
+            log.warning("fit %s did NOT converge: %s", fit.name, fit.diagnostics.verdict())
+        return fit
+
+    @property
+    def tree(self) -> xr.DataTree:
+        """The fit's DataTree (read from its file on first use for a :meth:`stored` fit)."""
+        if self._tree is None:
+            self._tree = load_tree(self.path)
+        return self._tree
+
+    @property
+    def attrs(self) -> dict:
+        """The fit's root attributes (law, diagnostics, fingerprint...), without reading its draws."""
+        return self._tree.attrs if self._tree is not None else self._stored_attrs
+
     @property
     def name(self) -> str:
-        return str(self.tree.attrs.get("analysis", self.law.name))
+        return str(self.attrs.get("analysis", self.law.name))
 
     @cached_property
     def diagnostics(self) -> Diagnostics:
-        return Diagnostics.from_json(self.tree.attrs["diagnostics"])
+        return Diagnostics.from_json(self.attrs["diagnostics"])
 
     @property
     def converged(self) -> bool:
@@ -101,8 +126,8 @@ class FitResult:
     def discrepancy(self) -> Discrepancy:
         """The law's discrepancy GP (:mod:`bayes_scaling.uncertainty.discrepancy`): stored with the fit, or fitted now
         for files written before it existed."""
-        if "discrepancy" in self.tree.attrs:
-            return Discrepancy.from_json(self.tree.attrs["discrepancy"])
+        if "discrepancy" in self.attrs:
+            return Discrepancy.from_json(self.attrs["discrepancy"])
         return fit_discrepancy(self.law, self.draws(self.law.parameters), self.runs, self.run_budget_offsets)
 
     def without_drift(self) -> FitResult:
@@ -116,7 +141,7 @@ class FitResult:
     def identification(self) -> dict[str, float]:
         """Posterior-to-prior sd ratio of each law parameter on the log scale
         (:mod:`bayes_scaling.sampling.identification`); empty for fits made before it was measured."""
-        return json.loads(self.tree.attrs.get("identification", "{}"))
+        return json.loads(self.attrs.get("identification", "{}"))
 
     @property
     def weakly_identified(self) -> list[str]:
@@ -143,7 +168,7 @@ class FitResult:
 
     def attr_json(self, key: str) -> Any:
         """A JSON-encoded attribute (spec, priors, data_source, filters, versions, diagnostics)."""
-        return json.loads(self.tree.attrs[key])
+        return json.loads(self.attrs[key])
 
     def predict_loss(self, **inputs: Any) -> xr.DataArray:
         """Loss at given inputs, e.g. ``predict_loss(n_params=70e9, n_tokens=1.4e12)``."""

@@ -59,3 +59,17 @@ def test_plan_json_and_quantiles_csv_sit_beside_the_page(user_report):
     n_opt = quantiles[(quantiles["section"] == "budget") & (quantiles["name"] == "n_params")
                       & (quantiles["answer"] == "whole")]
     assert list(n_opt["value"]) == [3e21, 3e23] and (n_opt["lower"] < n_opt["upper"]).all()
+
+
+def test_a_warm_report_reads_no_posterior(user_report, monkeypatch):
+    """Nothing changed: every fit is known by its attributes and every page is unchanged, so no posterior.nc is read
+    (a cold report's pages read them; a warm one takes seconds)."""
+    import bayes_scaling.result as result
+
+    def refuse(path):
+        raise AssertionError(f"read {path}")
+
+    monkeypatch.setattr(result, "load_tree", refuse)
+    summary = build_report([str(user_report.parent / "models")], user_report)
+    assert (summary.sampled, summary.reused, summary.rendered) == (0, 1, 0)
+    assert summary.fits["mine"]._tree is None  # still known by its attributes alone

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -108,9 +109,17 @@ def _validated(raw: pd.DataFrame, label: str, columns: dict, units: dict, source
     return apply_filters(runs, spec.filters)
 
 
+@lru_cache(maxsize=2)
+def _summary_table(path: Path, stamp: tuple[int, int], label: str):
+    """A Porian summary pickle, read once per process while its file (``stamp``: size, modification time) is
+    unchanged: a report selects 24 configurations from the same two files. Read only, never modified."""
+    return read_pickle_xz(path, source=label)
+
+
 def _porian_runs(path: Path, select: dict[str, str], label: str):
     """The runs of the selected Porian configuration, and the configuration's fields and published fit."""
-    summary = read_pickle_xz(path, source=label)
+    status = Path(path).stat()
+    summary = _summary_table(Path(path).resolve(), (status.st_size, status.st_mtime_ns), label)
     row = select_configuration(summary, select, label)
     configuration = {name: str(row[name]) for name in FIELDS}
     basic = (row.get("fit_results") or {}).get("basic", {})

@@ -19,7 +19,7 @@ from bayes_scaling.report.output import PAGE_FILE, write_fit, write_page
 from bayes_scaling.report.sensitivity import SENSITIVITY_DIR, extrapolation_note, sensitivity_section
 from bayes_scaling.report.stacking_section import stacking_group, stacking_section
 from bayes_scaling.result import FitResult
-from bayes_scaling.sampling.io import POSTERIOR_FILE, load_tree
+from bayes_scaling.sampling.io import POSTERIOR_FILE, read_attrs
 from bayes_scaling.sampling.run import prepare
 from bayes_scaling.spec import SpecError, load_spec
 from bayes_scaling.study.crossover import crossover_companion
@@ -81,14 +81,18 @@ def fingerprint(prepared) -> str:
 
 
 def _cached(path: Path, key: str) -> FitResult | None:
+    """The fit saved at ``path`` if its fingerprint is ``key``, known by its attributes until a page needs its draws
+    (:meth:`FitResult.stored`); None if it differs or cannot be read."""
     if not path.is_file():
         return None
     try:
-        tree = load_tree(path)
-    except (OSError, ValueError) as err:
+        attrs = read_attrs(path)
+    except (OSError, ValueError, KeyError) as err:
         log.warning("cannot read %s (%s); refitting", path, err)
         return None
-    return FitResult(tree, path.parent) if tree.attrs.get("fingerprint") == key else None
+    if attrs.get("fingerprint") != key or "law" not in attrs or "diagnostics" not in attrs:
+        return None
+    return FitResult.stored(path.parent, attrs)
 
 
 def _fit_or_reuse(item, folder: Path, refit: bool, step: str, counts: list[int], say: Say,
@@ -127,7 +131,7 @@ def source_digest() -> str:
 
 def _page_key(shown: list[FitResult], *extra) -> str:
     """What a page shows: the fingerprints of the fits on it, the code that renders it and any extra inputs."""
-    content = [source_digest(), [fit.tree.attrs.get("fingerprint") for fit in shown], list(extra)]
+    content = [source_digest(), [fit.attrs.get("fingerprint") for fit in shown], list(extra)]
     return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 
 

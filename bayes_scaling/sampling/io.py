@@ -55,6 +55,26 @@ def save_tree(tree: xr.DataTree, path: str | Path) -> Path:
     return atomic_write(path, lambda tmp: tree.to_netcdf(tmp, engine="h5netcdf", encoding=encoding))
 
 
+def read_attrs(path: str | Path) -> dict:
+    """A fit file's root attributes alone (a fraction of a second less than reading its groups), as
+    :func:`load_tree` gives them: one-element arrays as scalars, without netCDF's own bookkeeping. Raises
+    :class:`OSError` for a file that is not HDF5."""
+    import h5py
+
+    with h5py.File(Path(path), "r") as handle:
+        raw = dict(handle.attrs)
+    out = {}
+    for name, value in raw.items():
+        if name.startswith("_NC"):
+            continue
+        if isinstance(value, np.ndarray) and value.size == 1:
+            value = value.reshape(()).item()
+        elif isinstance(value, bytes):
+            value = value.decode()
+        out[name] = value
+    return out
+
+
 def load_tree(path: str | Path) -> xr.DataTree:
     """Read a fit file (or a folder holding ``posterior.nc``) fully into memory; a file that is not a readable fit,
     or whose contents do not match their checksum, raises :class:`CorruptFitError`."""
