@@ -266,3 +266,18 @@ def test_version_and_stages_with_elapsed_time_when_stderr_is_not_a_terminal(tmp_
     for stage in ("fitting", "compiled", "sampled", "discrepancy:", "drift: refitting", "drift: extrapolation"):
         assert re.search(rf"^\[ *\d+\.\d s\] {stage}", done.stderr, re.MULTILINE), stage
     assert "Port 8787" not in done.stderr and "compiled chinchilla model (centred geometry) in 0.0 s" not in done.stderr
+
+
+def test_plan_on_a_law_without_an_allocation_is_refused_with_the_fix(tmp_path, capsys):
+    """Kaplan's L(N, S) answers losses at (N, S) only: plan's questions are bad input (exit 2), not an internal
+    error, and the message says what to do instead."""
+    from bayes_scaling.result import FitResult
+
+    from .conftest import synthetic_tree
+
+    tree = synthetic_tree()
+    tree.attrs["law"] = "kaplan_steps"
+    path = FitResult(tree).save(tmp_path / "steps")
+    for question in (["--compute", "1e21"], ["--params", "1e9"], ["--target-loss", "3.0"]):
+        assert main(["-q", "plan", str(path), *question]) == EXIT_BAD_INPUT
+        assert "has no compute-optimal allocation" in capsys.readouterr().err

@@ -156,6 +156,11 @@ def plan(args: argparse.Namespace) -> int:
     if args.stack_with and not args.compute:
         raise ValueError("--stack-with gives the stacked allocation at each --compute budget: give --compute")
     fit = load(args.fit)
+    if not fit.law.answers_allocation:
+        raise ValueError(f"{args.fit}: the law {fit.law.name!r} ({fit.law.equation}) has no compute-optimal "
+                         "allocation, so --compute, --params and --target-loss have no answer; plan a fit of a law "
+                         "that has one (chinchilla, isoflop, kaplan_joint), or read this law's losses in Python: "
+                         "bayes_scaling.load(FIT).predictive(...)")
     others = [load(path) for path in args.stack_with]
     result = make_plan(fit, compute=args.compute, n_params=args.params, target_loss=args.target_loss,
                        level=args.level, tolerance=args.tolerance / 100, probability=args.probability,
