@@ -49,6 +49,9 @@ class FitResult:
         self._stored_attrs: dict | None = None
         self.path = None if path is None else Path(path)
         self.law: Law = get_law(tree.attrs["law"])
+        self._warn_if_unconverged()
+
+    def _warn_if_unconverged(self) -> None:
         if not self.converged:
             log.warning("fit %s did NOT converge: %s", self.name, self.diagnostics.verdict())
 
@@ -60,8 +63,7 @@ class FitResult:
         fit = cls.__new__(cls)
         fit._tree, fit._stored_attrs, fit.path = None, dict(attrs), Path(folder)
         fit.law = get_law(attrs["law"])
-        if not fit.converged:
-            log.warning("fit %s did NOT converge: %s", fit.name, fit.diagnostics.verdict())
+        fit._warn_if_unconverged()
         return fit
 
     @property

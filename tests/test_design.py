@@ -82,6 +82,10 @@ def test_suggest_command_prints_json_and_refuses_a_budget_below_every_run(fit, t
     assert result["schema_version"] == 1 and result["quantity"] == "n_opt" and result["suggested"]["runs"]
     assert main(["-q", "suggest", str(path), "--target-compute", "1e23", "--experiment-budget", "1e10"]) == 2
     assert "below the smallest run" in capsys.readouterr().err
+    for flags, message in ((["--window", "0"], "the window must be a positive"),
+                           (["--max-runs", "0"], "at least 1"), (["--target-compute", "nan"], "positive FLOP")):
+        args = ["-q", "suggest", str(path), "--target-compute", "1e23", "--experiment-budget", "3e21", *flags]
+        assert main(args) == 2 and message in capsys.readouterr().err
 
 
 def test_the_python_api_suggests_the_same_runs_as_the_command(fit):

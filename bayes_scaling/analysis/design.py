@@ -75,8 +75,24 @@ class DesignState:
 
     def params(self, phi: np.ndarray) -> dict[str, np.ndarray]:
         """The law's parameters, shaped (draws, 1), from unbounded coordinates (draws, parameters)."""
-        natural = np.where(self.logged, np.exp(phi), phi)
-        return {name: natural[:, i, None] for i, name in enumerate(self.names)}
+        return _natural(self.names, self.logged, phi)
+
+
+def _natural(names: tuple[str, ...], logged: np.ndarray, phi: np.ndarray) -> dict[str, np.ndarray]:
+    natural = np.where(logged, np.exp(phi), phi)
+    return {name: natural[:, i, None] for i, name in enumerate(names)}
+
+
+def _central_differences(phi: np.ndarray, value) -> np.ndarray:
+    """d value(phi) / d phi by central differences of :data:`STEP`, per draw: ``value`` maps (draws, parameters) to
+    (draws, ...); the result has the parameters last."""
+    columns = []
+    for i in range(phi.shape[1]):
+        up, down = phi.copy(), phi.copy()
+        up[:, i] += STEP
+        down[:, i] -= STEP
+        columns.append((value(up) - value(down)) / (2 * STEP))
+    return np.stack(columns, axis=-1)
 
 
 def quantity_of(law: Law, params: dict[str, np.ndarray], target_compute: float, quantity: str) -> np.ndarray:
@@ -100,32 +116,21 @@ def design_state(fit: FitResult, target_compute: float, quantity: str = "n_opt",
     cov = np.cov(unbounded, rowvar=False)
     picked = np.linspace(0, len(every) - 1, min(draws, len(every))).round().astype(int)
     phi = unbounded[picked]
-    likelihood = get_likelihood(fit.tree.attrs["likelihood"])
+    likelihood = get_likelihood(fit.attrs["likelihood"])
     noise = {name: fit.posterior[name].values.reshape(-1)[picked] for name in likelihood.parameters}
-    state = DesignState(law, names, logged, phi, cov, np.zeros_like(phi),
-                        np.asarray(likelihood.location_information(**noise), dtype=float), np.zeros(len(phi)))
-    gradient = np.empty_like(phi)
-    for i in range(len(names)):
-        up, down = phi.copy(), phi.copy()
-        up[:, i] += STEP
-        down[:, i] -= STEP
-        gradient[:, i] = (quantity_of(law, state.params(up), target_compute, quantity)
-                          - quantity_of(law, state.params(down), target_compute, quantity)) / (2 * STEP)
-    now = quantity_of(law, state.params(phi), target_compute, quantity)
-    return DesignState(law, names, logged, phi, cov, gradient, state.info, now)
+
+    def decision(at: np.ndarray) -> np.ndarray:
+        return quantity_of(law, _natural(names, logged, at), target_compute, quantity)
+
+    return DesignState(law, names, logged, phi, cov, _central_differences(phi, decision),
+                       np.asarray(likelihood.location_information(**noise), dtype=float), decision(phi))
 
 
 def jacobians(state: DesignState, runs: pd.DataFrame) -> np.ndarray:
     """d log L / d phi at each run (draws x runs x parameters), scaled by the square root of each draw's
     information per run, so that a run adds ``j j^T`` to the precision."""
     inputs = {name: runs[name].to_numpy(dtype=float)[None, :] for name in state.law.inputs}
-    out = np.empty((len(state.phi), len(runs), len(state.names)))
-    for i in range(len(state.names)):
-        up, down = state.phi.copy(), state.phi.copy()
-        up[:, i] += STEP
-        down[:, i] -= STEP
-        out[:, :, i] = (np.log(state.law.loss(**inputs, **state.params(up)))
-                        - np.log(state.law.loss(**inputs, **state.params(down)))) / (2 * STEP)
+    out = _central_differences(state.phi, lambda at: np.log(state.law.loss(**inputs, **state.params(at))))
     return out * np.sqrt(state.info)[:, None, None]
 
 
@@ -237,6 +242,10 @@ def suggest_runs(fit: FitResult, target_compute: float, experiment_budget: float
         raise ValueError(f"law {fit.law.name!r} has no compute-optimal allocation: nothing to decide at a budget")
     if not (target_compute > 0 and experiment_budget > 0):
         raise ValueError("the target compute and the experiment budget must be positive FLOP counts")
+    if not window > 0:
+        raise ValueError(f"the window must be a positive number of decades of N either side of N_opt, got {window}")
+    if most < 1:
+        raise ValueError(f"the most runs to propose must be at least 1, got {most}")
     lowest = float(np.min(fit.runs["compute"].values))
     if experiment_budget < lowest:
         raise ValueError(f"the experiment budget {experiment_budget:.3g} FLOP is below the smallest run of the fit "

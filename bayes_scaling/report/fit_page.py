@@ -330,7 +330,7 @@ def render_fit_page(fit: FitResult, extra_sections=(), header_notes=(), answer: 
     diag = fit.diagnostics
     header = render("fit/header.html.j2", title=title, law_title=fit.law.title if refs else fit.law.plain_title,
                     equation=fit.law.equation, reference=fit.law.reference if refs else "",
-                    spec_notes=json.loads(fit.tree.attrs.get("spec", "{}")).get("notes", ""),
+                    spec_notes=json.loads(fit.attrs.get("spec", "{}")).get("notes", ""),
                     notes=list(header_notes), converged=fit.converged,
                     verdict=diag.verdict(), problems=list(diag.problems))
     footer = render("fit/footer.html.j2", version=json.loads(fit.tree.attrs["versions"]).get("bayes_scaling"),

@@ -8,6 +8,7 @@ import json
 import os
 from pathlib import Path
 
+import h5py
 import numpy as np
 import xarray as xr
 
@@ -59,8 +60,6 @@ def read_attrs(path: str | Path) -> dict:
     """A fit file's root attributes alone (a fraction of a second less than reading its groups), as
     :func:`load_tree` gives them: one-element arrays as scalars, without netCDF's own bookkeeping. Raises
     :class:`OSError` for a file that is not HDF5."""
-    import h5py
-
     with h5py.File(Path(path), "r") as handle:
         raw = dict(handle.attrs)
     out = {}
