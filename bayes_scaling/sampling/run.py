@@ -25,7 +25,7 @@ from bayes_scaling.sampling.gp_term import GPTerm, delta_at, hyperparameter_name
 from bayes_scaling.sampling.gp_term import prior_draws as gp_prior_draws
 from bayes_scaling.sampling.identification import PRIOR_DRAWS, spread_ratios, weakly_identified
 from bayes_scaling.sampling.model import OBSERVED, RUN_DIM, BuiltModel, all_priors, build_model, prior_draws
-from bayes_scaling.sampling.sampler import compile_model, run_nuts
+from bayes_scaling.sampling.sampler import WarmStart, compile_model, run_nuts
 from bayes_scaling.sampling.tree import build_tree, posterior_parameters
 from bayes_scaling.spec import AnalysisSpec, SpecError
 
@@ -108,13 +108,14 @@ def prepare(spec: AnalysisSpec, frame: pd.DataFrame | None = None) -> PreparedFi
 
 @dataclass(frozen=True)
 class SampledFit:
-    """A sampled fit: its DataTree (diagnostics in ``attrs['diagnostics']``), and the built and compiled model, which
-    refits of other data (the drift's, :mod:`bayes_scaling.uncertainty.drift`) reuse."""
+    """A sampled fit: its DataTree (diagnostics in ``attrs['diagnostics']``), and the built and compiled model and
+    where its chains ended, which refits of other data (the drift's, :mod:`bayes_scaling.uncertainty.drift`) reuse."""
 
     tree: xr.DataTree
     built: BuiltModel
     compiled: object
     natural: xr.Dataset
+    warm_start: WarmStart | None = None
 
 
 def _resample(built: BuiltModel, settings, compiled, compile_seconds: float, checked: list[str], progress: bool):
@@ -198,7 +199,7 @@ def sample_prepared(prepared: PreparedFit, *, progress: bool = False) -> Sampled
             "identification": json.dumps({name: round(ratio, 4) for name, ratio in ratios.items()}),
         },
     )
-    return SampledFit(tree, built, compiled, natural)
+    return SampledFit(tree, built, compiled, natural, sampled.warm_start)
 
 
 def prior_predictive(prepared: PreparedFit, draws: int = 500, seed: int | None = None) -> xr.DataTree:

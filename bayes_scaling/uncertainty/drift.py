@@ -13,7 +13,9 @@ understates it, nor its variance sigma^2 nu/(nu-2), infinite at the nu <= 2 fitt
 These errors update the cross-suite extrapolation prior (:mod:`bayes_scaling.uncertainty.extrapolation`): a few
 refits of one dataset cannot tell a slope's spread from its sign, many suites can. The refits use the full data's
 centring (so each costs its sampling, not a compilation), and a prior ``at = "centre"`` is therefore taken at the
-full data's centre; at most :data:`REFIT_DRAWS` draws and tuning steps per chain are used.
+full data's centre. A refit's chains start around the main fit's posterior mean and tune briefly
+(:data:`WARM_TUNE` steps, then :data:`WARM_DRAWS` draws per chain); without that start, at most :data:`REFIT_DRAWS`
+of each.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from bayes_scaling.data.load import check_identifiable
 from bayes_scaling.sampling import budget_term
 from bayes_scaling.sampling.gp_term import term_data as gp_term_data
 from bayes_scaling.sampling.model import OBSERVED, natural_parameters
-from bayes_scaling.sampling.sampler import run_nuts
+from bayes_scaling.sampling.sampler import WarmStart, run_nuts
 from bayes_scaling.uncertainty.distance import beyond, largest_scale
 from bayes_scaling.uncertainty.extrapolation import (
     ExtrapolationPrior,
@@ -48,8 +50,14 @@ log = logging.getLogger(__name__)
 
 #: Fractions of the runs (whole budgets with the most compute) each leave-future-out refit holds out.
 FRACTIONS = HOLD_OUT_FRACTIONS
-#: Most draws and tuning steps per chain of a refit.
+#: Most draws and tuning steps per chain of a refit started from scratch.
 REFIT_DRAWS = 500
+#: Tuning steps and draws per chain of a refit whose chains start around the main fit's posterior mean (a warm
+#: start): 3.1 -> 2.0 CPU s for the three refits of Chinchilla's law on Epoch's runs, 4.5 -> 2.5 for the IsoFLOP law,
+#: no change for Kaplan's joint law (short tuning leaves it a worse mass matrix); errors and variances within the
+#: Monte Carlo noise of a refit with another seed (docs/performance.md, session 14).
+WARM_TUNE = 200
+WARM_DRAWS = 250
 #: Most held-out runs a refit keeps as own errors (evenly spread over its budgets): the slope's information comes
 #: from the budgets' distances, and thousands of runs of one budget add little but cost memory in the fit's attrs.
 MOST_OWN_ERRORS = 1000
@@ -76,13 +84,20 @@ def error_terms(law, likelihood, params: dict[str, np.ndarray], noise: dict[str,
     return np.log(loss) - np.median(predicted, axis=0), np.var(predicted, axis=0) + spread**2 + eta**2 + budgets
 
 
-def refit_errors(prepared, built, compiled, eta: float) -> OwnErrors:
+def refit_settings(sampler, warm: bool):
+    """A refit's sampler settings: from the main fit's warm start, :data:`WARM_TUNE` tuning steps and
+    :data:`WARM_DRAWS` draws per chain; from scratch, at most :data:`REFIT_DRAWS` of each."""
+    if warm:
+        return dataclasses.replace(sampler, draws=min(sampler.draws, WARM_DRAWS), tune=min(sampler.tune, WARM_TUNE))
+    return dataclasses.replace(sampler, draws=min(sampler.draws, REFIT_DRAWS), tune=min(sampler.tune, REFIT_DRAWS))
+
+
+def refit_errors(prepared, built, compiled, eta: float, start_from: WarmStart | None = None) -> OwnErrors:
     """Errors, variances and distances of the held-out runs of the leave-future-out refits, with the refit and the
     budget each comes from (over :data:`FRACTIONS`; fractions that hold out nothing or leave too few runs for the
-    law are skipped)."""
+    law are skipped). ``start_from``: the main fit's warm start, from which each refit starts its chains."""
     law, likelihood, runs = prepared.law, prepared.likelihood, prepared.runs
-    sampler = prepared.spec.sampler
-    settings = dataclasses.replace(sampler, draws=min(sampler.draws, REFIT_DRAWS), tune=min(sampler.tune, REFIT_DRAWS))
+    settings = refit_settings(prepared.spec.sampler, start_from is not None)
     parts: dict[str, list[np.ndarray]] = {"errors": [], "variances": [], "distances": [], "refits": [], "budgets": [],
                                           "rows": []}
     labels = budget_labels(runs.frame)
@@ -105,7 +120,7 @@ def refit_errors(prepared, built, compiled, eta: float) -> OwnErrors:
             kept_labels = built.budgets.label_data()[position.loc[train.frame["row"].to_numpy()].to_numpy()]
             gp_data = {**gp_data, budget_term.LABELS: kept_labels}
         log.info("drift: refitting without the top %.0f%% of compute (%d runs held out)", 100 * fraction, len(held))
-        result = run_nuts(built, dataclasses.replace(settings, seed=settings.seed + 1 + k),
+        result = run_nuts(built, dataclasses.replace(settings, seed=settings.seed + 1 + k), start_from=start_from,
                           compiled=compiled.with_data(**data, **gp_data,
                                                     **{f"{OBSERVED}_observed": np.log(train.column("loss"))}))
         natural = natural_parameters(built, result.posterior)
@@ -132,7 +147,7 @@ def refit_errors(prepared, built, compiled, eta: float) -> OwnErrors:
 
 
 def measure_drift(prepared, built, compiled, eta: float, prior: ExtrapolationPrior | None = None, *,
-                  refits: bool = True) -> dict[str, Any]:
+                  refits: bool = True, start_from: WarmStart | None = None) -> dict[str, Any]:
     """The extrapolation of a fit: ``drift_from`` (log10 of the data's largest compute), ``drift_errors`` (held-out
     runs of its own refits), ``drift_own`` (those errors), ``allocation_model`` (the packaged drift of log10 N_opt
     per decade beyond the data, :func:`~bayes_scaling.uncertainty.extrapolation.allocation_model`) and
@@ -140,7 +155,7 @@ def measure_drift(prepared, built, compiled, eta: float, prior: ExtrapolationPri
     cross-suite ``prior``, by default the packaged one for the law, updated by the own errors unless ``refits`` is
     false;
     :mod:`bayes_scaling.uncertainty.extrapolation`)."""
-    own = refit_errors(prepared, built, compiled, eta) if refits else OwnErrors.empty()
+    own = refit_errors(prepared, built, compiled, eta, start_from) if refits else OwnErrors.empty()
     prior = prior or packaged_prior(prepared.law.name, prepared.spec.budget_effect)
     reference = largest_scale({name: prepared.runs.column(name) for name in prepared.law.inputs})
     found = drift_model(prior, own)

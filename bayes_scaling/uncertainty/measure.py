@@ -45,7 +45,7 @@ def fit_with_uncertainty(prepared: PreparedFit, *, progress: bool = False, prior
         found = sampled_discrepancy(law.inputs, flat[ETA], {name: flat[length_name(name)] for name in law.inputs},
                                     spread, len(prepared.runs))
     found = dataclasses.replace(found, **measure_drift(prepared, sampled.built, sampled.compiled, found.eta, prior,
-                                                       refits=refits))
+                                                       refits=refits, start_from=sampled.warm_start))
     tree = sampled.tree
     tree.attrs["discrepancy"] = found.to_json()
     tree.attrs["fit_seconds"] = round(time.perf_counter() - start, 3)
