@@ -126,3 +126,31 @@ def test_an_sbc_fit_that_needs_more_draws_is_sampled_again_with_four_times_as_ma
     assert calls == [(60, 100), (60 * sbc_module.MORE_DRAWS, 200)] * 2
     assert result["extended"] == 2 and result["simulations"] == 2
     assert all(0 <= rank <= sbc_module.RANK_DRAWS for ranks in result["ranks"].values() for rank in ranks)
+
+
+def test_the_chunks_of_one_sbc_in_one_process_compile_its_model_once_with_the_same_ranks(prepared, monkeypatch):
+    """Serially every chunk runs in this process: the design's model is compiled once for all of them (a Dask worker
+    likewise for its share), and the ranks are those of chunks that each compiled their own."""
+    import bayes_scaling.validation.sbc as sbc_module
+
+    compiles = []
+    real = sbc_module.compile_model
+
+    def counting(built):
+        compiles.append(built.law.name)
+        return real(built)
+
+    monkeypatch.setattr(sbc_module, "compile_model", counting)
+    sbc_module._COMPILED.clear()
+    kwargs = {"seed": 5, "draws": 60, "tune": 60}
+    shared = sbc(prepared, 3, scheduler="serial", workers=1, **kwargs)
+    assert compiles == ["chinchilla"] and len(shared["task_seconds"]) == 3
+    real_chunk = sbc_module._fit_chunk
+
+    def fresh_chunk(task):
+        sbc_module._COMPILED.clear()
+        return real_chunk(task)
+
+    monkeypatch.setattr(sbc_module, "_fit_chunk", fresh_chunk)
+    separate = sbc(prepared, 3, scheduler="serial", workers=1, **kwargs)
+    assert len(compiles) == 4 and separate["ranks"] == shared["ranks"]

@@ -2,18 +2,21 @@
 design (its N, D, C), fit, and record the rank of each true value among the posterior draws. If the sampler and
 the model's implementation are right, every rank is uniform; a chi-square test per parameter checks it.
 
-The model is compiled once; each simulated dataset is swapped in as data (nutpie's ``with_data``), so a simulation
-costs its sampling, not a compilation.
+The model is compiled once per process (a Dask worker fitting several chunks of one SBC keeps it); each simulated
+dataset is swapped in as data (nutpie's ``with_data``), so a simulation costs its sampling, not a compilation.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import logging
 import time
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 from scipy.stats import chisquare
 
@@ -33,8 +36,8 @@ RANK_DRAWS = 199
 BINS = 20
 #: Probability of the simultaneous PIT-ECDF band the ranks must stay inside.
 ECDF_BAND = 0.99
-#: Tasks per worker: each task compiles the model once and fits its share of the simulations; progress is shown as
-#: tasks finish. The split is the same on every scheduler.
+#: Tasks per worker: each task fits its share of the simulations (the model compiled once per process); progress is
+#: shown as tasks finish. The split is the same on every scheduler.
 TASKS_PER_WORKER = 3
 #: A simulation's ranks need about RANK_DRAWS effective draws (the thinned draws they count must be nearly
 #: independent), not the 400 a reported interval needs: a fit whose bulk or tail ESS of a ranked parameter falls
@@ -107,13 +110,37 @@ def needs_more_draws(diagnostics, names) -> bool:
             and diagnostics.max_rhat <= EXTEND_RHAT)
 
 
+#: The model of the last SBC design this process compiled, by :func:`design_key`: the chunks of one SBC that run in
+#: one process (all of them serially; a Dask worker's share) compile it once.
+_COMPILED: dict[str, tuple[Any, Any]] = {}
+
+
+def design_key(prepared: PreparedFit, geometry: str) -> str:
+    """What the compiled model of an SBC depends on: the spec, the law's form, the priors, the runs (the design and
+    budgets; the observed losses are swapped in per simulation) and the geometry."""
+    content = {"spec": prepared.spec.to_dict() | {"path": None}, "law": prepared.law.equation, "geometry": geometry,
+               "priors": {name: prior.to_mapping() for name, prior in prepared.priors.items()}}
+    digest = hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode())
+    digest.update(pd.util.hash_pandas_object(prepared.runs.frame, index=True).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+def built_and_compiled(prepared: PreparedFit, geometry: str):
+    """The built model of ``prepared``'s design and its compiled log density, compiled once per process."""
+    key = design_key(prepared, geometry)
+    if key not in _COMPILED:
+        _COMPILED.clear()  # one SBC at a time: a report calibrates its analyses one after another
+        built = build_model(prepared.law, prepared.runs, prepared.likelihood, prepared.priors, geometry,
+                            discrepancy=prepared.spec.discrepancy == "in_model", budgets=_budget_term(prepared))
+        _COMPILED[key] = (built, compile_model(built))
+    return _COMPILED[key]
+
+
 def _fit_chunk(task) -> list[dict[str, Any]]:
-    """Fit a chunk of simulations with one compiled model: ``task`` is (prepared, sampler settings, [(index,
-    truth, simulated log losses, seed)]). Returns each simulation's ranks and whether it converged."""
+    """Fit a chunk of simulations with the design's compiled model: ``task`` is (prepared, sampler settings,
+    [(index, truth, simulated log losses, seed)]). Returns each simulation's ranks and whether it converged."""
     prepared, settings, simulations = task
-    built = build_model(prepared.law, prepared.runs, prepared.likelihood, prepared.priors, settings.geometry,
-                        discrepancy=prepared.spec.discrepancy == "in_model", budgets=_budget_term(prepared))
-    compiled = compile_model(built)
+    built, compiled = built_and_compiled(prepared, settings.geometry)
     names = ranked_names(prepared)
     out = []
     for index, truth, y, seed in simulations:
@@ -140,9 +167,9 @@ def sbc(prepared: PreparedFit, simulations: int = 100, *, seed: int = 0, draws: 
     """Run SBC for the prepared spec's law, priors and likelihood at its data's design.
 
     The true parameters, simulated data and sampler seeds of every simulation are drawn here, in order, from
-    ``seed``; the fits then run in :data:`TASKS_PER_WORKER` x ``workers`` chunks (each compiling the model once and
-    swapping data in), serially or on Dask (:func:`~bayes_scaling.util.parallel.run_tasks`), so every scheduler gives
-    the same ranks.
+    ``seed``; the fits then run in :data:`TASKS_PER_WORKER` x ``workers`` chunks (the model compiled once per
+    process, each simulation's data swapped in), serially or on Dask
+    (:func:`~bayes_scaling.util.parallel.run_tasks`), so every scheduler gives the same ranks.
 
     Returns
     -------
