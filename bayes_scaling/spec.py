@@ -127,20 +127,22 @@ class CalibrationSpec:
     """What ``bayes-scaling report`` measures about a spec's intervals (``[calibration]``): extrapolation
     backtests holding out each fraction of the highest-compute runs (Bayesian fit, with and without its discrepancy
     term, beside a bootstrap of ``replicates`` resamples), and simulation-based calibration with ``simulations``
-    simulated datasets (0: none), each fitted with ``sbc_draws`` draws after as many tuning steps (250: the ranks
-    count 199 thinned draws; a simulation short of that many effective draws while it mixes is sampled again with
-    four times as many, :mod:`bayes_scaling.validation.sbc`)."""
+    simulated datasets (0: none), each fitted with ``sbc_draws`` draws per chain after ``sbc_tune`` tuning steps
+    (125 after 250: the ranks count 99 thinned draws; a simulation short of that many effective draws while it mixes
+    is sampled again with four times as many, :mod:`bayes_scaling.validation.sbc`)."""
 
     hold_out: tuple[float, ...] = (0.1, 0.2, 0.3)
     replicates: int = 100
     simulations: int = 100
-    sbc_draws: int = 250
+    sbc_draws: int = 125
+    sbc_tune: int = 250
 
     def __post_init__(self) -> None:
         if not self.hold_out or any(not 0 < f < 1 for f in self.hold_out):
             raise ValueError(f"[calibration] hold_out fractions must lie in (0, 1), got {list(self.hold_out)}")
-        if self.replicates < 2 or self.simulations < 0 or self.sbc_draws < 50:
-            raise ValueError("[calibration] needs replicates >= 2, simulations >= 0 and sbc_draws >= 50")
+        if self.replicates < 2 or self.simulations < 0 or self.sbc_draws < 50 or self.sbc_tune < 50:
+            raise ValueError("[calibration] needs replicates >= 2, simulations >= 0, sbc_draws >= 50 and "
+                             "sbc_tune >= 50")
         object.__setattr__(self, "hold_out", tuple(float(f) for f in self.hold_out))
 
 

@@ -97,7 +97,7 @@ def test_an_sbc_fit_is_sampled_longer_only_when_it_mixes_but_lacks_the_draws_its
     from bayes_scaling.sampling.diagnostics import Diagnostics
     from bayes_scaling.validation.sbc import RANK_DRAWS, needs_more_draws
 
-    def diag(ess=150.0, rhat=1.004, divergences=0):
+    def diag(ess=0.75 * RANK_DRAWS, rhat=1.004, divergences=0):
         return Diagnostics(rhat={"E": rhat, "A": 1.0}, ess_bulk={"E": ess, "A": 900.0},
                            ess_tail={"E": 900.0, "A": 900.0}, divergences=divergences, draws=1000)
 

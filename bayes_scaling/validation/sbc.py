@@ -32,7 +32,7 @@ from bayes_scaling.sampling.sampler import compile_model, run_nuts
 log = logging.getLogger(__name__)
 
 #: Posterior draws kept (evenly thinned) for the ranks, and histogram bins of the uniformity test.
-RANK_DRAWS = 199
+RANK_DRAWS = 99
 BINS = 20
 #: Probability of the simultaneous PIT-ECDF band the ranks must stay inside.
 ECDF_BAND = 0.99
