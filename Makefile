@@ -34,6 +34,7 @@ test-slow: $(STAMP)
 test-all: test test-slow
 
 benchmark: $(STAMP)
+	$(PY) benchmarks/bench_fit_stages.py
 	$(PY) benchmarks/bench_chinchilla_geometry.py
 	$(PY) benchmarks/bench_report_rerun.py
 	$(PY) benchmarks/bench_calibrate.py
