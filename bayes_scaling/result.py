@@ -30,7 +30,13 @@ from bayes_scaling.sampling import budget_term
 from bayes_scaling.sampling.diagnostics import Diagnostics
 from bayes_scaling.sampling.identification import weakly_identified
 from bayes_scaling.sampling.io import POSTERIOR_FILE, load_tree, save_tree
-from bayes_scaling.uncertainty.discrepancy import Discrepancy, discrepancy_draws, fit_discrepancy
+from bayes_scaling.uncertainty.discrepancy import (
+    Discrepancy,
+    KrigingBasis,
+    discrepancy_draws,
+    fit_discrepancy,
+    kriging_basis,
+)
 from bayes_scaling.uncertainty.distance import beyond
 from bayes_scaling.uncertainty.extrapolation import ExtrapolationPrior, OwnErrors, drift_model
 from bayes_scaling.util.defaults import DEFAULT_LEVEL
@@ -162,11 +168,19 @@ class FitResult:
         other.__dict__["discrepancy"] = dataclasses.replace(found, drift_model=model.to_dict())
         return other
 
+    @cached_property
+    def kriging_basis(self) -> KrigingBasis:
+        """The discrepancy GP's runs, Cholesky factor and each draw's residuals there, computed once per fit for all
+        of its predictions (:func:`~bayes_scaling.uncertainty.discrepancy.kriging_basis`)."""
+        return kriging_basis(self.discrepancy, self.law, self.draws(self.law.parameters), self.runs,
+                             self.run_budget_offsets)
+
     def discrepancy_draws(self, rng, *, joint: bool = False, **inputs: Any):
         """Draws of the discrepancy delta (posterior draws x points) at the given inputs, for predictions; ``joint``
         draws the points of each draw together (:func:`~bayes_scaling.uncertainty.discrepancy.discrepancy_draws`)."""
         return discrepancy_draws(self.discrepancy, self.law, self.draws(self.law.parameters), self.runs, inputs, rng,
-                                 joint=joint, run_offsets=self.run_budget_offsets, budget_sd=self.budget_sd_draws)
+                                 joint=joint, run_offsets=self.run_budget_offsets, budget_sd=self.budget_sd_draws,
+                                 basis=self.kriging_basis)
 
     def attr_json(self, key: str) -> Any:
         """A JSON-encoded attribute (spec, priors, data_source, filters, versions, diagnostics)."""

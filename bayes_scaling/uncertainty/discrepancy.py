@@ -210,11 +210,35 @@ def sampled_discrepancy(inputs: tuple[str, ...], eta: np.ndarray, lengths: dict[
     return found
 
 
+@dataclass(frozen=True)
+class KrigingBasis:
+    """What kriging a fit's residuals needs whatever the new points: the GP's runs in scaled decades (``train``),
+    the Cholesky factor of K + tau^2 I over them, and each posterior draw's residuals there (draws x runs)."""
+
+    train: np.ndarray
+    factor: tuple
+    residuals: np.ndarray
+
+
+@with_one_blas_thread
+def kriging_basis(found: Discrepancy, law, params: dict[str, np.ndarray], runs: dict[str, Any],
+                  run_offsets: np.ndarray | None = None) -> KrigingBasis:
+    """The :class:`KrigingBasis` of a fit (arguments as :func:`discrepancy_draws`): its residuals
+    r = log L - log L_law(theta) [- u_b] at the (at most :data:`MOST_RUNS`) runs the GP was fitted to."""
+    keep = thinned_positions(runs, found.inputs)
+    runs = thinned(runs, found.inputs)  # the runs the GP was fitted to
+    train = found.scaled(_coordinates(runs, found.inputs))
+    cov = found.covariance(_distances(train, train)) + found.nugget**2 * np.eye(len(train))
+    located = law.log_loss(params, runs) + (0.0 if run_offsets is None else run_offsets[:, keep])
+    residuals = np.log(np.asarray(runs["loss"], dtype=float))[None, :] - located
+    return KrigingBasis(train, cho_factor(cov, lower=True), residuals)
+
+
 @with_one_blas_thread
 def discrepancy_draws(
     found: Discrepancy, law, params: dict[str, np.ndarray], runs: dict[str, Any], new: dict[str, Any],
     rng: np.random.Generator, *, joint: bool = False, run_offsets: np.ndarray | None = None,
-    budget_sd: np.ndarray | None = None,
+    budget_sd: np.ndarray | None = None, basis: KrigingBasis | None = None,
 ) -> np.ndarray:
     """Draws of delta at the ``new`` inputs (draws on axis 0, points on axis 1), one per posterior draw.
 
@@ -226,17 +250,16 @@ def discrepancy_draws(
     sign, learned across suites) is added with one slope per draw (fits made before it: s d(x) z, one z per draw).
     Where the model has a random offset per budget, each draw's residuals are taken after its runs' offsets
     (``run_offsets``, draws x runs) and the new points get a new budget's offset, N(0, ``budget_sd``^2), one per
-    draw (the points of a call are one budget, or budgets no closer to each other than to the runs).
+    draw (the points of a call are one budget, or budgets no closer to each other than to the runs). ``basis``:
+    the :func:`kriging_basis` of these arguments, to reuse across calls (the same numbers, without recomputing the
+    law at every run for every draw).
     """
-    keep = thinned_positions(runs, found.inputs)
-    runs = thinned(runs, found.inputs)  # the runs the GP was fitted to
-    train = found.scaled(_coordinates(runs, found.inputs))
+    if basis is None:
+        basis = kriging_basis(found, law, params, runs, run_offsets)
+    train, factor, residuals = basis.train, basis.factor, basis.residuals
     points = found.scaled(_coordinates(new, found.inputs))
-    cov = found.covariance(_distances(train, train)) + found.nugget**2 * np.eye(len(train))
     cross = found.covariance(_distances(points, train))
-    weights = cho_solve(cho_factor(cov, lower=True), cross.T)  # runs x points
-    located = law.log_loss(params, runs) + (0.0 if run_offsets is None else run_offsets[:, keep])
-    residuals = np.log(np.asarray(runs["loss"], dtype=float))[None, :] - located
+    weights = cho_solve(factor, cross.T)  # runs x points
     mean = residuals @ weights
     normal = rng.standard_normal((residuals.shape[0], len(points)))
     if budget_sd is not None:
