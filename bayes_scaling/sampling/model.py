@@ -24,6 +24,7 @@ from bayes_scaling.likelihoods import Likelihood
 from bayes_scaling.priors import Prior, PriorError, merge_priors
 from bayes_scaling.sampling import budget_term
 from bayes_scaling.sampling.budget_term import BudgetTerm
+from bayes_scaling.sampling.generated_source import keep_generated_source
 from bayes_scaling.sampling.gp_term import GPTerm, hyperparameter_names
 from bayes_scaling.sampling.gp_term import observe as observe_with_gp
 from bayes_scaling.spec import GEOMETRIES
@@ -104,6 +105,7 @@ def build_model(
     import pymc as pm
     import pytensor.tensor as pt
 
+    keep_generated_source()
     if geometry not in GEOMETRIES:
         raise ValueError(f"unknown geometry {geometry!r}; valid: {', '.join(GEOMETRIES)}")
     centred_terms = {t.amplitude: t for t in law.power_terms} if geometry == "centred" else {}
@@ -203,6 +205,7 @@ def prior_draws(law: Law, likelihood: Likelihood, priors: Mapping[str, Prior], r
     exponent's draw."""
     import pymc as pm
 
+    keep_generated_source()
     names = (*law.parameters, *likelihood.parameters)
     # one compiled function drawing every parameter's vector at once (drawing ``size`` times one by one compiled a
     # function per parameter and called it ``size`` times: 1.5 of a fit's 8 CPU s)
