@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass
@@ -22,13 +23,19 @@ KEPT_STATS = ("diverging", "n_steps", "depth", "maxdepth_reached", "step_size", 
 
 @dataclass(frozen=True)
 class WarmStart:
-    """Where a finished run's chains ended up, for a run on nearby data to start from: the mean of the draws in the
-    sampler's unconstrained space (nutpie jitters each chain's start around it), so a short tuning adapts the mass
-    matrix from draws already in the typical set. Not the adapted step size: nutpie takes no initial mass matrix,
-    and the step adapted to the finished run's matrix, used with the identity, sent a refit of Kaplan's joint law
-    on Epoch's runs astray (held-out variances 260x those of a refit started from scratch)."""
+    """Where a finished run's chains ended up, for a run on nearby data to start from: the mean and standard
+    deviation of its draws in the sampler's unconstrained space. Each chain of the new run starts at the mean plus a
+    uniform jitter of one standard deviation either way (seeded by the chain's seed), inside the typical set, so a
+    short tuning adapts from there. (nutpie takes no initial mass matrix or step size for a PyMC model, and ignores
+    its ``init_mean`` for one: it starts from the model's own initial-point function, which this replaces.)"""
 
     mean: np.ndarray
+    sd: np.ndarray
+
+    def initial_point(self, seed=None) -> np.ndarray:
+        """A chain's starting point (the contract of nutpie's ``initial_point_func``)."""
+        jitter = np.random.default_rng(seed).uniform(-1.0, 1.0, self.mean.size)
+        return np.ascontiguousarray(self.mean + self.sd * jitter, dtype=np.float64)
 
 
 @dataclass
@@ -72,7 +79,8 @@ def run_nuts(built: BuiltModel, settings: SamplerSpec, *, compiled=None, progres
     if compiled is None:
         compiled = compile_model(built)
     compiled_at = time.perf_counter()
-    warm = {} if start_from is None else {"init_mean": start_from.mean}
+    if start_from is not None:
+        compiled = dataclasses.replace(compiled, initial_point_func=start_from.initial_point)
     with one_blas_thread():  # chains run on threads: a threaded BLAS inside each (the GP's Cholesky) thrashes
         trace = nutpie.sample(
             compiled,
@@ -85,7 +93,6 @@ def run_nuts(built: BuiltModel, settings: SamplerSpec, *, compiled=None, progres
             target_accept=settings.target_accept,
             adaptation=settings.adaptation,
             store_unconstrained=True,
-            **warm,
         )
     done = time.perf_counter()
     log.info("sampled %d chains x %d draws in %.1f s", settings.chains, settings.draws, done - compiled_at)
@@ -96,5 +103,6 @@ def run_nuts(built: BuiltModel, settings: SamplerSpec, *, compiled=None, progres
         sample_stats=stats[[name for name in KEPT_STATS if name in stats]],
         compile_seconds=compiled_at - start,
         sampling_seconds=done - compiled_at,
-        warm_start=WarmStart(stats["unconstrained_draw"].mean(("chain", "draw")).to_numpy()),
+        warm_start=WarmStart(stats["unconstrained_draw"].mean(("chain", "draw")).to_numpy(),
+                             stats["unconstrained_draw"].std(("chain", "draw")).to_numpy()),
     )

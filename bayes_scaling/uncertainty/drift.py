@@ -52,10 +52,11 @@ log = logging.getLogger(__name__)
 FRACTIONS = HOLD_OUT_FRACTIONS
 #: Most draws and tuning steps per chain of a refit started from scratch.
 REFIT_DRAWS = 500
-#: Tuning steps and draws per chain of a refit whose chains start around the main fit's posterior mean (a warm
-#: start): 3.1 -> 2.0 CPU s for the three refits of Chinchilla's law on Epoch's runs, 4.5 -> 2.5 for the IsoFLOP law,
-#: no change for Kaplan's joint law (short tuning leaves it a worse mass matrix); errors and variances within the
-#: Monte Carlo noise of a refit with another seed (docs/performance.md, session 14).
+#: Tuning steps and draws per chain of a refit whose chains start inside the main fit's posterior (a warm start,
+#: :class:`~bayes_scaling.sampling.sampler.WarmStart`). The three refits against 500 and 500 from the model's own
+#: initial point: 3.1 -> 1.6 CPU s (Chinchilla's law on Epoch's runs), 4.4 -> 2.8 (IsoFLOP), 3.5 -> 1.4 (Kaplan's
+#: joint law), 1.4 -> 0.8 (IsoFLOP on Porian's RW "tuned"); errors within 0.05 of their sd of the cold refits' and
+#: variances within 11%, as close as a cold refit with another seed (docs/performance.md, session 14).
 WARM_TUNE = 200
 WARM_DRAWS = 250
 #: Most held-out runs a refit keeps as own errors (evenly spread over its budgets): the slope's information comes
