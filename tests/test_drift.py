@@ -244,19 +244,32 @@ def test_only_slow_mixing_is_extended_and_by_a_bounded_factor():
     assert run._extension(dataclasses.replace(base, ess_bulk={"a": 900.0}, problems=()), settings) is None
 
 
-def test_refits_started_from_the_fit_agree_with_refits_from_scratch_and_repeat_exactly(simulated_frame):
-    """The drift's refits start their chains around the main fit's posterior mean (nutpie's ``init_mean``) and tune
-    briefly: their errors and variances match refits started from scratch within Monte Carlo noise, and the same
-    seed and start give the same numbers."""
+def test_refits_started_from_the_fit_agree_with_refits_from_scratch_and_repeat_exactly(simulated_frame,
+                                                                                      monkeypatch):
+    """The drift's refits start their chains inside the main fit's posterior (its unconstrained mean, a jitter of one
+    sd) and tune briefly: nutpie takes those starting points, the errors and variances match refits started from
+    scratch within Monte Carlo noise, and the same seed and start give the same numbers."""
     from bayes_scaling.sampling.run import sample_prepared
+    from bayes_scaling.sampling.sampler import WarmStart
     from bayes_scaling.uncertainty import drift
 
     prepared = _prepared(simulated_frame)
     sampled = sample_prepared(prepared)
     start = sampled.warm_start
-    assert start is not None and start.mean.shape == (sampled.compiled.n_dim,) and np.all(np.isfinite(start.mean))
+    assert start is not None and start.mean.shape == start.sd.shape == (sampled.compiled.n_dim,)
+    assert np.all(np.isfinite(start.mean)) and np.all(start.sd > 0)
     cold = drift.refit_errors(prepared, sampled.built, sampled.compiled, 0.0)
+    starts = []
+    real = WarmStart.initial_point
+
+    def recording(self, seed=None):
+        starts.append(real(self, seed))
+        return starts[-1]
+
+    monkeypatch.setattr(WarmStart, "initial_point", recording)
     warm = drift.refit_errors(prepared, sampled.built, sampled.compiled, 0.0, start)
+    assert len(starts) >= prepared.spec.sampler.chains  # nutpie asked for them: one per chain and refit at least
+    assert all(np.all(np.abs(point - start.mean) <= start.sd + 1e-12) for point in starts)
     again = drift.refit_errors(prepared, sampled.built, sampled.compiled, 0.0, start)
     np.testing.assert_array_equal(warm.errors, again.errors)
     np.testing.assert_array_equal(warm.distances, cold.distances)
