@@ -57,7 +57,7 @@ def _ecdf_of(sbc: dict[str, Any], name: str) -> dict[str, Any]:
     """The PIT-ECDF of a parameter's ranks with its band: stored with the result, or computed now for results
     written before it was."""
     stored = sbc.get("ecdf", {}).get(name)
-    return stored if stored is not None else rank_ecdf(sbc["ranks"][name])
+    return stored if stored is not None else rank_ecdf(sbc["ranks"][name], rank_draws=sbc["rank_draws"])
 
 
 def _rank_figure(sbc: dict[str, Any]) -> Figure:

@@ -222,9 +222,11 @@ def sbc(prepared: PreparedFit, simulations: int = 100, *, seed: int = 0, draws: 
             "seconds": seconds, "task_seconds": [t for _, t in results]}
 
 
-def rank_ecdf(ranks, *, seed: int = 0, band: float | None = None, simulations: int = 1000) -> dict[str, Any]:
+def rank_ecdf(ranks, *, seed: int = 0, band: float | None = None, simulations: int = 1000,
+              rank_draws: int = RANK_DRAWS) -> dict[str, Any]:
     """The PIT-ECDF of SBC ranks with ArviZ's simultaneous ``band`` (Säilynoja, Bürkner & Vehtari 2022): the ranks
-    (0..:data:`RANK_DRAWS`) become PIT values ``(rank + u) / (RANK_DRAWS + 1)`` with a seeded uniform ``u``; they
+    (0..``rank_draws``, the draws they were counted among: :data:`RANK_DRAWS` now, 199 in results saved before
+    session 14) become PIT values ``(rank + u) / (rank_draws + 1)`` with a seeded uniform ``u``; they
     are uniform, as SBC requires, unless the ECDF leaves the band somewhere (``inside`` False). Returns the
     evaluation points, the ECDF and the band's bounds as lists, and ``inside``."""
     from arviz_stats.ecdf_utils import ecdf_pit
@@ -234,7 +236,7 @@ def rank_ecdf(ranks, *, seed: int = 0, band: float | None = None, simulations: i
     if values.size == 0:
         return {"inside": True, "x": [], "ecdf": [], "lower": [], "upper": []}
     rng = np.random.default_rng([seed, 11])
-    pit = (values + rng.uniform(size=values.size)) / (RANK_DRAWS + 1)
+    pit = (values + rng.uniform(size=values.size)) / (rank_draws + 1)
     x, ecdf, lower, upper = ecdf_pit(np.sort(pit), band, simulations, rng=np.random.default_rng([seed, 12]))
     inside = bool(np.all((ecdf >= lower - 1e-12) & (ecdf <= upper + 1e-12)))
     return {"inside": inside, "x": x.tolist(), "ecdf": ecdf.tolist(), "lower": lower.tolist(),
