@@ -281,3 +281,22 @@ def test_plan_on_a_law_without_an_allocation_is_refused_with_the_fix(tmp_path, c
     for question in (["--compute", "1e21"], ["--params", "1e9"], ["--target-loss", "3.0"]):
         assert main(["-q", "plan", str(path), *question]) == EXIT_BAD_INPUT
         assert "has no compute-optimal allocation" in capsys.readouterr().err
+
+
+def test_the_command_exits_with_mains_code_and_every_line_it_printed(tmp_path):
+    """``bayes-scaling`` ends its process without the interpreter's teardown (``cli.run``): its exit code is main's
+    and nothing it printed to a pipe is lost."""
+    import subprocess
+    import sys
+
+    missing = tmp_path / "no-such-fit"
+    done = subprocess.run([sys.executable, "-m", "bayes_scaling.cli", "plan", str(missing), "--compute", "1e21"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "error:" in done.stderr and str(missing.name) in done.stderr
+    from bayes_scaling.data.registry import load_registry
+
+    done = subprocess.run([sys.executable, "-m", "bayes_scaling.cli", "data", "list"], capture_output=True,
+                          text=True, timeout=120)
+    last = sorted(load_registry())[-1]
+    assert done.returncode == 0 and all(f"{name}:" in done.stdout for name in load_registry())
+    assert f"{last}:" in done.stdout and done.stdout.rstrip().splitlines()[-1].lstrip().startswith("sha256")
