@@ -142,6 +142,9 @@ def test_sbc_ranks_every_parameter_of_each_simulation(tmp_path, capsys, simulate
     assert all(len(r) == 3 - result["skipped"] and all(0 <= k <= result["rank_draws"] for k in r)
                for r in result["ranks"].values())
     assert set(result["p_values"]) == set(result["ranks"]) == set(result["ecdf_inside"])
+    failed = result["failed"]  # why fits failed: each check counted, together at least the unconverged ones
+    assert set(failed) == {"rhat", "divergences", "ess"} and all(0 <= n <= 3 for n in failed.values())
+    assert (result["unconverged"] == 0) == (sum(failed.values()) == 0) and sum(failed.values()) >= result["unconverged"]
 
 
 def test_calibrate_and_sbc_refuse_bad_settings_before_any_fit(tmp_path, capsys, simulated_frame, monkeypatch):

@@ -182,6 +182,11 @@ def test_calibration_section_shows_coverage_bootstrap_and_rank_histograms():
     assert "Bayesian: law + discrepancy" in html and "bootstrap (Huber point fits of resampled runs)" in html
     assert "honest at 2 of 2 cutoffs" in html and "77% to 100% on 48 runs" in html
     assert "No parameter's rank uniformity is rejected" in html and "3 of 100 fits failed" in html
+    assert "with R-hat above" not in html  # a result saved before the reasons were counted
+    result = _calibration_result()
+    result["sbc"]["failed"] = {"rhat": 2, "divergences": 1, "ess": 3}
+    _, _, why = calibration_section(result)
+    assert "2 with R-hat above 1.01, 1 with divergences, 3 short of effective draws" in why
     _, _, bad = calibration_section(_calibration_result(coverage_gp=0.6))
     assert 'class="bad">With the discrepancy term' in bad and "at 0 of 2 cutoffs" in bad
     summary = calibration_summary_section({"chinchilla": ("chinchilla/index.html", _calibration_result())})

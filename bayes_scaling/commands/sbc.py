@@ -18,9 +18,12 @@ REJECT_BELOW = 0.01
 
 
 def format_sbc(name: str, result: dict) -> str:
+    failed = result.get("failed")
+    why = (f": {failed['rhat']} R-hat, {failed['divergences']} divergences, {failed['ess']} effective draws"
+           if failed else "")
     lines = [f"{name}: simulation-based calibration, {result['simulations'] - result['skipped']} simulated datasets "
              f"({result['skipped']} skipped: non-finite data; {result.get('extended', 0)} sampled again, longer, for "
-             f"want of effective draws; {result['unconverged']} fits failed the diagnostics, ranks kept); "
+             f"want of effective draws; {result['unconverged']} fits failed the diagnostics{why}, ranks kept); "
              f"ranks among {result['rank_draws']} draws, chi-square on {result['bins']} bins",
              f"{'parameter':<12}{'chi2 p':>10}  PIT-ECDF in its {result.get('ecdf_band', 0.99):.0%} simultaneous band"]
     for name_, p in result["p_values"].items():

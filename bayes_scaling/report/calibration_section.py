@@ -16,6 +16,7 @@ from markupsafe import Markup
 from matplotlib.figure import Figure
 
 from bayes_scaling.report.html import Cell, figure_html, render, table_html
+from bayes_scaling.sampling.diagnostics import MAX_RHAT
 from bayes_scaling.validation.holdout import HONEST_MASS, LEVELS, honest_range, is_honest, is_scored, optimum_text
 from bayes_scaling.validation.sbc import ECDF_BAND, rank_ecdf
 
@@ -126,6 +127,7 @@ def _sbc_context(sbc: dict[str, Any]) -> dict[str, Any]:
     return {"simulations": sbc["simulations"], "rank_draws": sbc["rank_draws"], "bins": sbc["bins"],
             "band": sbc.get("ecdf_band", ECDF_BAND), "skipped": sbc["skipped"], "unconverged": sbc["unconverged"],
             "fitted": sbc["simulations"] - sbc["skipped"], "extended": sbc.get("extended", 0),
+            "failed": sbc.get("failed"), "max_rhat": MAX_RHAT,
             "worst": min(sbc["p_values"].values()) if sbc["p_values"] else float("nan"),
             "rejected": [name for name in sbc["ranks"] if not _ecdf_of(sbc, name)["inside"]],
             "figure": figure_html(_rank_figure(sbc), "PIT-ECDF of the SBC ranks minus the uniform CDF, one panel per "

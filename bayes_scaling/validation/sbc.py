@@ -156,9 +156,10 @@ def _fit_chunk(task) -> list[dict[str, Any]]:
             values = np.asarray(posterior[name]).ravel()
             thinned = values[np.linspace(0, values.size - 1, RANK_DRAWS).astype(int)]
             ranks[name] = int(np.sum(thinned < truth[name]))
-        converged = (not diagnostics.divergences and diagnostics.max_rhat <= diagnostics.max_rhat_allowed
-                     and not _short_of_rank_draws(diagnostics, names))
-        out.append({"index": index, "ranks": ranks, "converged": converged, "extended": extended})
+        failed = {"rhat": diagnostics.max_rhat > diagnostics.max_rhat_allowed,
+                  "divergences": bool(diagnostics.divergences), "ess": _short_of_rank_draws(diagnostics, names)}
+        out.append({"index": index, "ranks": ranks, "converged": not any(failed.values()), "failed": failed,
+                    "extended": extended})
     return out
 
 
@@ -176,6 +177,7 @@ def sbc(prepared: PreparedFit, simulations: int = 100, *, seed: int = 0, draws: 
     dict with ``ranks`` ({parameter: list of ranks in 0..RANK_DRAWS}), ``p_values`` (chi-square uniformity test on
     BINS bins), ``simulations``, ``skipped`` (simulations whose data were not finite), ``unconverged`` (count of
     fits failing R-hat, divergences or :data:`RANK_DRAWS` effective draws; their ranks are kept, as SBC requires),
+    ``failed`` (how many fits failed each of those three checks: ``rhat``, ``divergences``, ``ess``),
     ``extended`` (fits sampled again, longer, for want of effective draws), ``seconds`` (wall clock) and
     ``task_seconds`` (the chunks' own times: their sum over ``seconds`` is the speed-up).
     """
@@ -218,6 +220,7 @@ def sbc(prepared: PreparedFit, simulations: int = 100, *, seed: int = 0, draws: 
     return {"ranks": ranks, "p_values": p_values, "ecdf_inside": {name: e["inside"] for name, e in ecdf.items()},
             "ecdf": ecdf, "ecdf_band": ECDF_BAND, "simulations": simulations, "skipped": skipped,
             "unconverged": sum(not row["converged"] for row in fitted),
+            "failed": {check: sum(row["failed"][check] for row in fitted) for check in ("rhat", "divergences", "ess")},
             "extended": sum(row.get("extended", False) for row in fitted), "rank_draws": RANK_DRAWS, "bins": BINS,
             "seconds": seconds, "task_seconds": [t for _, t in results]}
 
