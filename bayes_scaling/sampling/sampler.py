@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
+from bayes_scaling.sampling.arrow_trace import trace_datasets
 from bayes_scaling.sampling.model import BuiltModel
 from bayes_scaling.spec import SamplerSpec
 from bayes_scaling.util.blas import one_blas_thread
@@ -19,6 +20,8 @@ log = logging.getLogger(__name__)
 #: Sampler statistics kept in the posterior file (the rest of nutpie's are internal to its adaptation).
 KEPT_STATS = ("diverging", "n_steps", "depth", "maxdepth_reached", "step_size", "mean_tree_accept", "energy",
               "energy_error", "logp")
+#: The draws in the sampler's unconstrained space (a run's warm start for the next is their mean and sd).
+UNCONSTRAINED = "unconstrained_draw"
 
 
 @dataclass(frozen=True)
@@ -93,16 +96,18 @@ def run_nuts(built: BuiltModel, settings: SamplerSpec, *, compiled=None, progres
             target_accept=settings.target_accept,
             adaptation=settings.adaptation,
             store_unconstrained=True,
+            return_raw_trace=True,
         )
     done = time.perf_counter()
     log.info("sampled %d chains x %d draws in %.1f s", settings.chains, settings.draws, done - compiled_at)
-    stats = trace["sample_stats"].to_dataset()
-    posterior = trace["posterior"].to_dataset()
+    posterior, stats = trace_datasets(trace, compiled.coords, built.sampled_names, (*KEPT_STATS, UNCONSTRAINED))
+    unconstrained = stats[UNCONSTRAINED]
+    stats.attrs.update(inference_library="nutpie", inference_library_version=nutpie.__version__)
     return SamplingResult(
-        posterior=posterior[built.sampled_names],
+        posterior=posterior,
         sample_stats=stats[[name for name in KEPT_STATS if name in stats]],
         compile_seconds=compiled_at - start,
         sampling_seconds=done - compiled_at,
-        warm_start=WarmStart(stats["unconstrained_draw"].mean(("chain", "draw")).to_numpy(),
-                             stats["unconstrained_draw"].std(("chain", "draw")).to_numpy()),
+        warm_start=WarmStart(unconstrained.mean(("chain", "draw")).to_numpy(),
+                             unconstrained.std(("chain", "draw")).to_numpy()),
     )
