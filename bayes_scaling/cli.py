@@ -305,6 +305,14 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERNAL
 
 
+def _watched() -> bool:
+    """Whether a profiler, tracer or coverage tool watches this process (``sys.setprofile``/``settrace``, or a tool
+    registered with ``sys.monitoring``, as cProfile and coverage are on Python 3.12)."""
+    monitoring = getattr(sys, "monitoring", None)
+    tools = [] if monitoring is None else [monitoring.get_tool(tool) for tool in range(6)]
+    return sys.getprofile() is not None or sys.gettrace() is not None or any(tools)
+
+
 def run() -> None:
     """The ``bayes-scaling`` command: :func:`main`, then the process ends without tearing the interpreter down.
 
@@ -312,7 +320,8 @@ def run() -> None:
     seventh of ``fit models/chinchilla.toml``, after everything was written. So once :func:`main` has returned
     (every output written and closed, any Dask cluster shut down), the output streams are flushed, the exit
     handlers a normal exit runs are run (logging's flush, PyTensor's pruning of old generated source) and the
-    process exits with main's code. If a thread other than the main one is still running, or Python has no
+    process exits with main's code. If a thread other than the main one is still running, a profiler, tracer or
+    coverage tool watches the process (they write their results at exit), or Python has no
     ``atexit._run_exitfuncs``, it exits the normal way instead.
     """
     code = main()
@@ -320,7 +329,7 @@ def run() -> None:
     sys.stderr.flush()
     exit_handlers = getattr(atexit, "_run_exitfuncs", None)
     busy = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon and t.is_alive()]
-    if exit_handlers is None or busy:
+    if exit_handlers is None or busy or _watched():
         sys.exit(code)
     exit_handlers()
     sys.stdout.flush()

@@ -303,3 +303,14 @@ def test_the_command_exits_with_mains_code_and_every_line_it_printed(tmp_path):
     last = sorted(load_registry())[-1]
     assert done.returncode == 0 and all(f"{name}:" in done.stdout for name in load_registry())
     assert f"{last}:" in done.stdout and done.stdout.rstrip().splitlines()[-1].lstrip().startswith("sha256")
+
+
+def test_a_profiled_command_exits_the_normal_way_so_the_profile_is_written(tmp_path):
+    """cProfile (and coverage) write their results at exit: under them the command does not skip the teardown."""
+    import subprocess
+    import sys
+
+    profile = tmp_path / "cli.prof"
+    done = subprocess.run([sys.executable, "-m", "cProfile", "-o", str(profile), "-m", "bayes_scaling.cli", "data",
+                           "list"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and profile.is_file() and profile.stat().st_size > 0
