@@ -138,6 +138,11 @@ class CalibrationSpec:
     sbc_tune: int = 250
 
     def __post_init__(self) -> None:
+        for key in ("replicates", "simulations", "sbc_draws", "sbc_tune"):
+            value = getattr(self, key)
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise ValueError(f"[calibration] {key} must be a whole number, got {value!r}; write it without quotes, "
+                                 f"e.g. {key} = {getattr(CalibrationSpec, key)}")
         if not self.hold_out or any(not 0 < f < 1 for f in self.hold_out):
             raise ValueError(f"[calibration] hold_out fractions must lie in (0, 1), got {list(self.hold_out)}")
         if self.replicates < 2 or self.simulations < 0 or self.sbc_draws < 50 or self.sbc_tune < 50:

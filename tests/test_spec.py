@@ -36,6 +36,8 @@ def minimal(**extra):
         (minimal(calibration={"hold_out": [0.2, 1.5]}), "hold_out fractions must lie in (0, 1), got [0.2, 1.5]"),
         (minimal(calibration={"replicats": 10}), "[calibration]: unknown key(s) ['replicats']"),
         (minimal(calibration={"replicates": 1}), "needs replicates >= 2"),
+        (minimal(calibration={"sbc_tune": "lots"}), "[calibration] sbc_tune must be a whole number, got 'lots'"),
+        (minimal(calibration={"sbc_draws": 12.5}), "sbc_draws must be a whole number, got 12.5; write it without"),
         (minimal(priors={"A": {"dist": "LogNormal", "mu": 0, "sigma": 1, "at": "middle"}}),
          "a prior's 'at' must be one of value, centre, got 'middle'"),
     ],
