@@ -72,10 +72,7 @@ def spec_files(paths: list[str]) -> list[Path]:
 
 def fingerprint(prepared) -> str:
     """What a fit depends on: the spec, the law's form and priors, the data's checksum and the package version."""
-    content = {"spec": prepared.spec.to_dict() | {"path": None, "sensitivity": None, "calibration": None},
-               "data": prepared.runs.source.get("sha256"),
-               "law": prepared.law.equation,
-               "priors": {name: prior.to_mapping() for name, prior in prepared.priors.items()},
+    content = {**prepared.model_content(), "data": prepared.runs.source.get("sha256"),
                "rows": prepared.runs.frame["row"].tolist(), "version": __version__}
     return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 

@@ -67,6 +67,14 @@ class PreparedFit:
     priors: dict
     runs: RunTable
 
+    def model_content(self) -> dict:
+        """What the model depends on besides its data, JSON-ready: the spec (without its file path, sensitivity
+        checks and calibration), the law's equation and every prior. Keys of saved fits and compiled models start
+        from it."""
+        return {"spec": self.spec.to_dict() | {"path": None, "sensitivity": None, "calibration": None},
+                "law": self.law.equation,
+                "priors": {name: prior.to_mapping() for name, prior in self.priors.items()}}
+
 
 def prepare(spec: AnalysisSpec, frame: pd.DataFrame | None = None) -> PreparedFit:
     """Resolve and validate everything a fit needs; raises before any sampling or writing. ``frame``: the runs as a

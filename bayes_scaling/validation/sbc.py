@@ -118,8 +118,7 @@ _COMPILED: dict[str, tuple[Any, Any]] = {}
 def design_key(prepared: PreparedFit, geometry: str) -> str:
     """What the compiled model of an SBC depends on: the spec, the law's form, the priors, the runs (the design and
     budgets; the observed losses are swapped in per simulation) and the geometry."""
-    content = {"spec": prepared.spec.to_dict() | {"path": None}, "law": prepared.law.equation, "geometry": geometry,
-               "priors": {name: prior.to_mapping() for name, prior in prepared.priors.items()}}
+    content = {**prepared.model_content(), "geometry": geometry}
     digest = hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode())
     digest.update(pd.util.hash_pandas_object(prepared.runs.frame, index=True).to_numpy().tobytes())
     return digest.hexdigest()
