@@ -145,8 +145,9 @@ def fit(data: pd.DataFrame | str | Path | AnalysisSpec, law: str | None = None, 
         As the spec's ``[priors]``, ``[sampler]`` (``draws``, ``tune``, ``chains``, ``seed``...), ``[likelihood]
         family`` and ``[data]`` filters; by default the law's own (``law.default_filters``).
     discrepancy : str
-        ``"after"`` (default: the GP fitted to the sampled law's residuals) or ``"in_model"`` (sampled with the law,
-        so that every parameter interval carries the misfit; slower), as ``[discrepancy] gp``.
+        ``"after"`` (the GP fitted to the sampled law's residuals) or ``"in_model"`` (sampled with the law, so that
+        every parameter interval carries the misfit; slower), as ``[discrepancy] gp``; by default the law's own
+        (``law.default_discrepancy``).
     budget_effect : str
         ``"none"`` (default: every run independent, the scored method) or ``"auto"`` (a random offset per budget
         where the runs have budgets, so that runs of one budget err together), as ``[discrepancy] budgets``.
@@ -186,7 +187,7 @@ def fit(data: pd.DataFrame | str | Path | AnalysisSpec, law: str | None = None, 
     raw = {"analysis": {"name": name, "law": law, "title": f"{law} law on {_label(data)}"}, "data": table,
            "likelihood": {"family": likelihood} if likelihood else {},
            "priors": {key: dict(value) for key, value in (priors or {}).items()}, "sampler": dict(sampler or {}),
-           "discrepancy": {"gp": discrepancy or "after", "budgets": budget_effect or "none"}}
+           "discrepancy": {"gp": discrepancy or chosen.default_discrepancy, "budgets": budget_effect or "none"}}
     spec = spec_from_dict(raw, where=WHERE, in_memory=frame is not None)
     return fit_spec(spec, frame, progress=progress)
 

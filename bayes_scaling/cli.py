@@ -148,8 +148,9 @@ def _add_spec_arguments(p) -> None:
                    help=f"largest |C / 6ND - 1| accepted when N, D and C are all given (default {COMPUTE_TOLERANCE})")
     p.add_argument("--likelihood", choices=sorted(LIKELIHOODS), help="observation model on log loss")
     p.add_argument("--discrepancy", choices=["after", "in-model"],
-                   help="fit the discrepancy GP after sampling the law (default, the scored method) or sample it "
-                        "with the law's parameters, so that their intervals carry the misfit (slower)")
+                   help="fit the discrepancy GP after sampling the law or sample it with the law's parameters, so "
+                        "that their intervals carry the misfit (slower); default: the spec's, else the law's own "
+                        "(docs/cli.md)")
     p.add_argument("--budget-effect", choices=list(BUDGET_EFFECTS),
                    help="none (default, the scored method: every run independent) or auto (a random offset per "
                         "budget where the data have budgets: runs of one budget err together)")

@@ -171,8 +171,9 @@ class AnalysisSpec:
     references: tuple[str, ...] = ()
     #: Budgets (FLOP) its page answers at the top (``[plan] budgets``); none: 1, 10 and 100 times its largest run.
     plan_budgets: tuple[float, ...] = ()
-    #: Where the discrepancy GP is fitted (``[discrepancy] gp``): "after" sampling, on the law's residuals (the
-    #: scored default), or "in_model", sampled with the law's parameters (:mod:`bayes_scaling.sampling.gp_term`).
+    #: Where the discrepancy GP is fitted (``[discrepancy] gp``; a spec file that does not say gets its law's
+    #: ``default_discrepancy``): "after" sampling, on the law's residuals, or "in_model", sampled with the law's
+    #: parameters (:mod:`bayes_scaling.sampling.gp_term`).
     discrepancy: str = "after"
     #: A random offset per budget (``[discrepancy] budgets``): "none" (every run independent: the scored default) or
     #: "auto", one where the data have budgets (:mod:`bayes_scaling.sampling.budget_term`).
@@ -334,7 +335,7 @@ def spec_from_dict(raw: Mapping[str, Any], where: str = "spec", base: Path | Non
     if not isinstance(references, list) or not all(isinstance(key, str) for key in references):
         raise SpecError(f"{where} [analysis]: references must be a list of names, e.g. references = "
                         "[\"hoffmann-2022\", \"epoch-2024\"]")
-    discrepancy = raw.get("discrepancy", {}).get("gp", "after")
+    discrepancy = raw.get("discrepancy", {}).get("gp", default_discrepancy(str(analysis["law"])))
     if discrepancy not in DISCREPANCY_MODES:
         raise SpecError(f"{where} [discrepancy]: gp must be one of {', '.join(map(repr, DISCREPANCY_MODES))}, got "
                         f"{discrepancy!r}")
@@ -364,6 +365,15 @@ def spec_from_dict(raw: Mapping[str, Any], where: str = "spec", base: Path | Non
         sensitivity=variants_from_list(raw.get("sensitivity", []), where),
         calibration=calibration,
     )
+
+
+def default_discrepancy(law: str) -> str:
+    """Where a fit of ``law`` fits its discrepancy GP unless told otherwise ("after" for an unknown law, which
+    :func:`bayes_scaling.sampling.run.prepare` reports)."""
+    try:
+        return get_law(law).default_discrepancy
+    except ValueError:
+        return "after"
 
 
 def default_likelihood(law: str) -> str:

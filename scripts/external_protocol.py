@@ -1,7 +1,8 @@
 """Issue 15's check for other labs' sweeps, run on Porian et al.'s *raw* runs as a user would run it: fit each law
 with its command-line defaults to the budgets up to a tenth of the top one, score every run of the larger budgets.
 
-    python scripts/external_protocol.py build/external [--law chinchilla] [--only porian-rw-tuned]
+    python scripts/external_protocol.py build/external [--law chinchilla] [--only porian-rw-tuned] \
+        [--discrepancy in_model]
 
 Each fit is `bayes_scaling.fit(train, law=LAW)` (what `bayes-scaling fit --law LAW --data train.csv` does) and each
 score `fit.score(test)` (`bayes-scaling score`). Pass = converged, 90% coverage inside the central 99% Binomial band
@@ -23,6 +24,7 @@ import pandas as pd
 from bayes_scaling import api
 from bayes_scaling.data.filters import split_below_top
 from bayes_scaling.data.load import load_runs
+from bayes_scaling.spec import DISCREPANCY_MODES
 from bayes_scaling.validation.holdout import honest_range
 from bayes_scaling.validation.suites import SUITES
 
@@ -34,6 +36,8 @@ def main() -> None:
     parser.add_argument("folder", type=Path)
     parser.add_argument("--law", action="append", help="law (repeatable; default chinchilla and isoflop)")
     parser.add_argument("--only", action="append", help="suite name (repeatable; default every Porian suite)")
+    parser.add_argument("--discrepancy", choices=DISCREPANCY_MODES, help="where the GP is fitted (default: the "
+                        "command line's default; use a separate folder per choice)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(name)s %(message)s")
     args.folder.mkdir(parents=True, exist_ok=True)
@@ -46,7 +50,8 @@ def main() -> None:
         train, test = split_below_top(raw, 1.0)
         for law in laws:
             began = time.process_time()
-            fit = api.fit(train.frame[COLUMNS], law=law, name=f"{suite.name}-{law}")
+            chosen = {} if args.discrepancy is None else {"discrepancy": args.discrepancy}
+            fit = api.fit(train.frame[COLUMNS], law=law, name=f"{suite.name}-{law}", **chosen)
             scored = fit.score(test.frame[COLUMNS]).attrs["score"]
             summary = scored["summary"]
             n = summary["n_runs"]

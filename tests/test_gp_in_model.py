@@ -97,3 +97,23 @@ def test_a_gp_inside_the_model_samples_with_smaller_steps(simulated_frame):
     assert prepare(spec_from_dict(raw, in_memory=True), simulated_frame).spec.sampler.target_accept == 0.995
     del raw["discrepancy"], raw["sampler"]
     assert prepare(spec_from_dict(raw, in_memory=True), simulated_frame).spec.sampler.target_accept == 0.95
+
+
+def test_a_laws_default_discrepancy_is_what_a_spec_the_command_line_and_python_get_unless_told(monkeypatch):
+    from bayes_scaling.cli import build_parser
+    from bayes_scaling.commands.arguments import spec_from_args
+    from bayes_scaling.laws import get_law
+
+    law = type(get_law("chinchilla"))
+    for default in ("after", "in_model"):
+        monkeypatch.setattr(law, "default_discrepancy", default)
+        likelihood = "normal" if default == "in_model" else "student_t"
+        assert (spec_from_dict(_raw()).discrepancy, spec_from_dict(_raw()).likelihood) == (default, likelihood)
+        args = build_parser().parse_args(["fit", "--law", "chinchilla", "--data", "runs.csv", "--out", "o"])
+        assert (spec_from_args(args).discrepancy, spec_from_args(args).likelihood) == (default, likelihood)
+        for flag, expected in (("after", ("after", "student_t")), ("in-model", ("in_model", "normal"))):
+            args = build_parser().parse_args(["fit", "--law", "chinchilla", "--data", "runs.csv", "--out", "o",
+                                              "--discrepancy", flag])
+            assert (spec_from_args(args).discrepancy, spec_from_args(args).likelihood) == expected
+        stated = spec_from_dict(_raw(discrepancy={"gp": "after"}))  # a spec that says keeps what it says
+        assert (stated.discrepancy, stated.likelihood) == ("after", "student_t")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from bayes_scaling.data.runs import COMPUTE_TOLERANCE, FLAGS
 from bayes_scaling.laws import get_law
-from bayes_scaling.spec import AnalysisSpec, DataSpec, SpecError, likelihood_for, load_spec
+from bayes_scaling.spec import AnalysisSpec, DataSpec, SpecError, default_likelihood, likelihood_for, load_spec
 
 #: Canonical column -> argparse destination of its flag (``--n-params-col`` -> ``n_params_col``).
 FLAG_DESTS = {name: flag.lstrip("-").replace("-", "_") for name, flag in FLAGS.items()}
@@ -36,11 +36,14 @@ def spec_from_args(args: argparse.Namespace) -> AnalysisSpec:
         data = DataSpec(csv=args.data, columns=columns, units=units, filters=filters, compute_tolerance=tolerance)
         name = Path(args.out).name if getattr(args, "out", None) else Path(args.data).stem
         spec = AnalysisSpec(name=name, law=args.law, data=data, title=f"{args.law} law on {args.data}",
-                            likelihood=law.default_likelihood)
+                            likelihood=likelihood_for(law.default_discrepancy, None, law.default_likelihood,
+                                                      "--likelihood"),
+                            discrepancy=law.default_discrepancy)
     discrepancy = (getattr(args, "discrepancy", None) or spec.discrepancy).replace("-", "_")
     given = args.likelihood or (spec.likelihood if spec.discrepancy == discrepancy else None)
+    fallback = spec.likelihood if spec.discrepancy == discrepancy else default_likelihood(spec.law)
     spec = dataclasses.replace(spec, discrepancy=discrepancy,
-                               likelihood=likelihood_for(discrepancy, given, spec.likelihood, "--likelihood"),
+                               likelihood=likelihood_for(discrepancy, given, fallback, "--likelihood"),
                                budget_effect=getattr(args, "budget_effect", None) or spec.budget_effect)
     overrides = {k: getattr(args, k) for k in ("seed", "draws", "tune", "chains") if getattr(args, k) is not None}
     if overrides:

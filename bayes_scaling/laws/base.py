@@ -120,6 +120,10 @@ class Law:
     floor: ClassVar[str | None] = None
     #: The likelihood a fit of this law uses unless its spec or ``--likelihood`` says otherwise.
     default_likelihood: ClassVar[str] = "student_t"
+    #: Where a fit of this law fits its discrepancy GP unless its spec or ``--discrepancy`` says otherwise: "after"
+    #: sampling, on the law's residuals, or "in_model", sampled with the law's parameters (its coefficients
+    #: integrated out, which needs the normal likelihood; :mod:`bayes_scaling.sampling.gp_term`).
+    default_discrepancy: ClassVar[str] = "after"
     #: Data filters a fit from the command line (``fit --law``) applies unless told otherwise (a spec file states its
     #: own): names of :data:`bayes_scaling.data.filters.FILTERS` and their values.
     default_filters: ClassVar[dict[str, float]] = {}
