@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 import bayes_scaling as bs
+from bayes_scaling.analysis.planning import LAW_ONLY_IN_MODEL
 from bayes_scaling.data.errors import DataError
 from bayes_scaling.spec import SpecError
 
@@ -57,7 +58,9 @@ def test_plan_is_a_tidy_table_with_one_whole_answer_per_budget_and_the_law_besid
     n_opt = budget[(budget["quantity"] == "n_params") & (budget["answer"] == "whole")].iloc[0]
     law = budget[(budget["quantity"] == "n_params") & (budget["answer"] == "law only")].iloc[0]
     assert n_opt["lower"] < n_opt["median"] < n_opt["upper"] and n_opt["unit"] == "parameters"
-    assert n_opt["upper"] - n_opt["lower"] > law["upper"] - law["lower"]
+    assert law["lower"] < law["median"] < law["upper"]
+    # the default fit samples the GP with the law, so the law alone's parameters carry the misfit (and it says so)
+    assert frame.attrs["plan"]["compute"][0]["law_only"]["includes"] == LAW_ONLY_IN_MODEL
     assert n_opt["decades_beyond"] == pytest.approx(np.log10(1e22 / 3e21), abs=0.01)
     assert set(frame.loc[frame["question"] != "budget", "answer"]) == {"law only"}
     assert frame.attrs["plan"]["compute"][0]["compute"] == 1e22

@@ -101,11 +101,11 @@ def test_the_budget_effect_is_an_option_that_samples_with_smaller_steps_and_is_r
     from bayes_scaling.spec import SpecError, spec_from_dict
     from bayes_scaling.validation.sbc import ranked_names
 
-    raw = {"analysis": {"name": "x", "law": "chinchilla"}, "data": {}}
+    raw = {"analysis": {"name": "x", "law": "chinchilla"}, "data": {}, "discrepancy": {"gp": "after"}}
     default = prepare(spec_from_dict(raw, in_memory=True), simulated_frame)
-    assert default.spec.budget_effect == "none" and default.spec.sampler.target_accept == 0.95
+    assert default.spec.budget_effect == "none" and default.spec.sampler.target_accept == 0.95  # GP after sampling
     assert budget_term.SD not in ranked_names(default)
-    raw["discrepancy"] = {"budgets": "auto"}
+    raw["discrepancy"] = {"gp": "after", "budgets": "auto"}
     asked = prepare(spec_from_dict(raw, in_memory=True), simulated_frame)
     assert asked.spec.sampler.target_accept == BUDGET_TARGET_ACCEPT
     assert ranked_names(asked)[-1] == budget_term.SD

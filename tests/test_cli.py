@@ -74,10 +74,12 @@ def test_adhoc_fit_recovers_simulated_parameters(adhoc_fit):
     assert tree["log_likelihood"]["log_loss"].dims == ("chain", "draw", "run")
     # ArviZ-friendly: only natural-scale parameters in the posterior, the sampler's own coordinates apart, prior
     # groups, units on the data, per-run draws in single precision, every variable compressed
-    assert set(tree["posterior"].data_vars) == {*TRUE_PARAMS, "sigma", "nu", "a", "b"}  # a, b derived
+    # the law's default: its discrepancy GP sampled with it (amplitude and one length scale per input), normal noise
+    gp = {"gp_eta", "gp_length_n_params", "gp_length_n_tokens"}
+    assert set(tree["posterior"].data_vars) == {*TRUE_PARAMS, "sigma", *gp, "a", "b"}  # a, b derived
     assert tree["posterior"]["a"].attrs["description"].startswith("derived, not sampled: a = beta / (alpha + beta)")
     assert {"A_centred", "B_centred"} <= set(tree["unconstrained_posterior"].data_vars)
-    assert set(tree["prior"].data_vars) == {*TRUE_PARAMS, "sigma", "nu"} and "prior_predictive" in tree.children
+    assert set(tree["prior"].data_vars) >= {*TRUE_PARAMS, "sigma", *gp} and "prior_predictive" in tree.children
     assert tree["constant_data"]["n_params"].attrs["units"] == "parameters"
     assert tree["posterior_predictive"]["log_loss"].dtype == np.float32
     import h5py
@@ -112,7 +114,8 @@ def test_calibrate_scores_bayes_and_bootstrap_on_the_same_held_out_runs(tmp_path
     csv = write_csv(tmp_path / "runs.csv", simulated_frame.drop(columns=["compute"]))
     out = tmp_path / "backtest.json"
     args = ["-q", "calibrate", "--law", "chinchilla", "--data", csv, "--hold-out", "0.2", "--replicates", "8",
-            "--draws", "300", "--tune", "300", "--out", str(out), "--scheduler", "serial", "--bootstrap-starts", "12"]
+            "--draws", "300", "--tune", "300", "--out", str(out), "--scheduler", "serial", "--bootstrap-starts", "12",
+            "--discrepancy", "after"]  # the backtest's mechanics; the GP inside the model is scored in docs/
     assert main(args) == 0
     text = capsys.readouterr().out
     assert "extrapolation backtest" in text and "bootstrap" in text
@@ -134,7 +137,7 @@ def test_sbc_ranks_every_parameter_of_each_simulation(tmp_path, capsys, simulate
     csv = write_csv(tmp_path / "runs.csv", simulated_frame.drop(columns=["compute"]))
     out = tmp_path / "sbc.json"
     args = ["-q", "sbc", "--law", "chinchilla", "--data", csv, "--simulations", "3", "--draws", "200", "--tune",
-            "200", "--out", str(out), "--scheduler", "serial"]
+            "200", "--out", str(out), "--scheduler", "serial", "--discrepancy", "after"]  # in-model SBC: elsewhere
     assert main(args) in (0, 1)  # three simulations cannot establish uniformity; the ranks are what is checked
     assert "simulation-based calibration" in capsys.readouterr().out
     result = json.loads(out.read_text())

@@ -43,3 +43,13 @@ def test_the_packaged_prior_names_its_version_and_suites_and_falls_back_to_the_p
     assert all(np.all(np.isfinite(values)) for values in prior.draws.values())
     allocation = packaged_allocation_prior("isoflop")  # the drift of log10 N_opt, learned from IsoFLOP budgets
     assert allocation is not None and allocation.version == prior.version and len(allocation.suites) >= 10
+
+
+def test_a_fit_gets_the_prior_learned_from_suites_fitted_the_same_way():
+    after, inside = packaged_prior("chinchilla"), packaged_prior("chinchilla", discrepancy="in_model")
+    assert after.version != inside.version and inside.version.endswith("in-model") and len(inside.suites) >= 10
+    assert packaged_allocation_prior("isoflop", discrepancy="in_model").version == inside.version
+    offsets = packaged_prior("chinchilla", budget_effect="auto")
+    assert offsets.version not in (after.version, inside.version)
+    # no prior was learned in-model with offsets per budget: the in-model one is used (and the log says so)
+    assert packaged_prior("chinchilla", budget_effect="auto", discrepancy="in_model").version == inside.version

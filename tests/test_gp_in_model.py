@@ -74,7 +74,8 @@ def _raw(**extra):
 
 
 def test_a_gp_inside_the_model_takes_the_normal_likelihood_and_refuses_another():
-    assert spec_from_dict(_raw()).likelihood == "student_t"
+    assert spec_from_dict(_raw(discrepancy={"gp": "after"})).likelihood == "student_t"
+    assert spec_from_dict(_raw()).likelihood == "normal"  # Chinchilla's law samples its GP inside by default
     assert spec_from_dict(_raw(discrepancy={"gp": "after"})).discrepancy == "after"
     inside = spec_from_dict(_raw(discrepancy={"gp": "in_model"}))
     assert (inside.discrepancy, inside.likelihood) == ("in_model", "normal")
@@ -95,7 +96,8 @@ def test_a_gp_inside_the_model_samples_with_smaller_steps(simulated_frame):
         == IN_MODEL_TARGET_ACCEPT
     raw["sampler"] = {"target_accept": 0.995}  # a stricter setting is kept
     assert prepare(spec_from_dict(raw, in_memory=True), simulated_frame).spec.sampler.target_accept == 0.995
-    del raw["discrepancy"], raw["sampler"]
+    raw["discrepancy"] = {"gp": "after"}
+    del raw["sampler"]
     assert prepare(spec_from_dict(raw, in_memory=True), simulated_frame).spec.sampler.target_accept == 0.95
 
 

@@ -42,6 +42,14 @@ VALIDATED_DECADES = 1.5
 WHOLE = ("law, its discrepancy along the IsoFLOP line (GP) and the extrapolation error beyond the data learned "
          "across published sweeps (N_opt and loss); without run-to-run noise")
 LAW_ONLY = "the law alone (its parameters' posterior): no discrepancy or extrapolation error"
+#: The same for a fit whose discrepancy GP was sampled with the law: its parameters carry the misfit.
+LAW_ONLY_IN_MODEL = ("the law alone (its parameters' posterior, sampled with the discrepancy GP, so they carry the "
+                     "misfit): no discrepancy at the point asked, no extrapolation error")
+
+
+def law_only(fit: FitResult) -> str:
+    """What an answer of the law alone includes, for this fit (:data:`LAW_ONLY` or :data:`LAW_ONLY_IN_MODEL`)."""
+    return LAW_ONLY_IN_MODEL if fit.discrepancy.fitted == "in_model" else LAW_ONLY
 ALLOCATION = ("n_params", "n_tokens", "tokens_per_param", "loss")
 
 
@@ -114,12 +122,12 @@ def _budget_rows(fit: FitResult, compute: Sequence[float], level: float, discrep
     rows = []
     for k, law_row in enumerate(law_rows):
         if whole is None:
-            row = {**law_row, "includes": LAW_ONLY}
+            row = {**law_row, "includes": law_only(fit)}
         else:
             found = _rows(whole.isel(compute=[k]), "compute", ALLOCATION, level)[0]
             missing = float(whole["n_params"].isel(compute=k).isnull().mean())
             row = {**found, "includes": WHOLE, "no_minimum": missing,
-                   "law_only": {name: law_row[name] for name in ALLOCATION}}
+                   "law_only": {**{name: law_row[name] for name in ALLOCATION}, "includes": law_only(fit)}}
         row["extrapolation"] = extrapolation(extent, compute=row["compute"], n_params=row["n_params"]["median"],
                                              n_tokens=row["n_tokens"]["median"])
         try:
@@ -142,7 +150,7 @@ def _reach(fit: FitResult, target: float, probability: float, discrepancy: bool,
         except LawNotApplicable:
             pass
     if found is None:
-        found = {**compute_to_reach(fit, target, probability, discrepancy=False), "includes": LAW_ONLY}
+        found = {**compute_to_reach(fit, target, probability, discrepancy=False), "includes": law_only(fit)}
     where = found["compute"] if found["reachable"] else found.get("at_compute")
     found["extrapolation"] = None if where is None else extrapolation(extent, compute=where)
     return found
@@ -157,7 +165,7 @@ def _inference(fit: FitResult, target: float, inference_tokens: float, level: fl
         return None
     names = ("n_params", "n_tokens", "tokens_per_param", "training_compute", "total_compute", "saving")
     return {"inference_tokens": inference_tokens, **{name: summary(found[name], level) for name in names},
-            "includes": LAW_ONLY, "at_grid_edge": found.attrs["at_grid_edge"]}
+            "includes": law_only(fit), "at_grid_edge": found.attrs["at_grid_edge"]}
 
 
 def _floor_text(fit: FitResult, level: float) -> str | None:
@@ -216,7 +224,7 @@ def plan(
     try:
         exps = fit.exponents()
         out["exponents"] = {name: summary(exps[name], level) for name in ("a", "b")}
-        out["exponents"]["includes"] = LAW_ONLY
+        out["exponents"]["includes"] = law_only(fit)
     except LawNotApplicable:
         out["exponents"] = None
     if compute:
@@ -225,7 +233,7 @@ def plan(
         budgets = fit.optimal_for_params(n_params)
         rows = _rows(budgets, "n_params", ("compute", "n_tokens", "tokens_per_param", "loss"), level)
         for row in rows:
-            row["includes"] = LAW_ONLY
+            row["includes"] = law_only(fit)
             row["extrapolation"] = extrapolation(extent, compute=row["compute"]["median"], n_params=row["n_params"],
                                                  n_tokens=row["n_tokens"]["median"])
         out["params"] = rows
@@ -236,7 +244,7 @@ def plan(
         for row, value in zip(rows, needed["target_loss"].values, strict=True):
             reachable = float(needed["reachable"].sel(target_loss=value).mean())
             row["probability_reachable"] = reachable
-            row["includes"] = LAW_ONLY
+            row["includes"] = law_only(fit)
             row["extrapolation"] = extrapolation(extent, compute=row["compute"]["median"],
                                                  n_params=row["n_params"]["median"],
                                                  n_tokens=row["n_tokens"]["median"])

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from bayes_scaling.analysis.planning import VALIDATED_DECADES
+from bayes_scaling.analysis.planning import LAW_ONLY_IN_MODEL, VALIDATED_DECADES
 from bayes_scaling.analysis.planning import plan as make_plan
 from bayes_scaling.analysis.stacking import stacked_allocation
 from bayes_scaling.commands.stack import format_stacked
@@ -110,8 +110,13 @@ def format_plan(result: dict) -> str:
                          f"({choice['excess']['mean']:.4f} nats), {cost['level']:.0%} interval "
                          f"[{cost['lower']:.2%}, {cost['upper']:.2%}]")
         if row.get("law_only"):
-            lines.append("  the law alone, for comparison (narrower: it leaves out the law's misfit and extrapolation "
-                         "error; do not quote it beyond the runs):")
+            if row["law_only"].get("includes") == LAW_ONLY_IN_MODEL:
+                lines.append("  the law alone, for comparison (its parameters were sampled with the discrepancy, so "
+                             "they carry the misfit; it leaves out the discrepancy at this budget and the "
+                             "extrapolation error; do not quote it beyond the runs):")
+            else:
+                lines.append("  the law alone, for comparison (narrower: it leaves out the law's misfit and "
+                             "extrapolation error; do not quote it beyond the runs):")
             lines += _lines(row["law_only"], ("n_params", "loss"), indent="    ")
     for row in result.get("params", []):
         lines.append(f"\nmodel size N = {count(row['n_params'])} parameters, the budget that makes it "

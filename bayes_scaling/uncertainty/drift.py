@@ -157,10 +157,11 @@ def measure_drift(prepared, built, compiled, eta: float, prior: ExtrapolationPri
     false;
     :mod:`bayes_scaling.uncertainty.extrapolation`)."""
     own = refit_errors(prepared, built, compiled, eta, start_from) if refits else OwnErrors.empty()
-    prior = prior or packaged_prior(prepared.law.name, prepared.spec.budget_effect)
+    prior = prior or packaged_prior(prepared.law.name, prepared.spec.budget_effect, prepared.spec.discrepancy)
     reference = largest_scale({name: prepared.runs.column(name) for name in prepared.law.inputs})
     found = drift_model(prior, own)
-    allocation = packaged_allocation_prior(prepared.law.name, prepared.spec.budget_effect)
+    allocation = packaged_allocation_prior(prepared.law.name, prepared.spec.budget_effect,
+                                           prepared.spec.discrepancy)
     return {"drift": 0.0, "drift_from": reference, "drift_errors": int(own.errors.size),
             "drift_own": own.to_dict(), "drift_model": found.to_dict(),
             "allocation_model": None if allocation is None else allocation_model(allocation).to_dict()}

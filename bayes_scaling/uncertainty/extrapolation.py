@@ -47,9 +47,12 @@ log = logging.getLogger(__name__)
 
 #: The packaged file of cross-suite posteriors, one per law (and ``"any"``, pooled over laws).
 PRIOR_FILE = "extrapolation_prior.json"
-#: The packaged prior of each ``budget_effect`` (``[discrepancy] budgets``): learned from the development suites
-#: fitted the same way, since a law fitted with offsets per budget errs differently beyond its data.
-PRIOR_FILES = {"none": PRIOR_FILE, "auto": "extrapolation_prior_budget_effect.json"}
+#: The packaged prior of each way of fitting, keyed by (``discrepancy``, ``budget_effect``) (``[discrepancy] gp`` and
+#: ``budgets``): learned from the development suites fitted the same way, since a law fitted with its discrepancy
+#: inside the model, or with offsets per budget, errs differently beyond its data. A combination without a file of
+#: its own uses the one of its ``discrepancy`` without offsets.
+PRIOR_FILES = {("after", "none"): PRIOR_FILE, ("after", "auto"): "extrapolation_prior_budget_effect.json",
+               ("in_model", "none"): "extrapolation_prior_in_model.json"}
 #: Hyperparameters the cross-suite model's posterior draws hold.
 HYPER = ("mu", "tau", "psi", "rho")
 
@@ -100,9 +103,19 @@ class OwnErrors:
                    rows=np.asarray(raw.get("rows", []), dtype=float))
 
 
+def prior_file(budget_effect: str = "none", discrepancy: str = "after") -> str:
+    """The packaged prior's file name for a fit with ``budget_effect`` and ``discrepancy`` (:data:`PRIOR_FILES`)."""
+    found = PRIOR_FILES.get((discrepancy, budget_effect))
+    if found is None:
+        found = PRIOR_FILES[(discrepancy, "none")]
+        log.info("no extrapolation prior learned for discrepancy %r with budget offsets %r; using %s", discrepancy,
+                 budget_effect, found)
+    return found
+
+
 @cache
-def _packaged(budget_effect: str = "none") -> dict[str, Any]:
-    text = resources.files("bayes_scaling.uncertainty").joinpath(PRIOR_FILES[budget_effect]).read_text(
+def _packaged(budget_effect: str = "none", discrepancy: str = "after") -> dict[str, Any]:
+    text = resources.files("bayes_scaling.uncertainty").joinpath(prior_file(budget_effect, discrepancy)).read_text(
         encoding="utf-8")
     return json.loads(text)
 
@@ -113,18 +126,19 @@ def prior_from_dict(law: str, raw: dict[str, Any], version: str) -> Extrapolatio
                               {name: np.asarray(raw["draws"][name], dtype=float) for name in HYPER})
 
 
-def packaged_prior(law: str, budget_effect: str = "none") -> ExtrapolationPrior:
-    """The packaged cross-suite prior for ``law`` fitted with ``budget_effect``, or the one pooled over laws
-    (``"any"``) for a law it has none for."""
-    stored = _packaged(budget_effect)
+def packaged_prior(law: str, budget_effect: str = "none", discrepancy: str = "after") -> ExtrapolationPrior:
+    """The packaged cross-suite prior for ``law`` fitted with ``budget_effect`` and ``discrepancy``, or the one
+    pooled over laws (``"any"``) for a law it has none for."""
+    stored = _packaged(budget_effect, discrepancy)
     key = law if law in stored["laws"] else "any"
     return prior_from_dict(key, stored["laws"][key], stored["version"])
 
 
-def packaged_allocation_prior(law: str, budget_effect: str = "none") -> ExtrapolationPrior | None:
-    """The packaged cross-suite prior of the N_opt drift for ``law`` fitted with ``budget_effect`` (or the pooled
-    one), None if the file has none."""
-    stored = _packaged(budget_effect)
+def packaged_allocation_prior(law: str, budget_effect: str = "none",
+                              discrepancy: str = "after") -> ExtrapolationPrior | None:
+    """The packaged cross-suite prior of the N_opt drift for ``law`` fitted with ``budget_effect`` and
+    ``discrepancy`` (or the pooled one), None if the file has none."""
+    stored = _packaged(budget_effect, discrepancy)
     key = law if law in stored["laws"] else "any"
     found = stored["laws"][key].get("allocation")
     return None if found is None else prior_from_dict(key, found, stored["version"])
