@@ -81,8 +81,9 @@ def test_a_fit_with_budget_offsets_recovers_their_spread_the_runs_noise_and_a():
     frame = design.assign(loss=np.exp(mu + 0.004 * rng.standard_normal(mu.size)))
     sampler = {"seed": 3}
     with_offsets = api.fit(frame, law="chinchilla", likelihood="normal", sampler=sampler, budget_effect="auto",
-                           name="with")
-    without = api.fit(frame, law="chinchilla", likelihood="normal", sampler=sampler, name="without")
+                           name="with", discrepancy="after")
+    without = api.fit(frame, law="chinchilla", likelihood="normal", sampler=sampler, name="without",
+                      discrepancy="after")
     assert with_offsets.converged and without.converged
     summary = with_offsets.summary(level=0.9)
     spread = float(np.std(offsets))
