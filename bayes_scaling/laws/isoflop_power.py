@@ -28,6 +28,8 @@ class IsoFlopPowerLaw(IsoFlopLaw):
 
     name = "isoflop_power"
     floor = None  # Kaplan's frontier has no floor
+    #: Not scored with the GP inside the model (docs/calibration.md, session 15, scored the floored law only).
+    default_discrepancy = "after"
     title = "IsoFLOP profiles on Kaplan's power-law frontier (no floor; the form of Kaplan's L* crossover)"
     plain_title = "IsoFLOP profiles on a power-law compute frontier (no floor)"
     equation = "L = (C_c/C)^α_C · g(log(N / (N_0 C^a)); u, v)"
