@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from bayes_scaling.sampling.diagnostics import diagnose
+from bayes_scaling.sampling.generated_source import keep_generated_source
 from bayes_scaling.uncertainty.extrapolation import HYPER
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,7 @@ def fit_cross_suite(errors: pd.DataFrame, *, seed: int = 0, draws: int = 2000, t
         pm.Potential("errors", -0.5 * (np.sum(np.log(2 * np.pi * variance)) + pm.math.sum(pm.math.log(inflation))
                                        + pm.math.sum(residual**2 / variance)
                                        - pm.math.sum(rho**2 * cross**2 / inflation)))
+        keep_generated_source()  # PyTensor's generated source beside its cache, not new files in /tmp
         idata = pm.sample(draws=draws, tune=tune, chains=chains, target_accept=0.99, random_seed=seed,
                           progressbar=False, compute_convergence_checks=False)
     posterior = idata["posterior"].to_dataset()
