@@ -41,7 +41,7 @@ from typing import Any
 from bayes_scaling.data.filters import FILTERS
 from bayes_scaling.data.runs import COMPUTE_TOLERANCE
 from bayes_scaling.data.source import DataSpec
-from bayes_scaling.laws import get_law
+from bayes_scaling.laws import Law, get_law
 from bayes_scaling.laws.inputs import INPUTS
 from bayes_scaling.priors import Prior
 
@@ -335,7 +335,7 @@ def spec_from_dict(raw: Mapping[str, Any], where: str = "spec", base: Path | Non
     if not isinstance(references, list) or not all(isinstance(key, str) for key in references):
         raise SpecError(f"{where} [analysis]: references must be a list of names, e.g. references = "
                         "[\"hoffmann-2022\", \"epoch-2024\"]")
-    discrepancy = raw.get("discrepancy", {}).get("gp", default_discrepancy(str(analysis["law"])))
+    discrepancy = raw.get("discrepancy", {}).get("gp", law_default(str(analysis["law"]), "default_discrepancy"))
     if discrepancy not in DISCREPANCY_MODES:
         raise SpecError(f"{where} [discrepancy]: gp must be one of {', '.join(map(repr, DISCREPANCY_MODES))}, got "
                         f"{discrepancy!r}")
@@ -358,7 +358,7 @@ def spec_from_dict(raw: Mapping[str, Any], where: str = "spec", base: Path | Non
         notes=" ".join(str(analysis.get("notes", "")).split()),
         data=data_spec_from_table(raw["data"], f"{where} [data]", base, in_memory=in_memory),
         likelihood=likelihood_for(discrepancy, raw.get("likelihood", {}).get("family"),
-                                  default_likelihood(str(analysis["law"])), f"{where} [likelihood]"),
+                                  law_default(str(analysis["law"]), "default_likelihood"), f"{where} [likelihood]"),
         priors=priors,
         sampler=sampler,
         path=None if base is None else where,
@@ -367,22 +367,14 @@ def spec_from_dict(raw: Mapping[str, Any], where: str = "spec", base: Path | Non
     )
 
 
-def default_discrepancy(law: str) -> str:
-    """Where a fit of ``law`` fits its discrepancy GP unless told otherwise ("after" for an unknown law, which
-    :func:`bayes_scaling.sampling.run.prepare` reports)."""
+def law_default(law: str, setting: str) -> str:
+    """A law's default ``setting`` (``"default_likelihood"``, ``"default_discrepancy"``) unless a spec says otherwise;
+    the base :class:`~bayes_scaling.laws.Law`'s for an unknown law, which
+    :func:`bayes_scaling.sampling.run.prepare` reports."""
     try:
-        return get_law(law).default_discrepancy
+        return getattr(get_law(law), setting)
     except ValueError:
-        return "after"
-
-
-def default_likelihood(law: str) -> str:
-    """The likelihood a fit of ``law`` uses unless told otherwise (``student_t`` for an unknown law, which
-    :func:`bayes_scaling.sampling.run.prepare` reports)."""
-    try:
-        return get_law(law).default_likelihood
-    except ValueError:
-        return "student_t"
+        return getattr(Law, setting)
 
 
 def load_spec(path: str | Path) -> AnalysisSpec:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from bayes_scaling.data.runs import COMPUTE_TOLERANCE, FLAGS
 from bayes_scaling.laws import get_law
-from bayes_scaling.spec import AnalysisSpec, DataSpec, SpecError, default_likelihood, likelihood_for, load_spec
+from bayes_scaling.spec import AnalysisSpec, DataSpec, SpecError, law_default, likelihood_for, load_spec
 
 #: Canonical column -> argparse destination of its flag (``--n-params-col`` -> ``n_params_col``).
 FLAG_DESTS = {name: flag.lstrip("-").replace("-", "_") for name, flag in FLAGS.items()}
@@ -41,7 +41,7 @@ def spec_from_args(args: argparse.Namespace) -> AnalysisSpec:
                             discrepancy=law.default_discrepancy)
     discrepancy = (getattr(args, "discrepancy", None) or spec.discrepancy).replace("-", "_")
     given = args.likelihood or (spec.likelihood if spec.discrepancy == discrepancy else None)
-    fallback = spec.likelihood if spec.discrepancy == discrepancy else default_likelihood(spec.law)
+    fallback = spec.likelihood if spec.discrepancy == discrepancy else law_default(spec.law, "default_likelihood")
     spec = dataclasses.replace(spec, discrepancy=discrepancy,
                                likelihood=likelihood_for(discrepancy, given, fallback, "--likelihood"),
                                budget_effect=getattr(args, "budget_effect", None) or spec.budget_effect)
