@@ -33,9 +33,10 @@ def _expand(compiled, x: np.ndarray) -> tuple[int, np.ndarray]:
     return code, out
 
 
-@pytest.fixture(scope="module")
-def both(simulated_frame):
-    """The Chinchilla model compiled by nutpie's own wrappers and by the lean ones."""
+@pytest.fixture(scope="module", params=["law alone", "GP inside"])
+def both(simulated_frame, request):
+    """The Chinchilla model compiled by nutpie's own wrappers and by the lean ones: the law alone (1-d shared
+    arrays) and with the discrepancy GP inside (its basis and Gram matrix are 2-d)."""
     import nutpie
     import pytensor
 
@@ -44,8 +45,9 @@ def both(simulated_frame):
     columns = {name: name for name in ("n_params", "n_tokens", "compute", "loss")}
     runs = RunTable(frame=validate_table(simulated_frame, "simulated", columns), source={"file": "simulated"},
                     n_counts_embeddings=True)
-    law, likelihood = get_law("chinchilla"), get_likelihood("student_t")
-    built = build_model(law, runs, likelihood, all_priors(law, likelihood, {}))
+    inside = request.param == "GP inside"
+    law, likelihood = get_law("chinchilla"), get_likelihood("normal" if inside else "student_t")
+    built = build_model(law, runs, likelihood, all_priors(law, likelihood, {}), discrepancy=inside)
     with pytensor.config.change_flags(numba__fastmath=False):  # as compile_model does
         reference = nutpie.compile_pymc_model(built.model, backend="numba", var_names=built.sampled_names)
     return reference, compile_model(built), runs
@@ -76,6 +78,9 @@ def test_same_after_swapping_data(both):
     assert _logp(swapped_lean, x)[1] == _logp(swapped_ref, x)[1] != before
     fewer = {name: runs.column(name)[:10] for name in ("n_params", "n_tokens")} | {f"{OBSERVED}_observed": new[
         f"{OBSERVED}_observed"][:10]}
+    if "gp_basis" in lean.shared_data:  # a refit's rows of the GP's basis, and their Gram matrix
+        basis = np.ascontiguousarray(lean.shared_data["gp_basis"][:10])
+        fewer |= {"gp_basis": basis, "gp_gram": basis.T @ basis}
     assert _logp(lean.with_data(**fewer), x)[1] == _logp(reference.with_data(**fewer), x)[1]
 
 
@@ -88,12 +93,13 @@ def test_non_finite_density_reported_by_the_same_code(both):
     assert any(mine in (3, 4) for mine, _ in codes)
 
 
-def test_other_shared_shapes_left_to_nutpie(both):
-    """A model with a 2-d or integer shared array gets nutpie's own wrappers (checked without compiling them)."""
+def test_other_shared_arrays_left_to_nutpie(both):
+    """A model with an integer, 0-d or Fortran-ordered shared array gets nutpie's own wrappers (checked without
+    compiling them)."""
     from bayes_scaling.sampling.lean_numba import lean_wrappers, make_expand_wrapper, make_logp_wrapper
 
     reference = both[0]
-    for odd in (np.zeros((3, 2)), np.arange(3)):
+    for odd in (np.asfortranarray(np.zeros((3, 2))), np.arange(3), np.zeros(())):
         shared = {"odd": odd}
         with lean_wrappers():
             logp, _ = make_logp_wrapper(2, reference.logp_func.vm.jit_fn, reference.user_data, ["odd"], shared)

@@ -7,10 +7,11 @@ about 8 of the 10 s that compiling the Chinchilla model cost. PyTensor's own fun
 they load in well under a second.
 
 :func:`lean_wrappers` swaps in wrappers with the same C signatures and return codes that copy element by element
-and read each 1-d float64 shared array straight from nutpie's user-data record (pointer and size). The log
+and read each float64 shared array straight from nutpie's user-data record (pointer and shape). The log
 density, its gradient and therefore every draw are unchanged (``tests/test_lean_numba.py`` checks both). A model
 with a shared array of another rank or dtype, or a nutpie whose private factories changed signature, is compiled
-by nutpie's own wrappers, as it always was.
+by nutpie's own wrappers, as it always was. (Until session 16 only 1-d arrays were read, so a model with the
+discrepancy GP inside, whose basis is a 2-d array, fell back to nutpie's wrappers: 11.5 s of compiling.)
 
 Tested against nutpie 0.16 (``pyproject.toml`` pins ``>=0.16,<0.17``). What a newer nutpie could break: the names
 and parameters of ``nutpie.compile_pymc._make_c_logp_func`` and ``_make_c_expand_func`` (checked here: a mismatch
@@ -123,13 +124,14 @@ def make_expand_wrapper(n_dim, n_expanded, expand_fn, user_data, shared_var_keys
 
 
 def _simple(shared_data, keys) -> bool:
-    """Whether every shared array is 1-d float64 (what :func:`_extraction` reads)."""
-    return all(shared_data[k].ndim == 1 and shared_data[k].dtype == np.float64 for k in keys)
+    """Whether every shared array is C-contiguous float64 of rank 1 or more (what :func:`_extraction` reads)."""
+    return all(shared_data[k].ndim >= 1 and shared_data[k].dtype == np.float64
+               and shared_data[k].flags.c_contiguous for k in keys)
 
 
 def _extraction(function, user_data, keys):
-    """A jitted ``extract(x, user_data_ptr) -> function(x, *shared arrays)`` that reads each 1-d float64 array's
-    pointer and size from nutpie's user-data record (``shared.data.<key>``, ``shared.size.<key>``)."""
+    """A jitted ``extract(x, user_data_ptr) -> function(x, *shared arrays)`` that reads each float64 array's pointer
+    and shape from nutpie's user-data record (``shared.data.<key>``, ``shared.shape.<key>``: one word per axis)."""
     import numba
 
     keys = list(keys)
@@ -137,17 +139,19 @@ def _extraction(function, user_data, keys):
         return numba.njit(inline="always")(lambda x, user_data_: function(x))
     record = user_data.dtype["shared"]
     base = user_data.dtype.fields["shared"][1]
-    offsets = {field: base + record.fields[field][1] for field in ("data", "size")}
-    pointer_word = [(offsets["data"] + record["data"].fields[k][1]) // 8 for k in keys]
-    size_word = [(offsets["size"] + record["size"].fields[k][1]) // 8 for k in keys]
-    arrays = ", ".join(f"a{i}" for i in range(len(keys)))
+    offsets = {field: base + record.fields[field][1] for field in ("data", "shape")}
     lines = ["def extract(x, user_data_):", "    words = carray(user_data_, (n_words,), np.uint64)"]
-    lines += [f"    a{i} = carray(as_pointer(words[{p}]), (int(words[{s}]),), np.float64)"
-              for i, (p, s) in enumerate(zip(pointer_word, size_word, strict=True))]
+    for i, key in enumerate(keys):
+        pointer = (offsets["data"] + record["data"].fields[key][1]) // 8
+        first = (offsets["shape"] + record["shape"].fields[key][1]) // 8
+        rank = record["shape"].fields[key][0].shape[0]
+        shape = "".join(f"int(words[{first + axis}]), " for axis in range(rank))
+        lines.append(f"    a{i} = carray(as_pointer(words[{pointer}]), ({shape}), np.float64)")
+    arrays = ", ".join(f"a{i}" for i in range(len(keys)))
     lines.append(f"    return inner(x, {arrays})")
     namespace = {"carray": numba.carray, "np": np, "as_pointer": _as_pointer(), "inner": function,
                  "n_words": user_data.dtype.itemsize // 8}
-    exec("\n".join(lines), namespace)  # generated: the number of shared arrays is only known per model
+    exec("\n".join(lines), namespace)  # generated: the number and ranks of shared arrays are only known per model
     return numba.njit(inline="always")(namespace["extract"])
 
 
