@@ -178,7 +178,8 @@ def observe(term: GPTerm, columns: dict[str, np.ndarray], mu, observed, sigma, r
     """
     import pymc as pm
     import pytensor.tensor as pt
-    from pytensor.tensor.linalg import cholesky, solve_triangular
+
+    from bayes_scaling.sampling.gp_marginal import gp_marginal_terms
 
     values = term_data(term, columns)
     basis = pm.Data(BASIS_DATA, values[BASIS_DATA], dims=(run_dim, "gp_basis_function"))
@@ -187,13 +188,11 @@ def observe(term: GPTerm, columns: dict[str, np.ndarray], mu, observed, sigma, r
     scale = sqrt_spectral_density(term.frequencies(), eta, lengths, xp=pt)
     residual = observed - mu
     variance = sigma**2
-    b = pt.eye(values[GRAM_DATA].shape[0]) + scale[:, None] * gram * scale[None, :] / variance
-    factor = cholesky(b, lower=True)
-    w = scale * pt.dot(basis.T, residual)
-    z = solve_triangular(factor, w, lower=True)
+    # log|B| and w^T B^{-1} w (w = scale * basis^T r) with their gradients in one Op (gp_marginal.py)
+    logdet, quadratic = gp_marginal_terms(scale, variance, pt.dot(basis.T, residual), gram)[:2]
     n = residual.shape[0]
-    log_density = -0.5 * (n * pt.log(2 * np.pi * variance) + 2 * pt.sum(pt.log(pt.diag(factor)))
-                          + pt.sum(residual**2) / variance - pt.sum(z**2) / variance**2)
+    log_density = -0.5 * (n * pt.log(2 * np.pi * variance) + logdet + pt.sum(residual**2) / variance
+                          - quadratic / variance**2)
     return pm.Potential("log_loss_marginal", log_density)
 
 
