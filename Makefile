@@ -36,6 +36,7 @@ test-all: test test-slow
 benchmark: $(STAMP)
 	$(PY) benchmarks/bench_fit_stages.py
 	$(PY) benchmarks/bench_refits.py
+	$(PY) benchmarks/bench_gp_marginal.py
 	$(PY) benchmarks/bench_chinchilla_geometry.py
 	$(PY) benchmarks/bench_report_rerun.py
 	$(PY) benchmarks/bench_calibrate.py
