@@ -19,10 +19,11 @@ and, with :math:`u = B^{-1} w`,
     \partial q/\partial v = (s \odot u)^T G (s \odot u) / v^2, \quad
     \partial q/\partial a = 2\, u \odot s.
 
-PyTensor's own graph of the same terms (a Cholesky factor, triangular solves, and the Cholesky's gradient, which
-solves against 64 x 64 right-hand sides twice) cost about 150 us per log density and gradient at 64 basis functions;
-this Op computes the factor once, inverts it by one forward substitution and forms everything above from
-:math:`B^{-1}`: about 55 us (``benchmarks/bench_gp_marginal.py``). First derivatives only (NUTS needs no more).
+PyTensor's own graph of the same terms goes through a Cholesky factor, triangular solves and the Cholesky's
+gradient (two more solves against 64 x 64 right-hand sides); this Op computes the factor once, inverts it by one
+forward substitution and forms everything above from :math:`B^{-1}`. The whole log density and gradient of
+Chinchilla's law with the GP inside on Epoch AI's 240 runs (64 basis functions): 84 us against 132
+(``benchmarks/bench_gp_marginal.py``). First derivatives only (NUTS needs no more).
 """
 
 from __future__ import annotations
