@@ -21,26 +21,15 @@ import time
 import numpy as np
 
 
-def cholesky_graph_observe(term, columns, mu, observed, sigma, run_dim):
-    """The density of ``gp_term.observe`` written with PyTensor's Cholesky and triangular solve (the reference)."""
-    import pymc as pm
+def cholesky_terms(scale, variance, a, gram):
+    """log|B| and w^T B^{-1} w written with PyTensor's Cholesky and triangular solve (the graph before session 16),
+    in place of :data:`~bayes_scaling.sampling.gp_marginal.gp_marginal_terms` (same inputs, its first two outputs)."""
     import pytensor.tensor as pt
     from pytensor.tensor.linalg import cholesky, solve_triangular
 
-    from bayes_scaling.sampling import gp_term
-
-    values = gp_term.term_data(term, columns)
-    basis = pm.Data(gp_term.BASIS_DATA, values[gp_term.BASIS_DATA], dims=(run_dim, "gp_basis_function"))
-    gram = pm.Data(gp_term.GRAM_DATA, values[gp_term.GRAM_DATA], dims=("gp_basis_function", "gp_basis_function_"))
-    eta, lengths = gp_term._hyperparameters(term)
-    scale = gp_term.sqrt_spectral_density(term.frequencies(), eta, lengths, xp=pt)
-    residual, variance = observed - mu, sigma**2
-    b = pt.eye(values[gp_term.GRAM_DATA].shape[0]) + scale[:, None] * gram * scale[None, :] / variance
-    factor = cholesky(b, lower=True)
-    z = solve_triangular(factor, scale * pt.dot(basis.T, residual), lower=True)
-    log_density = -0.5 * (residual.shape[0] * pt.log(2 * np.pi * variance) + 2 * pt.sum(pt.log(pt.diag(factor)))
-                          + pt.sum(residual**2) / variance - pt.sum(z**2) / variance**2)
-    return pm.Potential("log_loss_marginal", log_density)
+    factor = cholesky(pt.eye(gram.shape[0]) + scale[:, None] * gram * scale[None, :] / variance, lower=True)
+    z = solve_triangular(factor, scale * a, lower=True)
+    return [2 * pt.sum(pt.log(pt.diag(factor))), pt.sum(z**2)]
 
 
 def logp_and_gradient(built):
@@ -69,7 +58,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from bayes_scaling.likelihoods import get_likelihood
-    from bayes_scaling.sampling import model as model_module
+    from bayes_scaling.sampling import gp_marginal
     from bayes_scaling.sampling.model import all_priors, build_model
     from bayes_scaling.sampling.run import prepare
     from bayes_scaling.spec import load_spec
@@ -80,14 +69,14 @@ def main() -> None:
     likelihood = get_likelihood("normal")
     priors = all_priors(prepared.law, likelihood, spec.priors)
     variants = {}
-    fused = model_module.observe_with_gp
-    for label, observe in (("fused Op (now)", fused), ("Cholesky graph (before)", cholesky_graph_observe),
-                           ("law alone", None)):
-        model_module.observe_with_gp = observe or fused
+    fused = gp_marginal.gp_marginal_terms
+    for label, terms in (("fused Op (now)", fused), ("Cholesky graph (before)", cholesky_terms),
+                         ("law alone", None)):
+        gp_marginal.gp_marginal_terms = terms or fused  # gp_term.observe looks it up when it builds the model
         try:
-            built = build_model(prepared.law, prepared.runs, likelihood, priors, discrepancy=observe is not None)
+            built = build_model(prepared.law, prepared.runs, likelihood, priors, discrepancy=terms is not None)
         finally:
-            model_module.observe_with_gp = fused
+            gp_marginal.gp_marginal_terms = fused
         variants[label] = logp_and_gradient(built)
     rng = np.random.default_rng(0)
     sizes = {label: f.size for label, f in variants.items()}
