@@ -141,10 +141,31 @@ def test_the_models_own_shared_arrays_take_the_lean_wrappers(both):
     from bayes_scaling.sampling.lean_numba import lean_wrappers, make_expand_wrapper, make_logp_wrapper
 
     reference = both[0]
-    keys = list(reference.shared_data)
+    keys = {name: [reference.shared_var_keys[var] for var in getattr(reference, f"{name}_func").get_shared()]
+            for name in ("logp", "expand")}  # as nutpie passes them
     with lean_wrappers():
-        logp, _ = make_logp_wrapper(reference.n_dim, reference.logp_func.vm.jit_fn, reference.user_data, keys,
-                                    reference.shared_data)
+        logp, _ = make_logp_wrapper(reference.n_dim, reference.logp_func.vm.jit_fn, reference.user_data,
+                                    keys["logp"], reference.shared_data)
         expand, _ = make_expand_wrapper(reference.n_dim, reference.n_expanded, reference.expand_func.vm.jit_fn,
-                                        reference.user_data, keys, reference.shared_data)
+                                        reference.user_data, keys["expand"], reference.shared_data)
     assert (logp.__name__, expand.__name__) == ("logp", "expand")
+
+
+def test_entry_points_are_loaded_from_the_disk_cache(both):
+    """A second compile of the same model loads its C entry points from numba's disk cache (under PyTensor's key
+    and this module's), and the trampoline nutpie compiles gives the same density as nutpie's own wrappers."""
+    from bayes_scaling.sampling.lean_numba import lean_wrappers, make_logp_wrapper
+
+    reference = both[0]
+    keys = [reference.shared_var_keys[var] for var in reference.logp_func.get_shared()]
+    with lean_wrappers():
+        wrappers = [make_logp_wrapper(reference.n_dim, reference.logp_func.vm.jit_fn, reference.user_data, keys,
+                                      reference.shared_data)[0] for _ in range(2)]
+    assert wrappers[1].__globals__["entry"].cache_hits == 1
+    x = np.random.default_rng(5).normal(0.0, 1.0, reference.n_dim)
+    target = wrappers[1].__globals__["target"]
+    grad, value = np.zeros(reference.n_dim), np.zeros(1)
+    code = target(reference.n_dim, x.ctypes.data_as(DOUBLE_P), grad.ctypes.data_as(DOUBLE_P),
+                  value.ctypes.data_as(DOUBLE_P), ctypes.c_void_p(reference.user_data.ctypes.data))
+    assert (code, value[0]) == _logp(reference, x)[:2]
+    np.testing.assert_array_equal(grad, _logp(reference, x)[2])

@@ -23,11 +23,14 @@ and draws with nutpie's own wrappers and fails if it changed). Raise the pin onl
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 import logging
 import threading
 
 import numpy as np
+
+from bayes_scaling.sampling.nutpie_import import import_nutpie
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +45,7 @@ _EXPAND_PARAMETERS = ("n_dim", "n_expanded", "expand_fn", "user_data", "shared_v
 @contextlib.contextmanager
 def lean_wrappers():
     """Within the block, ``nutpie.compile_pymc_model(..., backend="numba")`` builds the lean wrappers."""
+    import_nutpie()
     import nutpie.compile_pymc as nutpie_pymc
 
     original = (getattr(nutpie_pymc, "_make_c_logp_func", None), getattr(nutpie_pymc, "_make_c_expand_func", None))
@@ -66,61 +70,135 @@ def _matches(function, parameters: tuple[str, ...]) -> bool:
 def make_logp_wrapper(n_dim, logp_fn, user_data, shared_keys, shared_data):
     """``int64 logp(dim, x*, grad_out*, logp_out*, user_data*)``: 0 ok, 1 error, 3 non-finite gradient, 4
     non-finite log density, -1 wrong dimension (nutpie's codes)."""
-    import math
-
-    import numba
-
     if not _simple(shared_data, shared_keys):
         return _NUTPIE["logp"](n_dim, logp_fn, user_data, shared_keys, shared_data)
-    extract = _extraction(logp_fn, user_data, shared_keys)
-    signature = numba.types.int64(numba.types.uint64, numba.types.CPointer(numba.types.double),
-                                  numba.types.CPointer(numba.types.double),
-                                  numba.types.CPointer(numba.types.double), numba.types.voidptr)
-
-    def logp(dim, x_, grad_, logp_, user_data_):
-        if dim != n_dim:
-            return -1
-        try:
-            value, grad = extract(numba.carray(x_, (n_dim,)), user_data_)
-        except Exception:  # nutpie's contract: report a failure by its code
-            return 1
-        scalar = value[()]
-        logp_[0] = scalar
-        finite = True
-        for i in range(n_dim):
-            grad_[i] = grad[i]
-            finite = finite and math.isfinite(grad[i])
-        if not finite:
-            return 3
-        if not math.isfinite(scalar):
-            return 4
-        return 0
-
-    return logp, signature
+    return _entry_point(_logp, _logp_trampoline, _logp_signature(), logp_fn, user_data, shared_keys,
+                        {"n_dim": n_dim})
 
 
 def make_expand_wrapper(n_dim, n_expanded, expand_fn, user_data, shared_var_keys, shared_data):
     """``int64 expand(dim, expanded, x*, out*, user_data*)``: 0 ok, -1 wrong size, -2 error (nutpie's codes)."""
-    import numba
-
     if not _simple(shared_data, shared_var_keys):
         return _NUTPIE["expand"](n_dim, n_expanded, expand_fn, user_data, shared_var_keys, shared_data)
-    extract = _extraction(expand_fn, user_data, shared_var_keys)
-    signature = numba.types.int64(numba.types.uint64, numba.types.uint64, numba.types.CPointer(numba.types.double),
-                                  numba.types.CPointer(numba.types.double), numba.types.voidptr)
+    return _entry_point(_expand, _expand_trampoline, _expand_signature(), expand_fn, user_data, shared_var_keys,
+                        {"n_dim": n_dim, "n_expanded": n_expanded})
 
-    def expand(dim, expanded, x_, out_, user_data_):
-        if dim != n_dim or expanded != n_expanded:
-            return -1
-        try:
-            (values,) = extract(numba.carray(x_, (n_dim,)), user_data_)
-        except Exception:
-            return -2
-        for i in range(n_expanded):
-            out_[i] = values[i]
-        return 0
 
-    return expand, signature
+def _logp_signature():
+    from numba import types
+
+    return types.int64(types.uint64, types.CPointer(types.double), types.CPointer(types.double),
+                       types.CPointer(types.double), types.voidptr)
+
+
+def _expand_signature():
+    from numba import types
+
+    return types.int64(types.uint64, types.uint64, types.CPointer(types.double), types.CPointer(types.double),
+                       types.voidptr)
+
+
+# The two entry points' bodies. Each model's constants (``n_dim``, ``n_expanded``) and its ``extract`` are
+# globals of a copy of these functions (no closure), so that numba can cache the compiled copy under a key that
+# names all of them (:func:`_entry_point`).
+def _logp(dim, x_, grad_, logp_, user_data_):
+    if dim != n_dim:  # noqa: F821 (a global of each model's copy)
+        return -1
+    try:
+        value, grad = extract(carray(x_, (n_dim,)), user_data_)  # noqa: F821
+    except Exception:  # nutpie's contract: report a failure by its code
+        return 1
+    scalar = value[()]
+    logp_[0] = scalar
+    finite = True
+    for i in range(n_dim):  # noqa: F821
+        grad_[i] = grad[i]
+        finite = finite and isfinite(grad[i])  # noqa: F821
+    if not finite:
+        return 3
+    if not isfinite(scalar):  # noqa: F821
+        return 4
+    return 0
+
+
+def _expand(dim, expanded, x_, out_, user_data_):
+    if dim != n_dim or expanded != n_expanded:  # noqa: F821
+        return -1
+    try:
+        (values,) = extract(carray(x_, (n_dim,)), user_data_)  # noqa: F821
+    except Exception:
+        return -2
+    for i in range(n_expanded):  # noqa: F821
+        out_[i] = values[i]
+    return 0
+
+
+def _logp_trampoline(dim, x_, grad_, logp_, user_data_):
+    return target(dim, x_, grad_, logp_, user_data_)  # noqa: F821 (the cached entry point's C function)
+
+
+def _expand_trampoline(dim, expanded, x_, out_, user_data_):
+    return target(dim, expanded, x_, out_, user_data_)  # noqa: F821
+
+
+def _entry_point(body, trampoline, signature, function, user_data, keys, constants: dict):
+    """The entry point nutpie compiles, as ``(python function, C signature)``.
+
+    Where PyTensor has a disk-cache key for ``function`` (its compiled log density or expansion), the entry point
+    is compiled here with numba's cache, in PyTensor's numba cache directory, under a key of PyTensor's key, this
+    module's source, the shared arrays' layout and the constants; a later process with the same model loads it
+    instead of compiling it (about 1.5 s a fit). nutpie then compiles only a trampoline that calls it (tens of
+    milliseconds). Without a key (an Op PyTensor does not cache) the body itself is handed to nutpie, compiled in
+    every process as before. Either way the same machine code computes the density, so the draws are the same.
+    """
+    import math
+    import types
+
+    import numba
+
+    extract, extraction_source = _extraction(function, user_data, keys)
+    # ``__name__``: numba rebuilds a cached function's environment from the module it names.
+    namespace = {"__name__": __name__, "extract": extract, "carray": numba.carray, "isfinite": math.isfinite,
+                 **constants}
+    name = body.__name__.lstrip("_")
+    entry = types.FunctionType(body.__code__, namespace, name)
+    key = _cache_key(function, name, extraction_source, constants, signature)
+    if key is None:
+        return entry, signature
+    from pytensor.link.numba.cache import CACHED_SRC_FUNCTIONS
+
+    CACHED_SRC_FUNCTIONS[entry] = key
+    compiled = numba.cfunc(signature, cache=True)(entry)
+    log.debug("%s entry point %s (key %s)", name, "loaded from cache" if compiled.cache_hits else "compiled", key)
+    namespace = {"__name__": __name__, "target": compiled.ctypes, "entry": compiled}
+    return types.FunctionType(trampoline.__code__, namespace, name), signature
+
+
+def _cache_key(function, name: str, extraction_source: str, constants: dict, signature) -> str | None:
+    """The disk-cache key of an entry point, or None where it cannot be cached safely: PyTensor's cache is off (its
+    locator would then not apply, and numba's own would key the entry point by its bytecode alone), or PyTensor
+    has no key for the function it calls."""
+    import hashlib
+    from pathlib import Path
+
+    import pytensor
+    from pytensor.link.numba.cache import CACHED_SRC_FUNCTIONS
+
+    inner = CACHED_SRC_FUNCTIONS.get(getattr(function, "py_func", None))
+    if not pytensor.config.numba__cache or inner is None:
+        return None
+    parts = [_MODULE_DIGEST(Path(__file__)), inner, name, extraction_source, repr(sorted(constants.items())),
+             str(signature)]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+def _module_digest(path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+_MODULE_DIGEST = functools.cache(_module_digest)
 
 
 def _simple(shared_data, keys) -> bool:
@@ -131,12 +209,13 @@ def _simple(shared_data, keys) -> bool:
 
 def _extraction(function, user_data, keys):
     """A jitted ``extract(x, user_data_ptr) -> function(x, *shared arrays)`` that reads each float64 array's pointer
-    and shape from nutpie's user-data record (``shared.data.<key>``, ``shared.shape.<key>``: one word per axis)."""
+    and shape from nutpie's user-data record (``shared.data.<key>``, ``shared.shape.<key>``: one word per axis),
+    and its source."""
     import numba
 
     keys = list(keys)
     if not keys:
-        return numba.njit(inline="always")(lambda x, user_data_: function(x))
+        return numba.njit(inline="always")(lambda x, user_data_: function(x)), "no shared arrays"
     record = user_data.dtype["shared"]
     base = user_data.dtype.fields["shared"][1]
     offsets = {field: base + record.fields[field][1] for field in ("data", "shape")}
@@ -152,7 +231,7 @@ def _extraction(function, user_data, keys):
     namespace = {"carray": numba.carray, "np": np, "as_pointer": _as_pointer(), "inner": function,
                  "n_words": user_data.dtype.itemsize // 8}
     exec("\n".join(lines), namespace)  # generated: the number and ranks of shared arrays are only known per model
-    return numba.njit(inline="always")(namespace["extract"])
+    return numba.njit(inline="always")(namespace["extract"]), "\n".join(lines)
 
 
 _POINTER = None
