@@ -21,6 +21,7 @@ from bayes_scaling.laws.inputs import INPUTS
 from bayes_scaling.likelihoods import LIKELIHOODS
 from bayes_scaling.priors import PriorError
 from bayes_scaling.spec import BUDGET_EFFECTS, SpecError
+from bayes_scaling.util import unused_modules
 from bayes_scaling.util.defaults import (
     DEFAULT_LEVEL,
     DEFAULT_PROBABILITY,
@@ -283,10 +284,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+#: Commands that never start a Dask cluster (their own process hides `distributed` from xarray).
+WITHOUT_CLUSTER = frozenset({"fit", "plan", "score", "stack", "suggest", "crossover"})
+
+
+def main(argv: list[str] | None = None, *, own_process: bool = False) -> int:
+    """Run one command; its exit code. ``own_process``: the process runs only this command (the ``bayes-scaling``
+    entry point), so a command that uses no cluster may hide `distributed` from xarray (:mod:`~bayes_scaling.util.
+    unused_modules`); a caller's own interpreter (tests, notebooks) keeps it."""
     parser = build_parser()
     args = parser.parse_args(argv)
     _setup_logging(args.quiet)
+    if own_process and args.command in WITHOUT_CLUSTER:
+        unused_modules.hide()
     import importlib
 
     try:
@@ -325,7 +335,7 @@ def run() -> None:
     coverage tool watches the process (they write their results at exit), or Python has no
     ``atexit._run_exitfuncs``, it exits the normal way instead.
     """
-    code = main()
+    code = main(own_process=True)
     sys.stdout.flush()
     sys.stderr.flush()
     exit_handlers = getattr(atexit, "_run_exitfuncs", None)

@@ -13,3 +13,23 @@ def test_fit_plan_score_suggest_import_no_plotting_or_cluster_library():
             f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))\n")
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert loaded == "", f"imported on the command path: {loaded}"
+
+
+def test_a_sampled_fit_imports_no_plotting_or_distributed(simulated_frame, tmp_path):
+    """The whole ``bayes-scaling fit`` process (sampling, refits, writing posterior.nc), not only the command's
+    modules: nutpie's module-level ``import arviz`` pulled ``arviz_plots`` and ``matplotlib.pyplot``, and xarray's
+    netCDF writer ``distributed``. dask's core is allowed: xarray imports it on its own when it is installed
+    (:mod:`bayes_scaling.util.unused_modules`)."""
+    simulated_frame.to_csv(csv := tmp_path / "runs.csv", index=False)
+    code = ("import sys\n"
+            "from bayes_scaling.cli import main\n"
+            "code = main(sys.argv[1:], own_process=True)\n"  # as the bayes-scaling entry point runs it
+            "print(code, ','.join(m for m in sorted(sys.modules) if sys.modules[m] is not None))\n")
+    argv = ["-q", "fit", "--law", "chinchilla", "--data", str(csv), "--discrepancy", "after", "--draws", "200",
+            "--tune", "200", "--allow-unconverged", "--out", str(tmp_path / "fit")]
+    done = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, check=True)
+    exit_code, modules = done.stdout.strip().splitlines()[-1].split(" ")
+    imported = set(modules.split(","))
+    assert exit_code == "0" and "nutpie" in imported and (tmp_path / "fit" / "posterior.nc").exists()
+    loaded = [name for name in ("matplotlib", "arviz_plots", "distributed") if name in imported]
+    assert loaded == [], f"imported by a sampled fit: {loaded}"

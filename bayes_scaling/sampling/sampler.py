@@ -12,6 +12,7 @@ import xarray as xr
 
 from bayes_scaling.sampling.arrow_trace import trace_datasets
 from bayes_scaling.sampling.model import BuiltModel
+from bayes_scaling.sampling.nutpie_import import import_nutpie
 from bayes_scaling.spec import SamplerSpec
 from bayes_scaling.util.blas import one_blas_thread
 
@@ -55,10 +56,11 @@ class SamplingResult:
 def compile_model(built: BuiltModel):
     """The nutpie-compiled log density (numba, without fastmath), storing only the sampler's free variables; lean
     C wrappers (:mod:`~bayes_scaling.sampling.lean_numba`) cut the compile time, not the draws."""
-    import nutpie
     import pytensor
 
     from bayes_scaling.sampling.lean_numba import lean_wrappers
+
+    nutpie = import_nutpie()
 
     # Without fastmath: with it, LLVM may reassociate and fuse differently when PyTensor's functions are compiled
     # in this process (and inlined) than when they are loaded from PyTensor's disk cache, and the same seed gave
@@ -76,8 +78,7 @@ def run_nuts(built: BuiltModel, settings: SamplerSpec, *, compiled=None, progres
     """Sample with NUTS; ``settings.seed`` fixes the draws (nutpie reproduces them across processes).
     ``start_from``: chains start around its mean (a refit of a sampled model on part of its data; the draws still
     depend only on the seed and that start)."""
-    import nutpie
-
+    nutpie = import_nutpie()
     start = time.perf_counter()
     if compiled is None:
         compiled = compile_model(built)
