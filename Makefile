@@ -16,6 +16,8 @@ $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON_FOR_VENV) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
+	@# byte-compiled once here: where PYTHONDONTWRITEBYTECODE is set, every process would compile the package again
+	$(PY) -m compileall -q bayes_scaling
 	@touch $(STAMP)
 
 report: $(STAMP)
