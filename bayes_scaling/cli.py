@@ -290,8 +290,8 @@ WITHOUT_CLUSTER = frozenset({"fit", "plan", "score", "stack", "suggest", "crosso
 
 def main(argv: list[str] | None = None, *, own_process: bool = False) -> int:
     """Run one command; its exit code. ``own_process``: the process runs only this command (the ``bayes-scaling``
-    entry point), so a command that uses no cluster may hide `distributed` from xarray (:mod:`~bayes_scaling.util.
-    unused_modules`); a caller's own interpreter (tests, notebooks) keeps it."""
+    entry point), so a command that uses no cluster may hide ``distributed`` from xarray
+    (:mod:`~bayes_scaling.util.unused_modules`); a caller's own interpreter (tests, notebooks) keeps it."""
     parser = build_parser()
     args = parser.parse_args(argv)
     _setup_logging(args.quiet)
