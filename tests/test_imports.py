@@ -33,3 +33,18 @@ def test_a_sampled_fit_imports_no_plotting_or_distributed(simulated_frame, tmp_p
     assert exit_code == "0" and "nutpie" in imported and (tmp_path / "fit" / "posterior.nc").exists()
     loaded = [name for name in ("matplotlib", "arviz_plots", "distributed") if name in imported]
     assert loaded == [], f"imported by a sampled fit: {loaded}"
+
+
+def test_arviz_still_works_after_nutpie_was_imported_without_it():
+    """After :func:`import_nutpie` put a stand-in under ``arviz``, a user's own ``import arviz`` in the same process
+    gets the real package on first use (and nutpie's module-level name forwards to it)."""
+    code = ("import sys\n"
+            "from bayes_scaling.sampling.nutpie_import import import_nutpie\n"
+            "import_nutpie()\n"
+            "assert 'matplotlib' not in sys.modules\n"
+            "import arviz\n"
+            "nutpies = sys.modules['nutpie.sample'].arviz  # the name nutpie's module bound at import\n"
+            "print(arviz.__version__ == nutpies.__version__, callable(nutpies.from_dict),\n"
+            "      type(sys.modules['arviz']).__name__)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["True", "True", "module"]
