@@ -8,7 +8,7 @@ from bayes_scaling.likelihoods import get_likelihood
 from bayes_scaling.sampling.model import all_priors
 from bayes_scaling.sampling.run import PreparedFit
 from bayes_scaling.spec import AnalysisSpec, DataSpec, SamplerSpec
-from bayes_scaling.util.parallel import run_tasks
+from bayes_scaling.util.parallel import run_tasks, shared_scheduler
 from bayes_scaling.validation.sbc import sbc
 
 
@@ -20,6 +20,25 @@ def test_tasks_come_back_in_order_on_any_scheduler():
     serial, _ = run_tasks(_square, [3, 1, 2], scheduler="serial")
     local, _ = run_tasks(_square, [3, 1, 2], scheduler="local", workers=2)
     assert serial == local == [9, 1, 4]
+
+
+def _worker_pid(_):
+    import os
+
+    return os.getpid()
+
+
+def test_runs_inside_shared_scheduler_use_the_same_local_workers():
+    """A report's calibrations share one LocalCluster: the second run's tasks land on the first run's worker
+    processes (nothing is started again); another scheduler is passed through as it is."""
+    with shared_scheduler("serial") as scheduler_for:
+        assert scheduler_for() == "serial"
+    with shared_scheduler("local", workers=2) as scheduler_for:
+        address = scheduler_for()
+        first, _ = run_tasks(_worker_pid, range(6), scheduler=address, workers=2)
+        second, _ = run_tasks(_worker_pid, range(6), scheduler=scheduler_for(), workers=2)
+        assert scheduler_for() == address and address.startswith("tcp://")
+    assert len(set(first) | set(second)) <= 2  # the same two worker processes served both runs
 
 
 @pytest.fixture()

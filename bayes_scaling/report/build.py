@@ -26,6 +26,7 @@ from bayes_scaling.study.crossover import crossover_companion
 from bayes_scaling.study.references import declared
 from bayes_scaling.uncertainty import fit_with_uncertainty
 from bayes_scaling.util.files import atomic_write_text, check_output_folder, exclusive_lock
+from bayes_scaling.util.parallel import shared_scheduler
 from bayes_scaling.util.progress import Eta
 from bayes_scaling.util.version import __version__
 from bayes_scaling.validation.calibration import calibrate_spec, check_splits
@@ -155,9 +156,11 @@ def _write_page_if_changed(fit: FitResult, folder: Path, shown: list[FitResult],
 CALIBRATION_FILE = "calibration.json"
 
 
-def _calibrate_or_reuse(item, folder: Path, refit: bool, scheduler: str, workers: int, say: Say) -> dict:
+def _calibrate_or_reuse(item, folder: Path, refit: bool, scheduler_for: Callable[[], str], workers: int,
+                        say: Say) -> dict:
     """The spec's ``[calibration]`` results saved in ``folder`` if they were made for this fit and these settings
-    (and not ``--refit``), else measured now (on ``--scheduler``) and saved; ``key`` identifies them."""
+    (and not ``--refit``), else measured now (on the scheduler ``scheduler_for()`` names) and saved; ``key``
+    identifies them."""
     key = hashlib.sha256(json.dumps([fingerprint(item), asdict(item.spec.calibration)]).encode()).hexdigest()
     path = folder / CALIBRATION_FILE
     if not refit and path.is_file():
@@ -169,6 +172,7 @@ def _calibrate_or_reuse(item, folder: Path, refit: bool, scheduler: str, workers
             say(f"    calibration of {item.spec.name}: unchanged, reusing {path}")
             return saved
     settings = item.spec.calibration
+    scheduler = scheduler_for()
     sbc = f"{settings.simulations} SBC simulations" if settings.simulations else "no SBC"
     say(f"    calibration of {item.spec.name}: backtests at {', '.join(f'{f:.0%}' for f in settings.hold_out)} "
         f"held out and {sbc} on {scheduler}")
@@ -219,8 +223,10 @@ def build_report(spec_paths: list[str], out: Path, *, refit: bool = False, budge
                 (variant.label, _fit_or_reuse(check, folder / SENSITIVITY_DIR / variant.slug, refit,
                                               f"    sensitivity check '{variant.label}'", fitted, say, progress_bars))
                 for variant, check in checks[item.spec.name]]
-        calibrated = {item.spec.name: _calibrate_or_reuse(item, out / item.spec.name, refit, scheduler, workers, say)
-                      for item in prepared if item.spec.calibration is not None}
+        with shared_scheduler(scheduler, workers) as scheduler_for:  # one LocalCluster for every calibration
+            calibrated = {item.spec.name: _calibrate_or_reuse(item, out / item.spec.name, refit, scheduler_for,
+                                                              workers, say)
+                          for item in prepared if item.spec.calibration is not None}
         written = [0, 0]  # pages rendered, pages unchanged
         for name, fit in fits.items():  # pages last: a crossover section needs its companion fit
             for _, check in sensitivity[name]:

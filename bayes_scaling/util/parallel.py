@@ -3,6 +3,7 @@
 Every task carries its own seeds, so results do not depend on where or in which order tasks run: a serial run and
 a run on any cluster give the same numbers. ``scheduler`` is ``"serial"``, ``"local"`` (a LocalCluster of
 ``workers`` single-threaded processes, created and closed here) or the address of an existing scheduler.
+:func:`shared_scheduler` lets several runs share one LocalCluster (a report's calibrations, one after another).
 """
 
 from __future__ import annotations
@@ -37,6 +38,38 @@ def _sigterm_as_exit() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def shared_scheduler(scheduler: str, workers: int = 2) -> Iterator[Callable[[], str]]:
+    """Inside the block, ``scheduler_for()`` names the scheduler to give :func:`run_tasks`: for ``"local"``, the
+    address of one LocalCluster of ``workers`` single-threaded processes, started on the first call and closed when
+    the block ends; any other scheduler as it is. A report's calibrations ran one LocalCluster each, and each
+    cluster's workers imported the package and compiled their models again (about 10 CPU s a cluster); sharing one
+    keeps the workers, their imports and their compiled models (keyed by everything they depend on, so a worker
+    never reuses another analysis's model). Nothing is started if ``scheduler_for`` is never called."""
+    if scheduler != "local":
+        yield lambda: scheduler
+        return
+    cluster = None
+
+    def scheduler_for() -> str:
+        nonlocal cluster
+        if cluster is None:
+            from distributed import LocalCluster
+
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                   dashboard_address="127.0.0.1:0")
+            log.info("started a LocalCluster of %d workers at %s, shared by the runs that follow", workers,
+                     cluster.scheduler_address)
+        return cluster.scheduler_address
+
+    with _sigterm_as_exit():
+        try:
+            yield scheduler_for
+        finally:
+            if cluster is not None:
+                cluster.close()
 
 
 def run_tasks(func: Callable[[Any], Any], tasks: Sequence[Any], *, scheduler: str = "serial", workers: int = 2,
