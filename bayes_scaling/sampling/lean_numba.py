@@ -11,7 +11,8 @@ and read each float64 shared array straight from nutpie's user-data record (poin
 density, its gradient and therefore every draw are unchanged (``tests/test_lean_numba.py`` checks both). A model
 with a shared array of another rank or dtype, or a nutpie whose private factories changed signature, is compiled
 by nutpie's own wrappers, as it always was. (Until session 16 only 1-d arrays were read, so a model with the
-discrepancy GP inside, whose basis is a 2-d array, fell back to nutpie's wrappers: 11.5 s of compiling.)
+discrepancy GP inside, whose basis is a 2-d array, fell back to nutpie's wrappers: 11.5 s of compiling.) The
+lean entry points are themselves cached on disk beside PyTensor's functions (:func:`_entry_point`).
 
 Tested against nutpie 0.16 (``pyproject.toml`` pins ``>=0.16,<0.17``). What a newer nutpie could break: the names
 and parameters of ``nutpie.compile_pymc._make_c_logp_func`` and ``_make_c_expand_func`` (checked here: a mismatch
@@ -147,9 +148,10 @@ def _entry_point(body, trampoline, signature, function, user_data, keys, constan
     Where PyTensor has a disk-cache key for ``function`` (its compiled log density or expansion), the entry point
     is compiled here with numba's cache, in PyTensor's numba cache directory, under a key of PyTensor's key, this
     module's source, the shared arrays' layout and the constants; a later process with the same model loads it
-    instead of compiling it (about 1.5 s a fit). nutpie then compiles only a trampoline that calls it (tens of
-    milliseconds). Without a key (an Op PyTensor does not cache) the body itself is handed to nutpie, compiled in
-    every process as before. Either way the same machine code computes the density, so the draws are the same.
+    instead of compiling it (about 0.5 CPU s a fit, measured). nutpie then compiles only a trampoline that calls it
+    (tens of milliseconds). Without a key (an Op PyTensor does not cache) the body itself is handed to nutpie,
+    compiled in every process as before. Either way the same machine code computes the density, so the draws are
+    the same.
     """
     import math
     import types
@@ -179,7 +181,6 @@ def _cache_key(function, name: str, extraction_source: str, constants: dict, sig
     locator would then not apply, and numba's own would key the entry point by its bytecode alone), or PyTensor
     has no key for the function it calls."""
     import hashlib
-    from pathlib import Path
 
     import pytensor
     from pytensor.link.numba.cache import CACHED_SRC_FUNCTIONS
@@ -187,18 +188,17 @@ def _cache_key(function, name: str, extraction_source: str, constants: dict, sig
     inner = CACHED_SRC_FUNCTIONS.get(getattr(function, "py_func", None))
     if not pytensor.config.numba__cache or inner is None:
         return None
-    parts = [_MODULE_DIGEST(Path(__file__)), inner, name, extraction_source, repr(sorted(constants.items())),
-             str(signature)]
+    parts = [_module_digest(), inner, name, extraction_source, repr(sorted(constants.items())), str(signature)]
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 
-def _module_digest(path) -> str:
+@functools.cache
+def _module_digest() -> str:
+    """This module's source (the entry points' bodies and the extraction's generator), hashed once a process."""
     import hashlib
+    from pathlib import Path
 
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-_MODULE_DIGEST = functools.cache(_module_digest)
+    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
 
 
 def _simple(shared_data, keys) -> bool:

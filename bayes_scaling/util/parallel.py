@@ -40,12 +40,20 @@ def _sigterm_as_exit() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def _local_cluster(workers: int):
+    """A LocalCluster of ``workers`` single-threaded processes, its dashboard on a free loopback port (None still
+    tries 8787 and warns when another cluster holds it)."""
+    from distributed import LocalCluster
+
+    return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0")
+
+
 @contextlib.contextmanager
 def shared_scheduler(scheduler: str, workers: int = 2) -> Iterator[Callable[[], str]]:
     """Inside the block, ``scheduler_for()`` names the scheduler to give :func:`run_tasks`: for ``"local"``, the
     address of one LocalCluster of ``workers`` single-threaded processes, started on the first call and closed when
     the block ends; any other scheduler as it is. A report's calibrations ran one LocalCluster each, and each
-    cluster's workers imported the package and compiled their models again (about 10 CPU s a cluster); sharing one
+    cluster's workers imported the package and compiled their models again (about 5 CPU s a cluster); sharing one
     keeps the workers, their imports and their compiled models (keyed by everything they depend on, so a worker
     never reuses another analysis's model). Nothing is started if ``scheduler_for`` is never called."""
     if scheduler != "local":
@@ -56,10 +64,7 @@ def shared_scheduler(scheduler: str, workers: int = 2) -> Iterator[Callable[[], 
     def scheduler_for() -> str:
         nonlocal cluster
         if cluster is None:
-            from distributed import LocalCluster
-
-            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                   dashboard_address="127.0.0.1:0")
+            cluster = _local_cluster(workers)
             log.info("started a LocalCluster of %d workers at %s, shared by the runs that follow", workers,
                      cluster.scheduler_address)
         return cluster.scheduler_address
@@ -88,13 +93,11 @@ def run_tasks(func: Callable[[Any], Any], tasks: Sequence[Any], *, scheduler: st
 
 
 def _run_on_dask(func, tasks, scheduler: str, workers: int, progress, start: float) -> tuple[list[Any], float]:
-    from distributed import Client, LocalCluster, as_completed
+    from distributed import Client, as_completed
 
     cluster = None
     if scheduler == "local":
-        # the dashboard on a free loopback port: None still tries 8787 and warns when another cluster holds it
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               dashboard_address="127.0.0.1:0")
+        cluster = _local_cluster(workers)
         client = Client(cluster)
     else:
         try:
