@@ -1,7 +1,8 @@
 """Learn the cross-suite extrapolation prior from the suites' held-out errors and score it leave-one-suite-out.
 
     python scripts/learn_extrapolation_prior.py build/extrapolation --version 2026.12.1 \
-        [--write bayes_scaling/uncertainty/extrapolation_prior.json] [--table docs/leave_one_suite_out.json]
+        [--write bayes_scaling/uncertainty/extrapolation_prior.json] [--table docs/leave_one_suite_out.json] \
+        [--between student_t]
 
 Reads ``errors.csv`` and the suite fits that ``scripts/extrapolation_errors.py`` wrote into the folder.
 """
@@ -16,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from bayes_scaling.util.files import atomic_write_text
-from bayes_scaling.validation.extrapolation_learning import fit_cross_suite, summary
+from bayes_scaling.validation.extrapolation_learning import BETWEEN, fit_cross_suite, summary
 from bayes_scaling.validation.leave_one_suite_out import markdown_table, score_suite
 from bayes_scaling.validation.suites import SUITES
 
@@ -29,6 +30,8 @@ def main() -> None:
     parser.add_argument("--version", required=True)
     parser.add_argument("--write", type=Path, help="write the packaged prior here")
     parser.add_argument("--table", type=Path, help="write the leave-one-suite-out rows here (JSON)")
+    parser.add_argument("--between", choices=BETWEEN, default="normal",
+                        help="how the suites' slopes spread around the mean slope")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     errors = pd.read_csv(args.folder / "errors.csv")
@@ -37,10 +40,10 @@ def main() -> None:
         allocation = pd.read_csv(args.folder / "allocation_errors.csv")
         for law in (*sorted(errors["law"].unique()), "any"):
             rows = errors if law == "any" else errors[errors["law"] == law]
-            laws[law] = fit_cross_suite(rows, seed=SEED)
+            laws[law] = fit_cross_suite(rows, seed=SEED, between=args.between)
             print(law, laws[law]["diagnostics"], summary(laws[law]), flush=True)
             rows = allocation if law == "any" else allocation[allocation["law"] == law]
-            laws[law]["allocation"] = fit_cross_suite(rows, seed=SEED)
+            laws[law]["allocation"] = fit_cross_suite(rows, seed=SEED, between=args.between)
             print(law, "N_opt", laws[law]["allocation"]["diagnostics"], summary(laws[law]["allocation"]), flush=True)
         stored = {"version": args.version, "method": "bayes_scaling.validation.extrapolation_learning",
                   "suites_errors": "scripts/extrapolation_errors.py (budgets 0.5, 1 and 1.5 decades below the top)",
@@ -50,7 +53,7 @@ def main() -> None:
         rows = []
         for suite in SUITES:
             for law in suite.laws:
-                found = score_suite(args.folder, suite.name, law, errors, seed=SEED)
+                found = score_suite(args.folder, suite.name, law, errors, seed=SEED, between=args.between)
                 for row in found:
                     print(f"{row['suite']:22} {row['law']:10} {row['method']:12} 90%: {row['coverage'][0.9]:.0%} "
                           f"50%: {row['coverage'][0.5]:.0%} CRPS {row['crps']:.4f} n={row['n_runs']}", flush=True)

@@ -279,3 +279,20 @@ def test_refits_started_from_the_fit_agree_with_refits_from_scratch_and_repeat_e
     np.testing.assert_allclose(warm.variances, cold.variances, rtol=0.5)
     settings = drift.refit_settings(prepared.spec.sampler, warm=True)
     assert (settings.tune, settings.draws) == (min(300, drift.WARM_TUNE), min(300, drift.WARM_DRAWS))
+
+
+def test_a_student_t_spread_between_suites_gives_heavier_tails_and_still_yields_to_strong_own_errors():
+    normal = _prior(tau=0.02, n=400)
+    heavy = dataclasses.replace(normal, draws={**normal.draws, "nu": np.full(400, 2.5)})
+    slopes = {name: drift_model(prior, OwnErrors.empty()).draws(np.random.default_rng(0), 20000, np.ones(1))[:, 0]
+              for name, prior in (("normal", normal), ("heavy", heavy))}
+    centre = {name: np.quantile(np.abs(s + 0.02), 0.5) for name, s in slopes.items()}
+    tail = {name: np.quantile(np.abs(s + 0.02), 0.99) for name, s in slopes.items()}
+    # at the same scale a t's centre is about as wide (its median |t| 0.74 against 0.67) and its tails much wider
+    assert centre["heavy"] < 1.2 * centre["normal"] and tail["heavy"] > 1.3 * tail["normal"]
+    first = drift_model(heavy, _own(np.random.default_rng(1), +0.03))
+    again = drift_model(heavy, _own(np.random.default_rng(1), +0.03))
+    np.testing.assert_array_equal(first.slope_sd, again.slope_sd)  # the mixing scales are seeded
+    assert 0.02 < np.median(first.slope_mean) <= 0.03  # an outlying own slope is believed more under heavy tails
+    pulled_normal = drift_model(normal, _own(np.random.default_rng(1), +0.03))
+    assert np.median(first.slope_mean) >= np.median(pulled_normal.slope_mean)

@@ -53,3 +53,14 @@ def test_a_fit_gets_the_prior_learned_from_suites_fitted_the_same_way():
     assert offsets.version not in (after.version, inside.version)
     # no prior was learned in-model with offsets per budget: the in-model one is used (and the log says so)
     assert packaged_prior("chinchilla", budget_effect="auto", discrepancy="in_model").version == inside.version
+
+
+def test_a_student_t_spread_between_suites_is_learned_and_stored_with_its_degrees_of_freedom():
+    errors = _errors(np.random.default_rng(2), suites=6)
+    found = fit_cross_suite(errors, seed=3, draws=300, tune=300, chains=2, between="student_t")
+    assert found["between"] == "student_t" and len(found["draws"]["nu"]) == 400
+    assert found["diagnostics"]["max_rhat"] < 1.05
+    prior = prior_from_dict("chinchilla", found, "test")
+    assert "nu" in prior.draws and np.all(prior.draws["nu"] > 0)
+    mu = np.asarray(found["draws"]["mu"])
+    assert np.quantile(mu, 0.02) < -0.025 < np.quantile(mu, 0.98)

@@ -30,6 +30,13 @@ offset. A new dataset's slope is :math:`\beta \sim \mathcal{N}(\mu, \tau^2)`; th
 :math:`m = (\mu/\tau^2 + I \hat\beta / k) / P`, :math:`s^2 = 1/P + \psi^2`, :math:`P = 1/\tau^2 + I/k`, with
 :math:`\hat\beta` and :math:`I` the generalised-least-squares slope and information of the own errors under the
 covariance :math:`\mathrm{diag}(v) + \psi^2 d d^\top + \rho^2 \min(1,d)\min(1,d)^\top` within a refit and budget.
+
+Where the prior was learned with a Student-t spread between suites (draws of :math:`\nu` stored), a new suite's
+slope is the scale mixture :math:`\beta \mid \lambda \sim \mathcal{N}(\mu, \tau^2/\lambda)`,
+:math:`\lambda \sim \mathrm{Gamma}(\nu/2, \nu/2)`: per hyperparameter draw one :math:`\lambda` is drawn from
+:data:`MIXTURE_PROPOSALS` prior draws with weights :math:`\mathcal{N}(\hat\beta; \mu, \tau^2/\lambda + 1/I)` (its
+posterior given the own errors; the prior's draw without them), then :math:`\tau^2/\lambda` takes the place of
+:math:`\tau^2` above.
 """
 
 from __future__ import annotations
@@ -53,8 +60,12 @@ PRIOR_FILE = "extrapolation_prior.json"
 #: its own uses the one of its ``discrepancy`` without offsets.
 PRIOR_FILES = {("after", "none"): PRIOR_FILE, ("after", "auto"): "extrapolation_prior_budget_effect.json",
                ("in_model", "none"): "extrapolation_prior_in_model.json"}
-#: Hyperparameters the cross-suite model's posterior draws hold.
+#: Hyperparameters the cross-suite model's posterior draws hold (and ``nu`` where the suites spread as a Student-t).
 HYPER = ("mu", "tau", "psi", "rho")
+#: Prior draws of a Student-t's mixing scale per hyperparameter draw, from which the own errors pick one.
+MIXTURE_PROPOSALS = 64
+#: Seed of those draws: the same prior and own errors give the same slope distribution in every process.
+MIXTURE_SEED = 20261203
 
 
 @dataclass(frozen=True)
@@ -67,6 +78,15 @@ class ExtrapolationPrior:
     version: str
     suites: tuple[str, ...]
     draws: dict[str, np.ndarray]
+
+    def mixing_scales(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        """Draws (hyperparameter draws x ``size``) of the Student-t's mixing scale lambda ~ Gamma(nu/2, rate nu/2)
+        per hyperparameter draw; all ones where the suites spread as a Normal (no ``nu`` stored)."""
+        draws = self.draws["mu"].size
+        if "nu" not in self.draws:
+            return np.ones((draws, size))
+        half = self.draws["nu"][:, None] / 2.0
+        return rng.gamma(np.broadcast_to(half, (draws, size)), 1.0 / half)
 
     def describe(self) -> str:
         mu, tau = self.draws["mu"], self.draws["tau"]
@@ -122,8 +142,9 @@ def _packaged(budget_effect: str = "none", discrepancy: str = "after") -> dict[s
 
 def prior_from_dict(law: str, raw: dict[str, Any], version: str) -> ExtrapolationPrior:
     """An :class:`ExtrapolationPrior` from its stored form (``suites`` and ``draws``)."""
+    names = (*HYPER, *(("nu",) if "nu" in raw["draws"] else ()))
     return ExtrapolationPrior(law, version, tuple(raw["suites"]),
-                              {name: np.asarray(raw["draws"][name], dtype=float) for name in HYPER})
+                              {name: np.asarray(raw["draws"][name], dtype=float) for name in names})
 
 
 def packaged_prior(law: str, budget_effect: str = "none", discrepancy: str = "after") -> ExtrapolationPrior:
@@ -149,7 +170,8 @@ def allocation_model(prior: ExtrapolationPrior) -> DriftModel:
     :math:`\beta \sim \mathcal{N}(\mu, \tau^2)` plus its refit's :math:`\omega \sim \mathcal{N}(0, \psi^2)`):
     decades of N per decade of compute, the change of the allocation exponent a beyond the data."""
     draws = prior.draws
-    return DriftModel(draws["mu"].copy(), np.hypot(draws["tau"], draws["psi"]), draws["rho"].copy(), prior.version,
+    spread = draws["tau"] / np.sqrt(prior.mixing_scales(np.random.default_rng(MIXTURE_SEED), 1)[:, 0])
+    return DriftModel(draws["mu"].copy(), np.hypot(spread, draws["psi"]), draws["rho"].copy(), prior.version,
                       prior.law, 0)
 
 
@@ -227,9 +249,12 @@ _QUANTILE_NORMALS = np.linspace(-3, 3, 61)
 
 def drift_model(prior: ExtrapolationPrior, own: OwnErrors) -> DriftModel:
     """Combine the cross-suite prior with a fit's own leave-future-out errors (see the module docstring)."""
+    rng = np.random.default_rng(MIXTURE_SEED)
+    scales = prior.mixing_scales(rng, MIXTURE_PROPOSALS)
     mean, sd = [], []
-    for mu, tau, psi, rho in zip(*(prior.draws[name] for name in HYPER), strict=True):
+    for mu, tau, psi, rho, mixing in zip(*(prior.draws[name] for name in HYPER), scales, strict=True):
         slope, information = own_slope(own, psi, rho)
+        tau = _mixed_spread(tau, mixing, mu, slope, information, rng)
         precision = 1.0 / tau**2 + information
         mean.append((mu / tau**2 + information * slope) / precision)
         sd.append(np.sqrt(1.0 / precision + psi**2))
@@ -237,3 +262,22 @@ def drift_model(prior: ExtrapolationPrior, own: OwnErrors) -> DriftModel:
                        int(np.sum(own.distances > 0)))
     log.info("drift: %s", found.describe())
     return found
+
+
+def _mixed_spread(tau: float, mixing: np.ndarray, mu: float, slope: float, information: float,
+                  rng: np.random.Generator) -> float:
+    r"""The spread between suites :math:`\tau/\sqrt\lambda` of one hyperparameter draw: ``tau`` itself for a Normal
+    (all mixing scales one); else one of the prior draws ``mixing`` of :math:`\lambda`, picked with weights
+    :math:`\mathcal{N}(\hat\beta; \mu, \tau^2/\lambda + 1/I)` where the own errors give a slope (uniformly
+    without them)."""
+    if np.all(mixing == 1.0):
+        return float(tau)
+    variance = tau**2 / mixing
+    if information > 0:
+        total = variance + 1.0 / information
+        log_weight = -0.5 * (np.log(total) + (slope - mu) ** 2 / total)
+        weight = np.exp(log_weight - log_weight.max())
+        pick = rng.choice(mixing.size, p=weight / weight.sum())
+    else:
+        pick = rng.integers(mixing.size)
+    return float(np.sqrt(variance[pick]))

@@ -51,15 +51,17 @@ def held_dataset(task: Task) -> xr.Dataset:
                       coords={"run": frame["row"].to_numpy()})
 
 
-def score_suite(folder: str | Path, suite: str, law: str, errors: pd.DataFrame, *, seed: int = 0) -> list[dict]:
+def score_suite(folder: str | Path, suite: str, law: str, errors: pd.DataFrame, *, seed: int = 0,
+                between: str = "normal") -> list[dict]:
     """Rows (law alone, whole model, bootstrap) for one suite and law; ``errors`` is the table of every suite's
-    held-out errors (the suite's own are left out of its prior here)."""
+    held-out errors (the suite's own are left out of its prior here); ``between``: how the cross-suite model
+    spreads the suites' slopes (:func:`~bayes_scaling.validation.extrapolation_learning.fit_cross_suite`)."""
     task = Task(suite, law, SCORED_CUT)
     path = Path(folder) / f"{task.key}.nc"
     if not path.exists():
         return []
     others = errors[(errors["law"] == law) & (errors["suite"] != suite)]
-    learned = fit_cross_suite(others, seed=seed)
+    learned = fit_cross_suite(others, seed=seed, between=between)
     prior = prior_from_dict(law, learned, f"without {suite}")
     fit = load(path).with_extrapolation(prior)
     held = held_dataset(task)
@@ -121,7 +123,8 @@ def _level(values: dict, level: float) -> float:
     return float(values[level] if level in values else values[str(level)])
 
 
-def allocation_rows(allocation: pd.DataFrame, *, seed: int = 0, level: float = 0.9) -> list[dict[str, Any]]:
+def allocation_rows(allocation: pd.DataFrame, *, seed: int = 0, level: float = 0.9,
+                    between: str = "normal") -> list[dict[str, Any]]:
     """Leave-one-suite-out coverage of held-out IsoFLOP budgets' empirical N_opt (scored fits, a tenth of the top
     budget) by the central ``level`` interval of log10 N_opt: the law's own (its posterior and the vertex's
     uncertainty) and with the N_opt drift learned without the suite (:func:`~bayes_scaling.uncertainty.
@@ -135,7 +138,8 @@ def allocation_rows(allocation: pd.DataFrame, *, seed: int = 0, level: float = 0
     z = norm.ppf(0.5 + level / 2)
     for (suite, law), held in scored.groupby(["suite", "law"], sort=False):
         others = allocation[(allocation["law"] == law) & (allocation["suite"] != suite)]
-        model = allocation_model(prior_from_dict(law, fit_cross_suite(others, seed=seed), f"without {suite}"))
+        model = allocation_model(prior_from_dict(law, fit_cross_suite(others, seed=seed, between=between),
+                                                 f"without {suite}"))
         error, variance = held["error"].to_numpy(), held["variance"].to_numpy()
         distance = held["distance"].to_numpy()
         draws = model.draws(np.random.default_rng(seed), 4000, distance)  # draws x budgets
