@@ -61,6 +61,6 @@ def test_a_student_t_spread_between_suites_is_learned_and_stored_with_its_degree
     assert found["between"] == "student_t" and len(found["draws"]["nu"]) == 400
     assert found["diagnostics"]["max_rhat"] < 1.05
     prior = prior_from_dict("chinchilla", found, "test")
-    assert "nu" in prior.draws and np.all(prior.draws["nu"] > 0)
+    assert "nu" in prior.draws and np.all(prior.draws["nu"] > 0) and "Student-t, nu" in prior.describe()
     mu = np.asarray(found["draws"]["mu"])
     assert np.quantile(mu, 0.02) < -0.025 < np.quantile(mu, 0.98)

@@ -92,7 +92,8 @@ class ExtrapolationPrior:
         mu, tau = self.draws["mu"], self.draws["tau"]
         return (f"extrapolation prior {self.version} ({self.law}, {len(self.suites)} suites): slope "
                 f"{np.median(mu):+.4f} per decade (90% {np.quantile(mu, 0.05):+.4f} to {np.quantile(mu, 0.95):+.4f}), "
-                f"between suites {np.median(tau):.4f}")
+                f"between suites {np.median(tau):.4f}"
+                + (f" (Student-t, nu {np.median(self.draws['nu']):.1f})" if "nu" in self.draws else ""))
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,11 @@ with priors fixed before any score was seen: :math:`\mu \sim \mathcal{N}(0, 0.05
 loss per decade either way), :math:`\tau \sim \mathrm{HalfNormal}(0.05)`, :math:`\psi, \rho \sim
 \mathrm{HalfNormal}(0.03)`. With ``between="student_t"`` the suites' slopes spread as a Student-t instead,
 :math:`z \sim t_\nu(0, 1)`, :math:`\nu \sim \mathrm{Gamma}(2, 0.1)` (Juárez and Steel's default): a narrow centre
-with heavy tails, where a few suites extrapolate far worse than the rest. Errors of fits that failed their diagnostics are left out (the method never quotes
-them). The budget offsets are integrated out in closed form (a rank-one term per budget), so NUTS moves only the
-hyperparameters and the suite and refit slopes. The posterior draws of :math:`(\mu, \tau, \psi, \rho)` are what
-``extrapolation_prior.json`` stores.
+with heavy tails, where a few suites extrapolate far worse than the rest (a choice made after seeing the
+leave-one-suite-out scores of the Normal, docs/calibration.md). Errors of fits that failed their diagnostics are
+left out (the method never quotes them). The budget offsets are integrated out in closed form (a rank-one term per
+budget), so NUTS moves only the hyperparameters and the suite and refit slopes. The posterior draws of
+:math:`(\mu, \tau, \psi, \rho)` (and :math:`\nu`) are what ``extrapolation_prior.json`` stores.
 """
 
 from __future__ import annotations
