@@ -48,6 +48,11 @@ def main() -> None:
         stored = {"version": args.version, "method": "bayes_scaling.validation.extrapolation_learning",
                   "suites_errors": "scripts/extrapolation_errors.py (budgets 0.5, 1 and 1.5 decades below the top)",
                   "laws": laws}
+        fits = {**laws, **{f"{law} N_opt": found["allocation"] for law, found in laws.items()}}
+        failed = [name for name, found in fits.items() if not found["diagnostics"]["converged"]]
+        if failed:
+            raise SystemExit(f"not writing {args.write}: the cross-suite model did not converge for {', '.join(failed)}"
+                             " (see the diagnostics printed above); a prior is packaged only from converged fits")
         atomic_write_text(args.write, json.dumps(stored, indent=None, separators=(",", ":")) + "\n")
     if args.table:
         rows = []
@@ -55,8 +60,9 @@ def main() -> None:
             for law in suite.laws:
                 found = score_suite(args.folder, suite.name, law, errors, seed=SEED, between=args.between)
                 for row in found:
+                    mark = "" if row["prior_converged"] else "  (cross-suite prior NOT CONVERGED)"
                     print(f"{row['suite']:22} {row['law']:10} {row['method']:12} 90%: {row['coverage'][0.9]:.0%} "
-                          f"50%: {row['coverage'][0.5]:.0%} CRPS {row['crps']:.4f} n={row['n_runs']}", flush=True)
+                          f"50%: {row['coverage'][0.5]:.0%} CRPS {row['crps']:.4f} n={row['n_runs']}{mark}", flush=True)
                 rows.extend(found)
         atomic_write_text(args.table, json.dumps(rows, indent=1, default=str) + "\n")
         print(markdown_table(rows))

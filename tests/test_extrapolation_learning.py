@@ -32,6 +32,7 @@ def test_the_shared_slope_and_its_sign_are_recovered():
     assert np.quantile(mu, 0.02) < -0.025 < np.quantile(mu, 0.98) and np.quantile(mu, 0.95) < 0
     assert found["suites"] == [f"s{i}" for i in range(8)] and found["errors"] == len(errors) - 20
     assert found["diagnostics"]["max_rhat"] < 1.05
+    assert found["diagnostics"]["converged"] == (not found["diagnostics"]["problems"])
     prior = prior_from_dict("chinchilla", found, "test")
     assert prior.draws["tau"].size == 400 and "8 suites" in prior.describe()
 
@@ -60,6 +61,7 @@ def test_a_student_t_spread_between_suites_is_learned_and_stored_with_its_degree
     found = fit_cross_suite(errors, seed=3, draws=300, tune=300, chains=2, between="student_t")
     assert found["between"] == "student_t" and len(found["draws"]["nu"]) == 400
     assert found["diagnostics"]["max_rhat"] < 1.05
+    assert found["diagnostics"]["converged"] == (not found["diagnostics"]["problems"])
     prior = prior_from_dict("chinchilla", found, "test")
     assert "nu" in prior.draws and np.all(prior.draws["nu"] > 0) and "Student-t, nu" in prior.describe()
     mu = np.asarray(found["draws"]["mu"])

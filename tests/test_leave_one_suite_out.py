@@ -47,6 +47,8 @@ def test_the_table_has_a_row_per_method_and_marks_unconverged_fits():
            "width": {"0.9": 0.05}, "crps": 0.01, "log_score": 2.5}
     text = markdown_table([row])
     assert "| s | chinchilla | 10 (2) | whole model (not converged) | 50% | 80% | 90% | 100% | 0.050 |" in text
+    text = markdown_table([{**row, "converged": True, "prior_converged": False}])
+    assert "| whole model (cross-suite prior not converged) |" in text
 
 
 def test_ideal_coverage_of_independent_runs_is_binomial_and_of_a_shared_shift_is_all_or_nothing():

@@ -45,7 +45,7 @@ def fit_cross_suite(errors: pd.DataFrame, *, seed: int = 0, draws: int = 2000, t
     """Posterior of the cross-suite model on ``errors`` (rows of :func:`~bayes_scaling.validation.extrapolation_errors.
     errors_table` for one law or several): ``suites``, ``between``, ``draws`` (:data:`KEPT_DRAWS` of each
     hyperparameter, evenly thinned; with ``nu`` for a Student-t spread between suites) and ``diagnostics`` (max R-hat,
-    min bulk and tail ESS, divergences)."""
+    min bulk and tail ESS, divergences, and whether they pass with the problems if not)."""
     if between not in BETWEEN:
         raise ValueError(f"between must be one of {BETWEEN}, not {between!r}")
     import pymc as pm
@@ -88,7 +88,10 @@ def fit_cross_suite(errors: pd.DataFrame, *, seed: int = 0, draws: int = 2000, t
     names = [*HYPER, *(("nu",) if between == "student_t" else ())]
     found = diagnose(posterior, idata["sample_stats"].to_dataset(), names)
     diagnostics = {"max_rhat": found.max_rhat, "min_ess_bulk": found.min_ess_bulk, "min_ess_tail": found.min_ess_tail,
-                   "divergences": found.divergences}
+                   "divergences": found.divergences, "converged": found.converged, "problems": list(found.problems)}
+    if not found.converged:
+        log.warning("cross-suite model on %d errors of %d suites NOT CONVERGED: %s", len(used), len(suites),
+                    "; ".join(found.problems))
     flat = {name: posterior[name].to_numpy().reshape(-1) for name in names}
     keep = np.linspace(0, flat["mu"].size - 1, KEPT_DRAWS).round().astype(int)
     log.info("cross-suite model on %d errors of %d suites: %s", len(used), len(suites), diagnostics)

@@ -21,7 +21,7 @@ import xarray as xr
 from scipy.special import logsumexp
 
 from bayes_scaling.result import load
-from bayes_scaling.uncertainty.extrapolation import prior_from_dict
+from bayes_scaling.uncertainty.extrapolation import allocation_model, prior_from_dict
 from bayes_scaling.validation.bootstrap import bootstrap_fit
 from bayes_scaling.validation.extrapolation_errors import SCORED_CUT, Task, heldout_frame
 from bayes_scaling.validation.extrapolation_learning import fit_cross_suite
@@ -67,6 +67,7 @@ def score_suite(folder: str | Path, suite: str, law: str, errors: pd.DataFrame, 
     held = held_dataset(task)
     base = {"suite": suite, "law": law, "converged": bool(fit.converged), "n_train": int(fit.runs.sizes["run"]),
             "prior_rhat": learned["diagnostics"]["max_rhat"],
+            "prior_converged": bool(learned["diagnostics"]["converged"]),
             "slope": float(np.median(fit.discrepancy.extrapolation.slope_mean))}
     rows = []
     for method, discrepancy in (("law alone", False), ("whole model", True)):
@@ -103,13 +104,16 @@ def at_least(probabilities: np.ndarray, count: int) -> float:
 
 def markdown_table(rows: list[dict[str, Any]]) -> str:
     """The rows as a markdown table: per suite and law, each method's coverage of 50/80/90/95% intervals (per run),
-    mean 90% width, CRPS and log score (log loss), with a mark where a fit did not converge."""
+    mean 90% width, CRPS and log score (log loss), with a mark where the suite's fit, or the cross-suite model
+    learned without the suite, did not converge."""
     head = ("| suite | law | held-out runs (budgets) | method | 50% | 80% | 90% | 95% | 90% width | CRPS "
             "| log score |\n|---|---|---|---|---|---|---|---|---|---|---|")
     lines = [head]
     for row in rows:
         coverage = row["coverage"]
         mark = " (not converged)" if row.get("converged") is False else ""
+        if row.get("prior_converged") is False:
+            mark += " (cross-suite prior not converged)"
         lines.append(
             f"| {row['suite']} | {row['law']} | {row['n_runs']} ({row.get('n_budgets', '–')}) | "
             f"{row['method']}{mark} | "
@@ -130,8 +134,6 @@ def allocation_rows(allocation: pd.DataFrame, *, seed: int = 0, level: float = 0
     uncertainty) and with the N_opt drift learned without the suite (:func:`~bayes_scaling.uncertainty.
     extrapolation.allocation_model`)."""
     from scipy.stats import norm
-
-    from bayes_scaling.uncertainty.extrapolation import allocation_model
 
     rows = []
     scored = allocation[(allocation["cut"] == SCORED_CUT) & (allocation["distance"] > 0)]
