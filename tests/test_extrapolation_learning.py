@@ -66,3 +66,10 @@ def test_a_student_t_spread_between_suites_is_learned_and_stored_with_its_degree
     assert "nu" in prior.draws and np.all(prior.draws["nu"] > 0) and "Student-t, nu" in prior.describe()
     mu = np.asarray(found["draws"]["mu"])
     assert np.quantile(mu, 0.02) < -0.025 < np.quantile(mu, 0.98)
+
+
+def test_a_cross_suite_fit_short_of_effective_draws_is_sampled_again_twice_as_long_and_says_so():
+    errors = _errors(np.random.default_rng(5))
+    found = fit_cross_suite(errors, seed=2, draws=30, tune=100, chains=2)  # 60 draws cannot reach an ESS of 400
+    assert found["diagnostics"]["draws_per_chain"] == 60
+    assert not found["diagnostics"]["converged"] and any("ESS" in p for p in found["diagnostics"]["problems"])

@@ -34,6 +34,9 @@ from bayes_scaling.uncertainty.extrapolation import HYPER
 
 log = logging.getLogger(__name__)
 
+#: Times a cross-suite fit that fails its diagnostics is sampled again, twice as long each time (another seed).
+LONGER_ATTEMPTS = 1
+
 #: Posterior draws kept per law in the packaged prior.
 KEPT_DRAWS = 400
 #: How the suites' slopes spread around the mean slope: ``normal`` or ``student_t``.
@@ -45,7 +48,8 @@ def fit_cross_suite(errors: pd.DataFrame, *, seed: int = 0, draws: int = 2000, t
     """Posterior of the cross-suite model on ``errors`` (rows of :func:`~bayes_scaling.validation.extrapolation_errors.
     errors_table` for one law or several): ``suites``, ``between``, ``draws`` (:data:`KEPT_DRAWS` of each
     hyperparameter, evenly thinned; with ``nu`` for a Student-t spread between suites) and ``diagnostics`` (max R-hat,
-    min bulk and tail ESS, divergences, and whether they pass with the problems if not)."""
+    min bulk and tail ESS, divergences, whether they pass with the problems if not, and the draws per chain: a fit
+    that fails is sampled again twice as long, :data:`LONGER_ATTEMPTS` times, before it is reported as failed)."""
     if between not in BETWEEN:
         raise ValueError(f"between must be one of {BETWEEN}, not {between!r}")
     import pymc as pm
@@ -82,16 +86,21 @@ def fit_cross_suite(errors: pd.DataFrame, *, seed: int = 0, draws: int = 2000, t
                                        + pm.math.sum(residual**2 / variance)
                                        - pm.math.sum(rho**2 * cross**2 / inflation)))
         keep_generated_source()  # PyTensor's generated source beside its cache, not new files in /tmp
-        idata = pm.sample(draws=draws, tune=tune, chains=chains, target_accept=0.99, random_seed=seed,
-                          progressbar=False, compute_convergence_checks=False)
-    posterior = idata["posterior"].to_dataset()
-    names = [*HYPER, *(("nu",) if between == "student_t" else ())]
-    found = diagnose(posterior, idata["sample_stats"].to_dataset(), names)
+        names = [*HYPER, *(("nu",) if between == "student_t" else ())]
+        for attempt in range(1 + LONGER_ATTEMPTS):
+            scale = 2**attempt
+            idata = pm.sample(draws=draws * scale, tune=tune * scale, chains=chains, target_accept=0.99,
+                              random_seed=seed + attempt, progressbar=False, compute_convergence_checks=False)
+            posterior = idata["posterior"].to_dataset()
+            found = diagnose(posterior, idata["sample_stats"].to_dataset(), names)
+            if found.converged:
+                break
+            log.warning("cross-suite model on %d errors of %d suites, %d draws a chain: %s%s", len(used), len(suites),
+                        draws * scale, "; ".join(found.problems),
+                        ", sampling again twice as long" if attempt < LONGER_ATTEMPTS else ": NOT CONVERGED")
     diagnostics = {"max_rhat": found.max_rhat, "min_ess_bulk": found.min_ess_bulk, "min_ess_tail": found.min_ess_tail,
-                   "divergences": found.divergences, "converged": found.converged, "problems": list(found.problems)}
-    if not found.converged:
-        log.warning("cross-suite model on %d errors of %d suites NOT CONVERGED: %s", len(used), len(suites),
-                    "; ".join(found.problems))
+                   "divergences": found.divergences, "converged": found.converged, "problems": list(found.problems),
+                   "draws_per_chain": draws * scale}
     flat = {name: posterior[name].to_numpy().reshape(-1) for name in names}
     keep = np.linspace(0, flat["mu"].size - 1, KEPT_DRAWS).round().astype(int)
     log.info("cross-suite model on %d errors of %d suites: %s", len(used), len(suites), diagnostics)
