@@ -149,6 +149,10 @@ def interval(values: xr.DataArray, level: float = 0.9, dims: tuple[str, ...] = (
     """Median and central ``level`` interval over the sample dims (NaN draws ignored)."""
     if not 0 < level < 1:
         raise ValueError(f"interval level must be in (0, 1), got {level}")
+    if set(values.dims) == set(dims):  # one number per draw: NumPy's quantiles as ArviZ's eti takes them, without
+        flat = values.values.reshape(-1)  # its xarray round trip (about 5 ms a call; a plan asks hundreds)
+        lower, upper = np.nanquantile(flat, [(1 - level) / 2, (1 + level) / 2], method="linear")
+        return xr.Dataset({"lower": lower, "median": np.nanmedian(flat), "upper": upper})
     bounds = azs.eti(values, prob=level, dim=list(dims), skipna=True)  # ArviZ's equal-tailed interval
     return xr.Dataset(
         {"lower": bounds.isel(ci_bound=0, drop=True), "median": values.median(dim=list(dims), skipna=True),

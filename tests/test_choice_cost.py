@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bayes_scaling.analysis.choice_cost import choice_cost, excess_loss, near_optimal, smoothed
+from bayes_scaling.analysis.choice_cost import choice_cost, excess_loss, near_optimal, shifted, smoothed
 from bayes_scaling.result import FitResult
 from bayes_scaling.uncertainty.discrepancy import Discrepancy
 
@@ -83,3 +83,13 @@ def test_plan_gives_the_near_optimal_range_and_the_cost_of_chosen_sizes(fit):
     assert small["relative"]["mean"] > close["relative"]["mean"] >= 0
     stricter = plan(fit, compute=[1e23], tolerance=0.002)["compute"][0]["near_optimal"]
     assert stricter["n_params"] is None or stricter["n_params"]["upper"] <= found["n_params"]["upper"]
+
+
+def test_shifting_every_draw_at_once_reads_each_row_as_numpys_interp_does():
+    rng = np.random.default_rng(4)
+    x = np.linspace(-1.5, 1.5, 61)
+    rows = rng.standard_normal((50, 61)).cumsum(axis=1)
+    shift = rng.normal(0, 1.0, 50)  # some beyond the grid's ends: held at the end values
+    expected = np.stack([np.interp(x - s, x, row) for s, row in zip(shift, rows, strict=True)])
+    np.testing.assert_allclose(shifted(rows, x, shift), expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(shifted(rows, x, np.zeros(50)), rows)

@@ -82,3 +82,17 @@ def test_plan_reports_medians_and_intervals(fit):
     assert result["target_loss"][1]["probability_reachable"] == 0.0
     assert result["target_loss"][1]["compute"]["median"] is None
     assert result["converged"] is True and result["level"] == 0.8
+
+
+def test_the_interval_of_one_number_per_draw_is_arviz_equal_tailed_interval():
+    import arviz_stats as azs
+
+    rng = np.random.default_rng(2)
+    values = xr.DataArray(rng.lognormal(size=(4, 250)), dims=("chain", "draw"))
+    values[1, 3] = np.nan  # NaN draws ignored
+    found = derived.interval(values, 0.9)
+    bounds = azs.eti(values, prob=0.9, dim=["chain", "draw"], skipna=True)
+    assert float(found["lower"]) == float(bounds[0]) and float(found["upper"]) == float(bounds[1])
+    assert float(found["median"]) == float(values.median())
+    per_budget = derived.interval(values.expand_dims(compute=[1e20, 1e21]), 0.9)  # other dims: ArviZ's path
+    assert per_budget["lower"].dims == ("compute",) and float(per_budget["lower"][0]) == float(bounds[0])

@@ -36,12 +36,14 @@ POINTS = 61
 
 
 def excess_loss(fit: FitResult, compute: float, *, seed: int = 0, discrepancy: bool = True,
-                half_width: float = HALF_WIDTH, points: int = POINTS) -> xr.Dataset:
-    """``relative`` (fraction of the best loss) and ``excess`` (nats) of each size on a log grid around the law's
-    median N_opt at ``compute``, dims ``chain, draw, n_params``; ``discrepancy`` draws the GP along the line and the
-    N_opt drift beyond the data (else the law alone). Seeded per budget."""
+                half_width: float = HALF_WIDTH, points: int = POINTS, centre: float | None = None) -> xr.Dataset:
+    """``relative`` (fraction of the best loss) and ``excess`` (nats) of each size on a log grid around ``centre``
+    (by default the law's median N_opt at ``compute``; a caller that has it already passes it), dims ``chain, draw,
+    n_params``; ``discrepancy`` draws the GP along the line and the N_opt drift beyond the data (else the law
+    alone). Seeded per budget."""
     law = fit.law
-    centre = float(fit.optimal_allocation(compute)["n_params"].median())
+    if centre is None:
+        centre = float(fit.optimal_allocation(compute)["n_params"].median())
     n = centre * np.logspace(-half_width, half_width, points)
     inputs = isoflop_line(law, n, compute)
     log_loss = law.log_loss(fit.draws(law.parameters), inputs)
@@ -52,8 +54,7 @@ def excess_loss(fit: FitResult, compute: float, *, seed: int = 0, discrepancy: b
         distance = beyond({name: values[:1] for name, values in inputs.items()}, fit.discrepancy.drift_from)
         if drift is not None and distance[0] > 0:
             shift = drift.draws(rng, log_loss.shape[0], distance)[:, 0]  # decades the optimum moves, per draw
-            x = np.log10(n)
-            log_loss = np.stack([np.interp(x - s, x, row) for s, row in zip(shift, log_loss, strict=True)])
+            log_loss = shifted(log_loss, np.log10(n), shift)
     loss = np.exp(log_loss)
     best = loss.min(axis=1, keepdims=True)
     post = fit.posterior
@@ -66,10 +67,21 @@ def excess_loss(fit: FitResult, compute: float, *, seed: int = 0, discrepancy: b
 
 
 def smoothed(draws: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """Each row of ``draws`` (draws x points at ``x``) replaced by its least-squares quadratic in ``x``."""
+    """Each row of ``draws`` (draws x points at ``x``) replaced by its least-squares quadratic in ``x``: ``draws @ H``
+    with the hat matrix :math:`H = V (V^T V)^{-1} V^T` of the basis :math:`V = [x^2, x, 1]` (centred), symmetric."""
     basis = np.vander(x - x.mean(), 3)
-    coefficients, *_ = np.linalg.lstsq(basis, draws.T, rcond=None)
-    return (basis @ coefficients).T
+    hat = basis @ np.linalg.pinv(basis)
+    return draws @ hat
+
+
+def shifted(rows: np.ndarray, x: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """Each row of ``rows`` (draws x points at the increasing ``x``) read at ``x - shift`` of its draw, linearly
+    interpolated and held at the end values outside ``x`` (as :func:`numpy.interp`, for all rows at once)."""
+    at = np.clip(x[None, :] - shift[:, None], x[0], x[-1])
+    right = np.clip(np.searchsorted(x, at, side="right"), 1, x.size - 1)
+    weight = (at - x[right - 1]) / (x[right] - x[right - 1])
+    left_values = np.take_along_axis(rows, right - 1, axis=1)
+    return left_values + weight * (np.take_along_axis(rows, right, axis=1) - left_values)
 
 
 def near_optimal(found: xr.Dataset, tolerance: float = DEFAULT_TOLERANCE,
@@ -96,9 +108,11 @@ def choice_cost(found: xr.Dataset, n_params: float, level: float = 0.9) -> dict[
     if not grid[0] <= x <= grid[-1]:
         return {"n_params": float(n_params), "relative": None, "excess": None}
     out: dict[str, Any] = {"n_params": float(n_params)}
+    right = int(np.clip(np.searchsorted(grid, x, side="right"), 1, grid.size - 1))
+    weight = (x - grid[right - 1]) / (grid[right] - grid[right - 1])
     for name in ("relative", "excess"):
         values = found[name].values.reshape(-1, grid.size)
-        at = np.array([np.interp(x, grid, row) for row in values])
+        at = values[:, right - 1] + weight * (values[:, right] - values[:, right - 1])  # per draw, linear in log N
         low, median, high = np.quantile(at, [(1 - level) / 2, 0.5, (1 + level) / 2])
         out[name] = {"mean": float(at.mean()), "median": float(median), "lower": float(low), "upper": float(high),
                      "level": level}

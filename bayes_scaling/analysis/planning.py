@@ -97,10 +97,10 @@ def extrapolation(extent: dict[str, float], **values: float | None) -> dict[str,
 
 
 def _choices(fit: FitResult, compute: float, n_params: Sequence[float], level: float, discrepancy: bool,
-             tolerance: float, probability: float) -> dict[str, Any]:
+             tolerance: float, probability: float, centre: float | None = None) -> dict[str, Any]:
     """The near-optimal sizes at a budget and the cost of the chosen ones (:mod:`~bayes_scaling.analysis.choice_cost`),
-    from the same predictive as the budget's answer."""
-    found = excess_loss(fit, compute, discrepancy=discrepancy)
+    from the same predictive as the budget's answer; ``centre``: the law's median N_opt there, if known."""
+    found = excess_loss(fit, compute, discrepancy=discrepancy, centre=centre)
     out: dict[str, Any] = {"near_optimal": near_optimal(found, tolerance, probability)}
     if n_params:
         out["choices"] = [choice_cost(found, n, level) for n in n_params]
@@ -131,7 +131,8 @@ def _budget_rows(fit: FitResult, compute: Sequence[float], level: float, discrep
         row["extrapolation"] = extrapolation(extent, compute=row["compute"], n_params=row["n_params"]["median"],
                                              n_tokens=row["n_tokens"]["median"])
         try:
-            row.update(_choices(fit, row["compute"], n_params, level, whole is not None, tolerance, probability))
+            row.update(_choices(fit, row["compute"], n_params, level, whole is not None, tolerance, probability,
+                                centre=law_row["n_params"]["median"]))
         except LawNotApplicable:  # no IsoFLOP line to move along
             pass
         rows.append(row)
