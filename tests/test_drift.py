@@ -145,7 +145,9 @@ def test_a_fit_that_fails_its_diagnostics_is_sampled_once_more_for_longer_and_sa
     monkeypatch.setattr(run, "diagnose", failing_first)
     sampled = run.sample_prepared(_prepared(simulated_frame))
     assert len(calls) == 2 and calls[1] == run.LONGER_DRAWS * calls[0]  # draws per chain, four times as many
-    assert "sampled again with 1200 draws after 600 tuning steps" in sampled.tree.attrs["sampler_retry"]
+    seed = _prepared(simulated_frame).spec.sampler.seed  # a chain stuck from its start must not start there again
+    assert f"sampled again with 1200 draws after 600 tuning steps, seed {seed + run.RETRY_SEED_OFFSET}" in \
+        sampled.tree.attrs["sampler_retry"]
     assert sampled.tree.posterior.sizes["draw"] == 1200
 
 

@@ -45,9 +45,13 @@ IN_MODEL_TARGET_ACCEPT = 0.99
 BUDGET_TARGET_ACCEPT = 0.99
 #: Draws of the prior and prior predictive groups stored with a fit (for ArviZ's prior checks).
 PRIOR_GROUP_DRAWS = 200
-#: A fit that fails its diagnostics is sampled once more with this many times the draws and the tuning steps.
+#: A fit that fails its diagnostics is sampled once more with this many times the draws and the tuning steps, and
+#: with its seed moved by RETRY_SEED_OFFSET: a chain that started where it stuck (the IsoFLOP law with the GP inside
+#: on Porian's RW "cosine" runs below 1.5 decades under the top budget: one chain's step size fell to 1e-218 at a
+#: noise sd of 2e-5, R-hat 1.53) would start there again with the same seed, however long it ran.
 LONGER_DRAWS = 4
 LONGER_TUNE = 2
+RETRY_SEED_OFFSET = 1
 #: If that re-sample still fails but only by slow mixing (no divergence, R-hat at most EXTEND_RHAT: the chains roam
 #: the same long tail, as Chinchilla's law on Porian's raw OWT2 "warmup" runs does: bulk ESS 379 of 16,000 draws with
 #: one seed, R-hat 1.02 with another), it is sampled once more with twice the tuning and enough draws for ESS_MARGIN
@@ -170,12 +174,13 @@ def sample_prepared(prepared: PreparedFit, *, progress: bool = False) -> Sampled
     diagnostics = diagnose(natural, sampled.sample_stats, checked)
     log.info("%s: %s", spec.name, diagnostics.verdict())
     retried = ""
-    longer = dataclasses.replace(settings, draws=settings.draws * LONGER_DRAWS, tune=settings.tune * LONGER_TUNE)
+    longer = dataclasses.replace(settings, draws=settings.draws * LONGER_DRAWS, tune=settings.tune * LONGER_TUNE,
+                                 seed=(settings.seed + RETRY_SEED_OFFSET) % 2**32)
     if not diagnostics.converged and longer.chains * longer.draws <= MOST_DRAWS:
         # a weakly identified parameter (E against A and alpha on few budgets) mixes slowly: sample once more, longer
         retried = (f"the first run ({settings.chains} chains x {settings.draws} draws after {settings.tune} tuning "
                    f"steps) failed its diagnostics ({diagnostics.verdict()}); sampled again with {longer.draws} "
-                   f"draws after {longer.tune} tuning steps")
+                   f"draws after {longer.tune} tuning steps, seed {longer.seed}")
         log.warning("%s: %s", spec.name, retried)
         sampled, natural, diagnostics = _resample(built, longer, compiled, compile_seconds, checked, progress)
         log.info("%s: %s", spec.name, diagnostics.verdict())
