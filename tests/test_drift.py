@@ -228,6 +228,30 @@ def test_a_resample_that_mixes_slowly_is_extended_once_and_says_so(simulated_fra
     assert "sampled again with 2400 draws after 1200 tuning steps" in sampled.tree.attrs["sampler_retry"]
 
 
+def test_a_resample_that_still_diverges_is_sampled_once_more_with_smaller_steps(simulated_frame, monkeypatch):
+    import bayes_scaling.sampling.run as run
+
+    real, calls = run.diagnose, []
+
+    def diverging(*args, **kwargs):
+        found = real(*args, **kwargs)
+        calls.append(found.draws)
+        if len(calls) == 1:
+            return dataclasses.replace(found, problems=("R-hat of E is 1.05 (> 1.01)",))
+        if len(calls) == 2:
+            return dataclasses.replace(found, divergences=1, problems=("1 divergent transitions",))
+        return found
+
+    monkeypatch.setattr(run, "diagnose", diverging)
+    prepared = _prepared(simulated_frame)
+    sampled = run.sample_prepared(prepared)
+    settings = prepared.spec.sampler
+    assert len(calls) == 3 and calls[2] == calls[1]  # the same draws as the longer re-sample
+    halfway = 1 - (1 - settings.target_accept) / 2
+    assert (f"sampled again with smaller steps, target_accept {halfway:.4g}, seed {settings.seed + 2}"
+            in sampled.tree.attrs["sampler_retry"])
+
+
 def test_only_slow_mixing_is_extended_and_by_a_bounded_factor():
     from bayes_scaling.sampling import run
     from bayes_scaling.sampling.diagnostics import Diagnostics

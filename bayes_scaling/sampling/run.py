@@ -48,7 +48,9 @@ PRIOR_GROUP_DRAWS = 200
 #: A fit that fails its diagnostics is sampled once more with this many times the draws and the tuning steps, and
 #: with its seed moved by RETRY_SEED_OFFSET: a chain that started where it stuck (the IsoFLOP law with the GP inside
 #: on Porian's RW "cosine" runs below 1.5 decades under the top budget: one chain's step size fell to 1e-218 at a
-#: noise sd of 2e-5, R-hat 1.53) would start there again with the same seed, however long it ran.
+#: noise sd of 2e-5, R-hat 1.53) would start there again with the same seed, however long it ran. If that re-sample
+#: still diverges, it is sampled once more at a target acceptance halfway to 1 (:func:`_smaller_steps`; Chinchilla's
+#: law in-model on Porian's OWT2 "kaplan" runs below a decade under the top kept 1 divergence in 16,000 draws).
 LONGER_DRAWS = 4
 LONGER_TUNE = 2
 RETRY_SEED_OFFSET = 1
@@ -138,6 +140,25 @@ def _resample(built: BuiltModel, settings, compiled, compile_seconds: float, che
     return sampled, natural, diagnose(natural, sampled.sample_stats, checked)
 
 
+def _slow_note(diagnostics, again) -> str:
+    return (f"the second run mixed slowly ({diagnostics.verdict()}; no divergence, R-hat at most {EXTEND_RHAT}); "
+            f"sampled again with {again.draws} draws after {again.tune} tuning steps")
+
+
+def _divergence_note(diagnostics, again) -> str:
+    return (f"the second run diverged ({diagnostics.verdict()}); sampled again with smaller steps, target_accept "
+            f"{again.target_accept:.4g}, seed {again.seed}")
+
+
+def _smaller_steps(diagnostics, settings):
+    """The settings of one more run when the longer re-sample still diverged: target acceptance halfway to 1 (so
+    smaller steps where the posterior curves), the same draws, the seed moved once more; None otherwise."""
+    if diagnostics.converged or not diagnostics.divergences:
+        return None
+    return dataclasses.replace(settings, target_accept=1 - (1 - settings.target_accept) / 2,
+                               seed=(settings.seed + RETRY_SEED_OFFSET) % 2**32)
+
+
 def _extension(diagnostics, settings):
     """The settings of one more run when ``diagnostics`` fail by slow mixing alone (no divergence, R-hat at most
     :data:`EXTEND_RHAT`): twice the tuning, draws scaled so that the smallest ESS would clear the threshold by
@@ -184,13 +205,14 @@ def sample_prepared(prepared: PreparedFit, *, progress: bool = False) -> Sampled
         log.warning("%s: %s", spec.name, retried)
         sampled, natural, diagnostics = _resample(built, longer, compiled, compile_seconds, checked, progress)
         log.info("%s: %s", spec.name, diagnostics.verdict())
-        extended = _extension(diagnostics, longer)
-        if extended is not None:
-            note = (f"the second run mixed slowly ({diagnostics.verdict()}; no divergence, R-hat at most "
-                    f"{EXTEND_RHAT}); sampled again with {extended.draws} draws after {extended.tune} tuning steps")
+        for follow_up, reason in ((_extension, _slow_note), (_smaller_steps, _divergence_note)):
+            again = follow_up(diagnostics, longer)
+            if again is None:
+                continue
+            note = reason(diagnostics, again)
             retried += "; " + note
             log.warning("%s: %s", spec.name, note)
-            sampled, natural, diagnostics = _resample(built, extended, compiled, compile_seconds, checked, progress)
+            sampled, natural, diagnostics = _resample(built, again, compiled, compile_seconds, checked, progress)
             log.info("%s: %s", spec.name, diagnostics.verdict())
     prior = prior_draws(prepared.law, prepared.likelihood, prepared.priors, prepared.runs,
                         np.random.default_rng([settings.seed, 11]), PRIOR_DRAWS)
