@@ -1,9 +1,14 @@
 """The cross-suite extrapolation model recovers a shared slope with a sign from simulated leave-future-out errors,
 and a fit's slope distribution follows the prior it is given."""
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
+from bayes_scaling.sampling.diagnostics import MAX_RHAT, MIN_ESS
+from bayes_scaling.uncertainty import extrapolation
 from bayes_scaling.uncertainty.extrapolation import packaged_allocation_prior, packaged_prior, prior_from_dict
 from bayes_scaling.validation.extrapolation_learning import fit_cross_suite
 
@@ -73,3 +78,14 @@ def test_a_cross_suite_fit_short_of_effective_draws_is_sampled_again_twice_as_lo
     found = fit_cross_suite(errors, seed=2, draws=30, tune=100, chains=2)  # 60 draws cannot reach an ESS of 400
     assert found["diagnostics"]["draws_per_chain"] == 60
     assert not found["diagnostics"]["converged"] and any("ESS" in p for p in found["diagnostics"]["problems"])
+
+
+def test_every_packaged_prior_comes_from_cross_suite_fits_that_passed_their_diagnostics():
+    files = sorted(Path(extrapolation.__file__).parent.glob("extrapolation_prior*.json"))
+    assert len(files) >= 3
+    for path in files:
+        for law, found in json.loads(path.read_text())["laws"].items():
+            for fit in (found, found["allocation"]):
+                diagnostics = fit["diagnostics"]
+                assert diagnostics["max_rhat"] <= MAX_RHAT and diagnostics["divergences"] == 0, (path.name, law)
+                assert min(diagnostics["min_ess_bulk"], diagnostics["min_ess_tail"]) >= MIN_ESS, (path.name, law)
