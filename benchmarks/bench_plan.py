@@ -1,4 +1,4 @@
-"""The page's answer (``plan`` at the page's budgets, sizes and losses) on saved fits, this code against another
+"""The page's answer (``plan`` at the page's budgets) on saved fits, this code against another
 commit, side by side in one run: CPU seconds per fit, their ratio, and how far the two answers' numbers are apart.
 
     python benchmarks/bench_plan.py reports/chinchilla reports/epoch-isoflop --against HEAD~1
@@ -76,6 +76,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
     folders = [str(Path(folder).resolve()) for folder in args.folders]
+    missing = [folder for folder in folders if not (Path(folder) / "posterior.nc").is_file()]
+    if missing:
+        parser.error(f"no posterior.nc in {', '.join(missing)}: pass report folders of saved fits "
+                     "(`bayes-scaling report models --out reports` writes them)")
     with tempfile.TemporaryDirectory() as tmp:
         other = Path(tmp) / "other"
         subprocess.run(["git", "worktree", "add", "--detach", "-q", str(other), args.against], check=True, cwd=REPO)

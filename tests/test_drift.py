@@ -132,17 +132,30 @@ def test_a_law_of_one_size_drifts_along_that_size(simulated_frame):
     assert draws.shape[1] == 1 and np.all(np.isfinite(draws))
 
 
-def test_a_fit_that_fails_its_diagnostics_is_sampled_once_more_for_longer_and_says_so(simulated_frame, monkeypatch):
+def _scripted_diagnose(monkeypatch, *edits):
+    """Make the sampler's diagnostics fail as scripted: the k-th call's real verdict passed through ``edits[k]``
+    (later calls unchanged); returns the list of each call's draws per chain."""
     import bayes_scaling.sampling.run as run
 
     real, calls = run.diagnose, []
 
-    def failing_first(*args, **kwargs):
+    def scripted(*args, **kwargs):
         found = real(*args, **kwargs)
         calls.append(found.draws)
-        return dataclasses.replace(found, problems=("R-hat of E is 1.05 (> 1.01)",)) if len(calls) == 1 else found
+        return edits[len(calls) - 1](found) if len(calls) <= len(edits) else found
 
-    monkeypatch.setattr(run, "diagnose", failing_first)
+    monkeypatch.setattr(run, "diagnose", scripted)
+    return calls
+
+
+def _rhat_failed(found):
+    return dataclasses.replace(found, problems=("R-hat of E is 1.05 (> 1.01)",))
+
+
+def test_a_fit_that_fails_its_diagnostics_is_sampled_once_more_for_longer_and_says_so(simulated_frame, monkeypatch):
+    import bayes_scaling.sampling.run as run
+
+    calls = _scripted_diagnose(monkeypatch, _rhat_failed)
     sampled = run.sample_prepared(_prepared(simulated_frame))
     assert len(calls) == 2 and calls[1] == run.LONGER_DRAWS * calls[0]  # draws per chain, four times as many
     seed = _prepared(simulated_frame).spec.sampler.seed  # a chain stuck from its start must not start there again
@@ -209,19 +222,8 @@ def test_a_resample_that_mixes_slowly_is_extended_once_and_says_so(simulated_fra
     tuning and enough draws for the margin (379 of 400 -> twice the draws)."""
     import bayes_scaling.sampling.run as run
 
-    real, calls = run.diagnose, []
-
-    def short_of_ess(*args, **kwargs):
-        found = real(*args, **kwargs)
-        calls.append(found.draws)
-        if len(calls) == 1:
-            return dataclasses.replace(found, problems=("R-hat of E is 1.05 (> 1.01)",))
-        if len(calls) == 2:
-            return dataclasses.replace(found, ess_bulk={**found.ess_bulk, "beta": 379.0},
-                                       problems=("bulk ESS of beta is 379 (< 400)",))
-        return found
-
-    monkeypatch.setattr(run, "diagnose", short_of_ess)
+    calls = _scripted_diagnose(monkeypatch, _rhat_failed, lambda found: dataclasses.replace(
+        found, ess_bulk={**found.ess_bulk, "beta": 379.0}, problems=("bulk ESS of beta is 379 (< 400)",)))
     sampled = run.sample_prepared(_prepared(simulated_frame))
     assert len(calls) == 3 and sampled.tree.posterior.sizes["draw"] == 2 * 1200
     assert "mixed slowly" in sampled.tree.attrs["sampler_retry"]
@@ -231,18 +233,8 @@ def test_a_resample_that_mixes_slowly_is_extended_once_and_says_so(simulated_fra
 def test_a_resample_that_still_diverges_is_sampled_once_more_with_smaller_steps(simulated_frame, monkeypatch):
     import bayes_scaling.sampling.run as run
 
-    real, calls = run.diagnose, []
-
-    def diverging(*args, **kwargs):
-        found = real(*args, **kwargs)
-        calls.append(found.draws)
-        if len(calls) == 1:
-            return dataclasses.replace(found, problems=("R-hat of E is 1.05 (> 1.01)",))
-        if len(calls) == 2:
-            return dataclasses.replace(found, divergences=1, problems=("1 divergent transitions",))
-        return found
-
-    monkeypatch.setattr(run, "diagnose", diverging)
+    calls = _scripted_diagnose(monkeypatch, _rhat_failed, lambda found: dataclasses.replace(
+        found, divergences=1, problems=("1 divergent transitions",)))
     prepared = _prepared(simulated_frame)
     sampled = run.sample_prepared(prepared)
     settings = prepared.spec.sampler

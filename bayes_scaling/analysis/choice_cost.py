@@ -77,11 +77,17 @@ def smoothed(draws: np.ndarray, x: np.ndarray) -> np.ndarray:
 def shifted(rows: np.ndarray, x: np.ndarray, shift: np.ndarray) -> np.ndarray:
     """Each row of ``rows`` (draws x points at the increasing ``x``) read at ``x - shift`` of its draw, linearly
     interpolated and held at the end values outside ``x`` (as :func:`numpy.interp`, for all rows at once)."""
-    at = np.clip(x[None, :] - shift[:, None], x[0], x[-1])
-    right = np.clip(np.searchsorted(x, at, side="right"), 1, x.size - 1)
-    weight = (at - x[right - 1]) / (x[right] - x[right - 1])
+    right, weight = _bracket(x, x[None, :] - shift[:, None])
     left_values = np.take_along_axis(rows, right - 1, axis=1)
     return left_values + weight * (np.take_along_axis(rows, right, axis=1) - left_values)
+
+
+def _bracket(x: np.ndarray, at: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
+    """For points ``at`` (clipped to the increasing grid ``x``): the index of the grid point to their right and their
+    weight on it, so a value there is ``(1 - weight) * v[right - 1] + weight * v[right]``."""
+    at = np.clip(at, x[0], x[-1])
+    right = np.clip(np.searchsorted(x, at, side="right"), 1, x.size - 1)
+    return right, (at - x[right - 1]) / (x[right] - x[right - 1])
 
 
 def near_optimal(found: xr.Dataset, tolerance: float = DEFAULT_TOLERANCE,
@@ -108,8 +114,7 @@ def choice_cost(found: xr.Dataset, n_params: float, level: float = 0.9) -> dict[
     if not grid[0] <= x <= grid[-1]:
         return {"n_params": float(n_params), "relative": None, "excess": None}
     out: dict[str, Any] = {"n_params": float(n_params)}
-    right = int(np.clip(np.searchsorted(grid, x, side="right"), 1, grid.size - 1))
-    weight = (x - grid[right - 1]) / (grid[right] - grid[right - 1])
+    right, weight = _bracket(grid, x)
     for name in ("relative", "excess"):
         values = found[name].values.reshape(-1, grid.size)
         at = values[:, right - 1] + weight * (values[:, right] - values[:, right - 1])  # per draw, linear in log N

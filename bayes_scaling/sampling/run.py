@@ -155,8 +155,12 @@ def _smaller_steps(diagnostics, settings):
     smaller steps where the posterior curves), the same draws, the seed moved once more; None otherwise."""
     if diagnostics.converged or not diagnostics.divergences:
         return None
-    return dataclasses.replace(settings, target_accept=1 - (1 - settings.target_accept) / 2,
-                               seed=(settings.seed + RETRY_SEED_OFFSET) % 2**32)
+    return dataclasses.replace(settings, target_accept=1 - (1 - settings.target_accept) / 2, seed=_moved_seed(settings))
+
+
+def _moved_seed(settings) -> int:
+    """The seed of a re-sample: moved by :data:`RETRY_SEED_OFFSET`, within the seeds a spec allows."""
+    return (settings.seed + RETRY_SEED_OFFSET) % 2**32
 
 
 def _extension(diagnostics, settings):
@@ -196,7 +200,7 @@ def sample_prepared(prepared: PreparedFit, *, progress: bool = False) -> Sampled
     log.info("%s: %s", spec.name, diagnostics.verdict())
     retried = ""
     longer = dataclasses.replace(settings, draws=settings.draws * LONGER_DRAWS, tune=settings.tune * LONGER_TUNE,
-                                 seed=(settings.seed + RETRY_SEED_OFFSET) % 2**32)
+                                 seed=_moved_seed(settings))
     if not diagnostics.converged and longer.chains * longer.draws <= MOST_DRAWS:
         # a weakly identified parameter (E against A and alpha on few budgets) mixes slowly: sample once more, longer
         retried = (f"the first run ({settings.chains} chains x {settings.draws} draws after {settings.tune} tuning "
