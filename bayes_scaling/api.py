@@ -93,12 +93,14 @@ class ScalingFit(FitResult):
         return frame
 
     def suggest(self, target_compute: float, experiment_budget: float, *, quantity: str = "n_opt",
-                window: float = DESIGN_WINDOW, most: int = DESIGN_MAX_RUNS) -> pd.DataFrame:
+                window: float = DESIGN_WINDOW, most: int = DESIGN_MAX_RUNS, misfit: bool = True) -> pd.DataFrame:
         """The runs to train next within ``experiment_budget`` FLOP that most narrow the decision at
         ``target_compute`` (as ``bayes-scaling suggest``): one row per run (``n_params``, ``n_tokens``, ``compute``,
         ``tokens_per_param``); ``attrs["suggest"]`` holds the whole result, with the expected narrowing and the
-        standard design of equal cost (:func:`~bayes_scaling.analysis.design.suggest_runs`)."""
-        found = suggest_runs(self, target_compute, experiment_budget, quantity=quantity, window=window, most=most)
+        standard design of equal cost (:func:`~bayes_scaling.analysis.design.suggest_runs`); ``misfit=False`` takes
+        the law as right (as ``--law-only``)."""
+        found = suggest_runs(self, target_compute, experiment_budget, quantity=quantity, window=window, most=most,
+                             misfit=misfit)
         frame = pd.DataFrame(found["suggested"]["runs"])
         frame.attrs["suggest"] = found
         return frame

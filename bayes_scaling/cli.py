@@ -233,10 +233,14 @@ def _add_suggest_parser(sub) -> None:
                    help="what to narrow: n_opt (the compute-optimal size, default) or loss (the compute-optimal "
                         "loss) at the target budget")
     p.add_argument("--window", type=float, default=DESIGN_WINDOW, metavar="DECADES",
-                   help=f"decades of N either side of the posterior N_opt the runs may use (default {DESIGN_WINDOW}: "
-                        "the span published IsoFLOP profiles cover; wider trusts the law further from the optimum)")
+                   help=f"decades of N either side of the posterior N_opt the runs may use (default {DESIGN_WINDOW}; "
+                        "the calculation discounts runs by the misfit the fit has measured; 0.5 keeps to the span "
+                        "published IsoFLOP profiles cover)")
     p.add_argument("--max-runs", type=int, default=DESIGN_MAX_RUNS,
                    help=f"most runs to propose (default {DESIGN_MAX_RUNS})")
+    p.add_argument("--law-only", action="store_true",
+                   help="take the law as right: planned runs carry no misfit (the fit's discrepancy GP, budget "
+                        "offsets and drift), so runs far from the data are credited as if the law held there")
     p.add_argument("--out", help="also write the results as JSON to this file")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 

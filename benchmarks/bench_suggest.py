@@ -12,6 +12,11 @@ is the span published IsoFLOP profiles cover and the standard design uses; 1.0 t
 decision quantity, draws and greedy rule were fixed before this benchmark was first run; docs/results.md says
 what was changed after.
 
+The fits sample the law alone (``--discrepancy after``, as the benchmark was designed; `suggest` then sees the GP
+fitted to the pilot's residuals) or with the GP inside the model (``--discrepancy in_model``, the default of `fit
+--law chinchilla` since session 15, about five times the cost). ``--law-only`` runs `suggest` without its misfit
+coordinates (the calculation before session 19).
+
 Run with ``python benchmarks/bench_suggest.py [--replications 20]``; it takes about 10 CPU minutes.
 """
 
@@ -55,10 +60,12 @@ def simulate(design: pd.DataFrame, seed: int) -> pd.DataFrame:
                          get_likelihood("normal"), NOISE, seed)
 
 
-def fit(runs: pd.DataFrame, seed: int) -> FitResult:
-    """The law alone by NUTS (no discrepancy or refits: the design is about the law's parameters)."""
+def fit(runs: pd.DataFrame, seed: int, discrepancy: str) -> FitResult:
+    """The law by NUTS, alone (``discrepancy`` "after": its GP is fitted from the residuals when `suggest` asks for
+    it) or with the discrepancy GP sampled inside the model ("in_model", the default of `fit --law chinchilla`); no
+    drift refits either way."""
     raw = {"analysis": {"name": "simulated", "law": "chinchilla"}, "data": {}, "likelihood": {"family": "normal"},
-           "sampler": {**SAMPLER, "seed": seed}}
+           "discrepancy": {"gp": discrepancy}, "sampler": {**SAMPLER, "seed": seed}}
     sampled = sample_prepared(prepare(spec_from_dict(raw, where="bench_suggest", in_memory=True), runs))
     return FitResult(sampled.tree)
 
@@ -74,6 +81,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--replications", type=int, default=20)
     parser.add_argument("--windows", type=float, nargs="+", default=[0.5, 1.0])
+    parser.add_argument("--discrepancy", choices=("after", "in_model"), default="after",
+                        help="fit the law alone (GP after, the benchmark as designed) or with the GP inside the model")
+    parser.add_argument("--law-only", action="store_true",
+                        help="`suggest` takes the law as right (no misfit coordinates), as before session 19")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     pilot = pilot_design()
@@ -82,7 +93,7 @@ def main() -> None:
     rows = []
     for rep in range(args.replications):
         pilot_runs = simulate(pilot, seed=1000 + rep)
-        pilot_fit = fit(pilot_runs, seed=rep)
+        pilot_fit = fit(pilot_runs, seed=rep, discrepancy=args.discrepancy)
         standard = standard_design(pilot_fit, budget)
         target = 100.0 * float(standard["compute"].max())
         truth = float(np.log10(true_n_opt(np.asarray(target))))
@@ -90,14 +101,14 @@ def main() -> None:
         designs = {"standard": standard}
         for window in args.windows:
             t0 = time.process_time()
-            proposal = suggest_runs(pilot_fit, target, budget, window=window)
+            proposal = suggest_runs(pilot_fit, target, budget, window=window, misfit=not args.law_only)
             designs[f"w{window:g}"] = pd.DataFrame(proposal["suggested"]["runs"])
             row |= {f"w{window:g}_cpu_s": time.process_time() - t0, f"w{window:g}_runs": len(designs[f"w{window:g}"]),
                     f"w{window:g}_predicted": proposal["suggested"]["width_ratio"]["median"]
                     / proposal["standard"]["width_ratio"]["median"]}
         for i, (label, design) in enumerate(designs.items()):
             new = simulate(design, seed=2000 + 10 * rep + i)
-            refit = fit(pd.concat([pilot_runs, new], ignore_index=True), seed=rep)
+            refit = fit(pd.concat([pilot_runs, new], ignore_index=True), seed=rep, discrepancy=args.discrepancy)
             low, high = interval(refit, target)
             row |= {f"{label}_width": high - low, f"{label}_covers": low <= truth <= high,
                     f"{label}_converged": refit.converged}
@@ -107,6 +118,7 @@ def main() -> None:
         print(", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()), flush=True)
     table = pd.DataFrame(rows)
     print()
+    print(f"fits: discrepancy {args.discrepancy}; suggest's misfit coordinates: {'off' if args.law_only else 'on'}")
     print(f"experiment budget {budget:.3g} FLOP (10x the pilot's {budget / 10:.3g}); target 100x the standard "
           f"design's top budget; decision quantity log10 N_opt; {len(table)} replications")
     for window in args.windows:

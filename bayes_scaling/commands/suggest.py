@@ -19,7 +19,7 @@ def suggestion(args: argparse.Namespace) -> dict:
     fit = load(args.fit)
     return {"schema_version": SCHEMA_VERSION,
             **suggest_runs(fit, args.target_compute, args.experiment_budget, quantity=args.quantity,
-                           window=args.window, most=args.max_runs)}
+                           window=args.window, most=args.max_runs, misfit=not args.law_only)}
 
 
 def _ratio(part: dict) -> str:
@@ -42,6 +42,7 @@ def format_suggestion(result: dict) -> str:
     design = standard["design"]
     lines.append(f"a standard IsoFLOP design of the same cost ({design['sizes']} sizes at each of {design['budgets']} "
                  f"budgets, {standard['cost']:.3g} FLOP): {_ratio(standard)}")
+    lines.append(f"misfit a planned run carries: {result['misfit']}")
     lines.append(f"({result['how']})")
     return "\n".join(lines)
 

@@ -271,6 +271,21 @@ def discrepancy_draws(
     if not joint:
         variance = np.maximum(found.eta**2 - np.sum(cross * weights.T, axis=1), 0.0)
         return mean + np.sqrt(variance)[None, :] * normal
-    posterior = found.covariance(_distances(points, points)) - cross @ weights
+    posterior = _kriged_covariance(found, points, cross, weights)
     values, vectors = np.linalg.eigh(0.5 * (posterior + posterior.T))  # PSD square root: robust where points repeat
     return mean + normal @ (vectors * np.sqrt(np.maximum(values, 0.0))).T
+
+
+def _kriged_covariance(found: Discrepancy, points: np.ndarray, cross: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """K** - k*^T (K + tau^2 I)^-1 k* at ``points`` (scaled decades), given their ``cross`` covariance with the runs
+    and the kriging ``weights`` (K + tau^2 I)^-1 k*."""
+    return found.covariance(_distances(points, points)) - cross @ weights
+
+
+@with_one_blas_thread
+def conditional_covariance(found: Discrepancy, basis: KrigingBasis, new: dict[str, Any]) -> np.ndarray:
+    r"""The covariance of delta at the ``new`` inputs given the fit's runs (points x points):
+    :math:`K_{**} - k_*^\top (K + \tau^2 I)^{-1} k_*`, what is still unknown of the law's misfit there."""
+    points = found.scaled(_coordinates(new, found.inputs))
+    cross = found.covariance(_distances(points, basis.train))
+    return _kriged_covariance(found, points, cross, cho_solve(basis.factor, cross.T))

@@ -234,6 +234,16 @@ class DriftModel:
                 f"{low:+.4f} to {high:+.4f}; cross-suite prior {self.version}, updated by {self.own_errors} own "
                 "held-out runs)")
 
+    @property
+    def slope_variance(self) -> float:
+        """The variance of the slope over the mixture: mean of slope_sd^2 plus the variance of slope_mean."""
+        return float(np.mean(self.slope_sd**2) + np.var(self.slope_mean))
+
+    @property
+    def offset_variance(self) -> float:
+        """The variance of the offset of a budget beyond the data (rho^2 over the mixture)."""
+        return float(np.mean(self.budget_sd**2))
+
     def draws(self, rng: np.random.Generator, n_draws: int, distances: np.ndarray) -> np.ndarray:
         """Extrapolation errors (draws x points) at points ``distances`` decades beyond the data: one slope and one
         budget offset per draw, so the points of a draw move together."""
