@@ -38,6 +38,7 @@ from bayes_scaling.uncertainty.discrepancy import (
     kriging_basis,
 )
 from bayes_scaling.uncertainty.distance import beyond
+from bayes_scaling.uncertainty.drift import independent_variance
 from bayes_scaling.uncertainty.extrapolation import ExtrapolationPrior, OwnErrors, drift_model
 from bayes_scaling.util.defaults import DEFAULT_LEVEL
 
@@ -163,8 +164,13 @@ class FitResult:
         if found.drift_own is None:
             raise ValueError(f"{self.name}: the fit stores no own leave-future-out errors (made before the "
                              "cross-suite prior); refit it")
+        own = OwnErrors.from_dict(found.drift_own)
+        if prior.shared_errors:  # fits made before session 19 store no shared part: derive it from the fit
+            likelihood = get_likelihood(self.attrs["likelihood"])
+            own = own.with_shared(independent_variance(likelihood, self.draws(likelihood.parameters),
+                                                       self.budget_sd_draws))
         other = copy.copy(self)
-        model = drift_model(prior, OwnErrors.from_dict(found.drift_own))
+        model = drift_model(prior, own)
         other.__dict__["discrepancy"] = dataclasses.replace(found, drift_model=model.to_dict())
         return other
 

@@ -2,7 +2,7 @@
 
     python scripts/learn_extrapolation_prior.py build/extrapolation --version 2026.12.1 \
         [--write bayes_scaling/uncertainty/extrapolation_prior.json] [--table docs/leave_one_suite_out.json] \
-        [--between student_t]
+        [--between student_t] [--shared-errors]
 
 Reads ``errors.csv`` and the suite fits that ``scripts/extrapolation_errors.py`` wrote into the folder.
 """
@@ -32,6 +32,9 @@ def main() -> None:
     parser.add_argument("--table", type=Path, help="write the leave-one-suite-out rows here (JSON)")
     parser.add_argument("--between", choices=BETWEEN, default="normal",
                         help="how the suites' slopes spread around the mean slope")
+    parser.add_argument("--shared-errors", action="store_true",
+                        help="a refit's systematic uncertainty (law and GP) is one shift of its held-out runs "
+                             "(needs errors.csv with the shared column, session 19)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     errors = pd.read_csv(args.folder / "errors.csv")
@@ -40,7 +43,7 @@ def main() -> None:
         allocation = pd.read_csv(args.folder / "allocation_errors.csv")
         for law in (*sorted(errors["law"].unique()), "any"):
             rows = errors if law == "any" else errors[errors["law"] == law]
-            laws[law] = fit_cross_suite(rows, seed=SEED, between=args.between)
+            laws[law] = fit_cross_suite(rows, seed=SEED, between=args.between, shared=args.shared_errors)
             print(law, laws[law]["diagnostics"], summary(laws[law]), flush=True)
             rows = allocation if law == "any" else allocation[allocation["law"] == law]
             laws[law]["allocation"] = fit_cross_suite(rows, seed=SEED, between=args.between)
@@ -58,7 +61,8 @@ def main() -> None:
         rows = []
         for suite in SUITES:
             for law in suite.laws:
-                found = score_suite(args.folder, suite.name, law, errors, seed=SEED, between=args.between)
+                found = score_suite(args.folder, suite.name, law, errors, seed=SEED, between=args.between,
+                                    shared=args.shared_errors)
                 for row in found:
                     mark = "" if row["prior_converged"] else "  (cross-suite prior NOT CONVERGED)"
                     print(f"{row['suite']:22} {row['law']:10} {row['method']:12} 90%: {row['coverage'][0.9]:.0%} "

@@ -40,6 +40,36 @@ def test_own_slope_is_recovered_and_its_information_is_shared_by_nested_refits()
     assert own_slope(OwnErrors.empty(), 0.01, 0.01) == (0.0, 0.0)
 
 
+def test_own_slope_with_a_shared_shift_is_the_gls_slope_under_the_dense_covariance():
+    """With the refit's systematic uncertainty shared (session 19), the Woodbury slope and information equal those of
+    the dense covariance diag(v - s) + psi^2 d d^T + rho^2 (budget ramps) + sqrt(s) sqrt(s)^T; a shared shift that
+    grows with distance (as the law's uncertainty does beyond its data) leaves less information about the slope than
+    the same variance independent run by run."""
+    rng = np.random.default_rng(3)
+    d = rng.uniform(0.05, 1.2, 30)
+    budgets = np.floor(d * 3)
+    shared = np.full(d.size, 0.02**2)
+    variances = shared + 0.003**2
+    errors = -0.02 * d + 0.02 * rng.standard_normal() + 0.003 * rng.standard_normal(d.size)
+    own = OwnErrors(errors, variances, d, np.zeros(d.size), budgets, shared=shared)
+    psi, rho = 0.01, 0.004
+    ramp = np.minimum(1.0, d)
+    dense = np.diag(variances - shared) + psi**2 * np.outer(d, d) + np.outer(np.sqrt(shared), np.sqrt(shared))
+    for label in np.unique(budgets):
+        m = ramp * (budgets == label)
+        dense += rho**2 * np.outer(m, m)
+    solved = np.linalg.solve(dense, d)
+    slope, information = own_slope(own, psi, rho, shared=True)
+    assert slope == pytest.approx(float(errors @ solved / (d @ solved)), rel=1e-8)
+    assert information == pytest.approx(float(d @ solved), rel=1e-8)
+    growing = OwnErrors(errors, (0.02 * d) ** 2 + 0.003**2, d, np.zeros(d.size), budgets, shared=(0.02 * d) ** 2)
+    assert own_slope(growing, psi, rho, shared=True)[1] < own_slope(growing, psi, rho)[1]  # a shift like a slope
+    with pytest.raises(ValueError, match="no shared part"):
+        own_slope(OwnErrors(errors, variances, d, np.zeros(d.size), budgets), psi, rho, shared=True)
+    derived = OwnErrors(errors, variances, d, np.zeros(d.size), budgets).with_shared(0.003**2)
+    np.testing.assert_allclose(derived.shared, shared)
+
+
 def test_the_prior_sets_the_slope_without_own_errors_and_own_errors_pull_it():
     alone = drift_model(_prior(), OwnErrors.empty())
     np.testing.assert_allclose(alone.slope_mean, -0.02)

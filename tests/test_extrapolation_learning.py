@@ -42,6 +42,23 @@ def test_the_shared_slope_and_its_sign_are_recovered():
     assert prior.draws["tau"].size == 400 and "8 suites" in prior.describe()
 
 
+def test_a_shift_each_refit_shares_is_not_taken_up_by_the_spread_between_suites():
+    """Errors whose refits each carry one shift of the size their own shared variance says (the law's posterior
+    uncertainty), on slopes that barely differ between suites: the model with the shared term learns a smaller
+    spread between suites than the one that takes every error's variance as independent, and says it was learned
+    that way."""
+    rng = np.random.default_rng(4)
+    errors = _errors(rng, tau=0.002)
+    errors["shared"] = 0.02**2
+    errors["variance"] = errors["shared"] + 0.005**2
+    errors["error"] += 0.02 * rng.standard_normal(errors["refit"].max() + 1)[errors["refit"]]
+    shared = fit_cross_suite(errors, seed=1, draws=300, tune=300, chains=2, shared=True)
+    independent = fit_cross_suite(errors, seed=1, draws=300, tune=300, chains=2)
+    assert shared["shared_errors"] and not independent["shared_errors"]
+    assert np.median(shared["draws"]["tau"]) < 0.7 * np.median(independent["draws"]["tau"])
+    assert prior_from_dict("chinchilla", shared, "test").shared_errors
+
+
 def test_the_packaged_prior_names_its_version_and_suites_and_falls_back_to_the_pooled_one():
     prior = packaged_prior("chinchilla")
     assert prior.version and len(prior.suites) >= 10 and prior.law == "chinchilla"

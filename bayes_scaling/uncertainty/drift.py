@@ -75,14 +75,23 @@ def evenly_kept(budgets: np.ndarray, most: int) -> np.ndarray:
 
 def error_terms(law, likelihood, params: dict[str, np.ndarray], noise: dict[str, np.ndarray],
                 inputs: dict[str, np.ndarray], loss: np.ndarray, eta: float, budget_sd: np.ndarray | None = None
-                ) -> tuple[np.ndarray, np.ndarray]:
-    """Errors of held-out runs (observed log loss minus the median law over posterior draws ``params``) and their
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Errors of held-out runs (observed log loss minus the median law over posterior draws ``params``), their
     variances (the law's posterior variance there, the noise's spread squared, ``eta`` squared and, where the model
-    has a random offset per budget, a new budget's: the median of ``budget_sd`` squared)."""
+    has a random offset per budget, a new budget's: the median of ``budget_sd`` squared), and the part of each
+    variance the held-out runs share (the law's posterior variance and ``eta`` squared: one shift for all of them,
+    :mod:`bayes_scaling.uncertainty.extrapolation`)."""
     predicted = law.log_loss(params, inputs)
+    shared = np.var(predicted, axis=0) + eta**2
+    return (np.log(loss) - np.median(predicted, axis=0), shared + independent_variance(likelihood, noise, budget_sd),
+            shared)
+
+
+def independent_variance(likelihood, noise: dict[str, np.ndarray], budget_sd: np.ndarray | None = None) -> float:
+    """The part of a held-out run's predictive variance of its own: the noise's spread squared and a new budget's
+    offset (the median of ``budget_sd`` squared) where the model has them."""
     spread = float(np.median(likelihood.spread(**noise)))
-    budgets = 0.0 if budget_sd is None else float(np.median(np.square(budget_sd)))
-    return np.log(loss) - np.median(predicted, axis=0), np.var(predicted, axis=0) + spread**2 + eta**2 + budgets
+    return spread**2 + (0.0 if budget_sd is None else float(np.median(np.square(budget_sd))))
 
 
 def refit_settings(sampler, warm: bool):
@@ -100,7 +109,7 @@ def refit_errors(prepared, built, compiled, eta: float, start_from: WarmStart | 
     law, likelihood, runs = prepared.law, prepared.likelihood, prepared.runs
     settings = refit_settings(prepared.spec.sampler, start_from is not None)
     parts: dict[str, list[np.ndarray]] = {"errors": [], "variances": [], "distances": [], "refits": [], "budgets": [],
-                                          "rows": []}
+                                          "rows": [], "shared": []}
     labels = budget_labels(runs.frame)
     seen: set[frozenset] = set()
     for k, fraction in enumerate(FRACTIONS):
@@ -131,10 +140,11 @@ def refit_errors(prepared, built, compiled, eta: float, start_from: WarmStart | 
         keep = evenly_kept(held_labels, MOST_OWN_ERRORS)
         held_inputs = {name: held.column(name)[keep] for name in law.inputs}
         budget_sd = None if built.budgets is None else np.asarray(result.posterior[budget_term.SD]).reshape(-1)
-        errors, variances = error_terms(law, likelihood, params, noise, held_inputs, held.column("loss")[keep], eta,
-                                        budget_sd)
+        errors, variances, shared = error_terms(law, likelihood, params, noise, held_inputs,
+                                                held.column("loss")[keep], eta, budget_sd)
         parts["errors"].append(errors)
         parts["variances"].append(variances)
+        parts["shared"].append(shared)
         parts["distances"].append(beyond(held_inputs, largest_scale(data)))
         parts["refits"].append(np.full(keep.size, float(k)))
         parts["budgets"].append(held_labels[keep].astype(float))

@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -78,6 +78,9 @@ class ExtrapolationPrior:
     version: str
     suites: tuple[str, ...]
     draws: dict[str, np.ndarray]
+    #: Whether it was learned with each refit's systematic uncertainty as one term its held-out runs share (session
+    #: 19; own errors are then weighed the same way), or with every error's variance independent (before).
+    shared_errors: bool = False
 
     def mixing_scales(self, rng: np.random.Generator, size: int) -> np.ndarray:
         """Draws (hyperparameter draws x ``size``) of the Student-t's mixing scale lambda ~ Gamma(nu/2, rate nu/2)
@@ -101,7 +104,9 @@ class OwnErrors:
     """A fit's own leave-future-out errors: ``errors`` (observed minus refit median, log loss), ``variances`` (the
     refit's predictive variance there), ``distances`` (decades beyond the refit's data), ``refits`` and ``budgets``
     (labels: which refit and which budget of it each error comes from), ``rows`` (the held-out run's row in the
-    data; empty for fits made before it was stored)."""
+    data; empty for fits made before it was stored), ``shared`` (the part of each variance the refit's held-out runs
+    share: the law's posterior variance and the GP amplitude squared; empty for fits made before session 19,
+    :meth:`with_shared`)."""
 
     errors: np.ndarray
     variances: np.ndarray
@@ -109,6 +114,15 @@ class OwnErrors:
     refits: np.ndarray
     budgets: np.ndarray
     rows: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    shared: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    def with_shared(self, independent: float) -> OwnErrors:
+        """The errors of a fit made before the shared part was stored, with it derived: each variance less
+        ``independent`` (the noise spread squared and a new budget's offset of the fit itself, not of its refits:
+        close, since the refits fit most of the same runs)."""
+        if self.shared.size == self.errors.size:
+            return self
+        return replace(self, shared=np.maximum(self.variances - independent, 0.0))
 
     @classmethod
     def empty(cls) -> OwnErrors:
@@ -121,7 +135,8 @@ class OwnErrors:
     def from_dict(cls, raw: dict[str, Any]) -> OwnErrors:
         return cls(**{key: np.asarray(raw[key], dtype=float) for key in ("errors", "variances", "distances",
                                                                            "refits", "budgets")},
-                   rows=np.asarray(raw.get("rows", []), dtype=float))
+                   rows=np.asarray(raw.get("rows", []), dtype=float),
+                   shared=np.asarray(raw.get("shared", []), dtype=float))
 
 
 def prior_file(budget_effect: str = "none", discrepancy: str = "after") -> str:
@@ -145,7 +160,8 @@ def prior_from_dict(law: str, raw: dict[str, Any], version: str) -> Extrapolatio
     """An :class:`ExtrapolationPrior` from its stored form (``suites`` and ``draws``)."""
     names = (*HYPER, *(("nu",) if "nu" in raw["draws"] else ()))
     return ExtrapolationPrior(law, version, tuple(raw["suites"]),
-                              {name: np.asarray(raw["draws"][name], dtype=float) for name in names})
+                              {name: np.asarray(raw["draws"][name], dtype=float) for name in names},
+                              bool(raw.get("shared_errors", False)))
 
 
 def packaged_prior(law: str, budget_effect: str = "none", discrepancy: str = "after") -> ExtrapolationPrior:
@@ -176,13 +192,16 @@ def allocation_model(prior: ExtrapolationPrior) -> DriftModel:
                       prior.law, 0)
 
 
-def own_slope(own: OwnErrors, psi: float, rho: float) -> tuple[float, float]:
+def own_slope(own: OwnErrors, psi: float, rho: float, shared: bool = False) -> tuple[float, float]:
     """Generalised-least-squares slope of the own errors on their distances and its information, divided by the
     number of refits (nested refits reuse the same runs). (0, 0) without errors beyond the refits' data.
 
     Within a refit the covariance is diagonal plus one rank-one term for the slope and one per budget, so it is
     inverted by the Woodbury identity in O(n B^2) time and O(n B) memory (B budgets), never as an n x n matrix: a
-    refit of 100,000 runs holds out tens of thousands."""
+    refit of 100,000 runs holds out tens of thousands. With ``shared``, the refit's systematic uncertainty is one
+    more rank-one term, sqrt(shared) sqrt(shared)^T, and only the rest of each variance is diagonal."""
+    if shared and own.shared.size != own.errors.size:
+        raise ValueError("the own errors store no shared part of their variances; derive it (OwnErrors.with_shared)")
     beyond = own.distances > 0
     if not beyond.any():
         return 0.0, 0.0
@@ -193,8 +212,14 @@ def own_slope(own: OwnErrors, psi: float, rho: float) -> tuple[float, float]:
         budgets = own.budgets[pick]
         ramp = np.minimum(1.0, d)
         labels = np.unique(budgets)
-        factors = np.column_stack([d, *(ramp * (budgets == label) for label in labels)])  # n x (1 + B)
-        scales = np.array([psi**2, *([rho**2] * labels.size)])
+        columns, scales = [d, *(ramp * (budgets == label) for label in labels)], [psi**2, *([rho**2] * labels.size)]
+        if shared:
+            common = np.minimum(own.shared[pick], v)
+            v = np.maximum(v - common, 1e-12)
+            columns.append(np.sqrt(common))
+            scales.append(1.0)
+        factors = np.column_stack(columns)  # n x (1 + B [+ 1])
+        scales = np.array(scales)
         weighted = factors / v[:, None]
         inner = np.diag(1.0 / np.maximum(scales, 1e-300)) + factors.T @ weighted
         solved_d = d / v - weighted @ np.linalg.solve(inner, weighted.T @ d)  # C^-1 d
@@ -264,7 +289,7 @@ def drift_model(prior: ExtrapolationPrior, own: OwnErrors) -> DriftModel:
     scales = prior.mixing_scales(rng, MIXTURE_PROPOSALS)
     mean, sd = [], []
     for mu, tau, psi, rho, mixing in zip(*(prior.draws[name] for name in HYPER), scales, strict=True):
-        slope, information = own_slope(own, psi, rho)
+        slope, information = own_slope(own, psi, rho, prior.shared_errors)
         tau = _mixed_spread(tau, mixing, mu, slope, information, rng)
         precision = 1.0 / tau**2 + information
         mean.append((mu / tau**2 + information * slope) / precision)

@@ -3,7 +3,8 @@
 
 The held-out runs are every run of the larger budgets that the suite's own filters keep (not the law's default
 filters: a user scores all the runs they trained since, ``bayes-scaling score``), with their error (observed log
-loss minus the fit's median law), the fit's predictive variance there (law, noise spread, GP amplitude), their
+loss minus the fit's median law), the fit's predictive variance there (law, noise spread, GP amplitude) and the
+part of it the held-out runs share (law and GP amplitude), their
 decades of compute beyond the fit's data and their budget. These are the data of the cross-suite extrapolation model
 (:mod:`bayes_scaling.validation.extrapolation_learning`).
 """
@@ -93,7 +94,7 @@ def run_task(task: Task, folder: str | Path, discrepancy: str = "after", budget_
         except DataError as error:  # too few budgets left below the cut for this law
             log.warning("%s: not fitted (%s)", task.key, error)
             return {"suite": task.suite, "law": task.law, "cut": task.cut, "converged": False, "skipped": str(error),
-                    **{key: [] for key in ("error", "variance", "distance", "budget", "compute")}}
+                    **{key: [] for key in ("error", "variance", "shared", "distance", "budget", "compute")}}
         tree = fit_with_uncertainty(prepared, prior=WEAK, refits=task.cut == SCORED_CUT)
         save_tree(tree, path)
         fit = FitResult(tree, path)
@@ -106,13 +107,15 @@ def errors_of(fit: FitResult, task: Task) -> dict[str, Any]:
     law = fit.law
     inputs = {name: held[name].to_numpy(dtype=float) for name in law.inputs}
     likelihood = get_likelihood(str(fit.tree.attrs["likelihood"]))
-    errors, variances = error_terms(law, likelihood, fit.draws(law.parameters), fit.draws(likelihood.parameters),
-                                    inputs, held["loss"].to_numpy(dtype=float), fit.discrepancy.eta,
-                                    fit.budget_sd_draws)
+    errors, variances, shared = error_terms(law, likelihood, fit.draws(law.parameters),
+                                            fit.draws(likelihood.parameters), inputs,
+                                            held["loss"].to_numpy(dtype=float), fit.discrepancy.eta,
+                                            fit.budget_sd_draws)
     return {
         "suite": task.suite, "law": task.law, "cut": task.cut, "converged": bool(fit.converged),
         "error": errors.tolist(),
         "variance": variances.tolist(),
+        "shared": shared.tolist(),
         "distance": beyond(inputs, run_inputs_scale(fit)).tolist(),
         "budget": held["budget_label"].astype(int).tolist(),
         "compute": held["compute"].to_numpy(dtype=float).tolist(),
@@ -128,7 +131,8 @@ def errors_table(results: list[dict[str, Any]]) -> pd.DataFrame:
     """One row per held-out run of every task (``refit`` numbers the tasks)."""
     frames = []
     for refit, result in enumerate(results):
-        columns = {key: result[key] for key in ("error", "variance", "distance", "budget", "compute")}
+        columns = {key: result[key] for key in ("error", "variance", "shared", "distance", "budget", "compute")
+                   if key in result}
         frame = pd.DataFrame(columns)
         for key in ("suite", "law", "cut", "converged"):
             frame[key] = result[key]

@@ -16,7 +16,11 @@ loss per decade either way), :math:`\tau \sim \mathrm{HalfNormal}(0.05)`, :math:
 with heavy tails, where a few suites extrapolate far worse than the rest (a choice made after seeing the
 leave-one-suite-out scores of the Normal, docs/calibration.md). Errors of fits that failed their diagnostics are
 left out (the method never quotes them). The budget offsets are integrated out in closed form (a rank-one term per
-budget), so NUTS moves only the hyperparameters and the suite and refit slopes. The posterior draws of
+budget), so NUTS moves only the hyperparameters and the suite and refit slopes. With ``shared`` (session 19) the mean gains
+:math:`\lambda_{r(i)} a_i`, :math:`\lambda_r \sim \mathcal{N}(0, 1)` per refit, and :math:`v_i` keeps only its
+independent part :math:`v_i - a_i^2`: :math:`a_i^2` is the refit's posterior variance of the law at the run plus the
+GP amplitude squared, which the held-out runs share (the prediction's own draws carry it, so the slopes' spread
+must not take it up again). The posterior draws of
 :math:`(\mu, \tau, \psi, \rho)` (and :math:`\nu`) are what ``extrapolation_prior.json`` stores.
 """
 
@@ -44,12 +48,15 @@ BETWEEN = ("normal", "student_t")
 
 
 def fit_cross_suite(errors: pd.DataFrame, *, seed: int = 0, draws: int = 2000, tune: int = 2000,
-                    chains: int = 4, between: str = "normal") -> dict[str, Any]:
+                    chains: int = 4, between: str = "normal", shared: bool = False) -> dict[str, Any]:
     """Posterior of the cross-suite model on ``errors`` (rows of :func:`~bayes_scaling.validation.extrapolation_errors.
     errors_table` for one law or several): ``suites``, ``between``, ``draws`` (:data:`KEPT_DRAWS` of each
     hyperparameter, evenly thinned; with ``nu`` for a Student-t spread between suites) and ``diagnostics`` (max R-hat,
     min bulk and tail ESS, divergences, whether they pass with the problems if not, and the draws per chain: a fit
-    that fails is sampled again twice as long, :data:`LONGER_ATTEMPTS` times, before it is reported as failed)."""
+    that fails is sampled again twice as long, :data:`LONGER_ATTEMPTS` times, before it is reported as failed).
+    ``shared``: each refit's systematic uncertainty (the ``shared`` column: law and GP amplitude) is one shift its
+    held-out runs share, lambda_r a_i with lambda_r ~ N(0, 1), and only the rest of each variance is independent
+    (``shared_errors`` in the result; errors without the column have no shared part)."""
     if between not in BETWEEN:
         raise ValueError(f"between must be one of {BETWEEN}, not {between!r}")
     import pymc as pm
@@ -64,6 +71,10 @@ def fit_cross_suite(errors: pd.DataFrame, *, seed: int = 0, draws: int = 2000, t
     group_codes, _ = pd.factorize(pd.MultiIndex.from_arrays([used["refit"], used["budget"]]))
     d = used["distance"].to_numpy(dtype=float)
     ramp, variance = np.minimum(1.0, d), used["variance"].to_numpy(dtype=float)
+    common = np.zeros_like(variance)
+    if shared and "shared" in used:
+        common = np.minimum(used["shared"].to_numpy(dtype=float), variance)
+        variance = np.maximum(variance - common, 1e-12)
     n_groups = int(group_codes.max()) + 1
     ramp_weight = np.bincount(group_codes, weights=ramp**2 / variance, minlength=n_groups)  # sum of m^2 / v per budget
     with pm.Model():
@@ -79,6 +90,9 @@ def fit_cross_suite(errors: pd.DataFrame, *, seed: int = 0, draws: int = 2000, t
         w = pm.Normal("w", 0.0, 1.0, shape=len(refits))
         slope = mu + tau * z[suite_of_refit] + psi * w
         residual = used["error"].to_numpy(dtype=float) - slope[refit_codes] * d
+        if np.any(common > 0):  # the refit's own systematic uncertainty, one shift for its held-out runs
+            shift = pm.Normal("shift", 0.0, 1.0, shape=len(refits))
+            residual = residual - shift[refit_codes] * np.sqrt(common)
         # each budget's offset gamma ~ N(0, rho^2) integrated out: a rank-one term per budget (Sherman-Morrison)
         inflation = 1.0 + rho**2 * ramp_weight
         cross = pt.inc_subtensor(pt.zeros(n_groups)[group_codes], ramp * residual / variance)
@@ -104,7 +118,8 @@ def fit_cross_suite(errors: pd.DataFrame, *, seed: int = 0, draws: int = 2000, t
     flat = {name: posterior[name].to_numpy().reshape(-1) for name in names}
     keep = np.linspace(0, flat["mu"].size - 1, KEPT_DRAWS).round().astype(int)
     log.info("cross-suite model on %d errors of %d suites: %s", len(used), len(suites), diagnostics)
-    return {"suites": suites, "errors": len(used), "between": between, "diagnostics": diagnostics,
+    return {"suites": suites, "errors": len(used), "between": between, "shared_errors": bool(np.any(common > 0)),
+            "diagnostics": diagnostics,
             "draws": {name: np.round(values[keep], 8).tolist() for name, values in flat.items()}}
 
 

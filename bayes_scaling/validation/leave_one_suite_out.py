@@ -52,16 +52,17 @@ def held_dataset(task: Task) -> xr.Dataset:
 
 
 def score_suite(folder: str | Path, suite: str, law: str, errors: pd.DataFrame, *, seed: int = 0,
-                between: str = "normal") -> list[dict]:
+                between: str = "normal", shared: bool = False) -> list[dict]:
     """Rows (law alone, whole model, bootstrap) for one suite and law; ``errors`` is the table of every suite's
     held-out errors (the suite's own are left out of its prior here); ``between``: how the cross-suite model
-    spreads the suites' slopes (:func:`~bayes_scaling.validation.extrapolation_learning.fit_cross_suite`)."""
+    spreads the suites' slopes, ``shared``: whether a refit's systematic uncertainty is one shift of its held-out
+    runs (:func:`~bayes_scaling.validation.extrapolation_learning.fit_cross_suite`)."""
     task = Task(suite, law, SCORED_CUT)
     path = Path(folder) / f"{task.key}.nc"
     if not path.exists():
         return []
     others = errors[(errors["law"] == law) & (errors["suite"] != suite)]
-    learned = fit_cross_suite(others, seed=seed, between=between)
+    learned = fit_cross_suite(others, seed=seed, between=between, shared=shared)
     prior = prior_from_dict(law, learned, f"without {suite}")
     fit = load(path).with_extrapolation(prior)
     held = held_dataset(task)
