@@ -16,12 +16,12 @@ loss per decade either way), :math:`\tau \sim \mathrm{HalfNormal}(0.05)`, :math:
 with heavy tails, where a few suites extrapolate far worse than the rest (a choice made after seeing the
 leave-one-suite-out scores of the Normal, docs/calibration.md). Errors of fits that failed their diagnostics are
 left out (the method never quotes them). The budget offsets are integrated out in closed form (a rank-one term per
-budget), so NUTS moves only the hyperparameters and the suite and refit slopes. With ``shared`` (session 19) the mean gains
-:math:`\lambda_{r(i)} a_i`, :math:`\lambda_r \sim \mathcal{N}(0, 1)` per refit, and :math:`v_i` keeps only its
-independent part :math:`v_i - a_i^2`: :math:`a_i^2` is the refit's posterior variance of the law at the run plus the
-GP amplitude squared, which the held-out runs share (the prediction's own draws carry it, so the slopes' spread
-must not take it up again). The posterior draws of
-:math:`(\mu, \tau, \psi, \rho)` (and :math:`\nu`) are what ``extrapolation_prior.json`` stores.
+budget), so NUTS moves only the hyperparameters and the suite and refit slopes. With ``shared`` (session 19)
+the mean gains :math:`\lambda_{r(i)} a_i`, :math:`\lambda_r \sim \mathcal{N}(0, 1)` per refit, and :math:`v_i`
+keeps only its independent part :math:`v_i - a_i^2`: :math:`a_i^2` is the refit's posterior variance of the law at
+the run plus the GP amplitude squared, which the held-out runs share (the prediction's own draws carry it, so the
+slopes' spread must not take it up again). The posterior draws of :math:`(\mu, \tau, \psi, \rho)` (and
+:math:`\nu`) are what ``extrapolation_prior.json`` stores.
 """
 
 from __future__ import annotations
