@@ -168,7 +168,7 @@ class FitResult:
         if prior.shared_errors:  # fits made before session 19 store no shared part: derive it from the fit
             likelihood = get_likelihood(self.attrs["likelihood"])
             own = own.with_shared(independent_variance(likelihood, self.draws(likelihood.parameters),
-                                                       self.budget_sd_draws))
+                                                       found.eta, self.budget_sd_draws))
         other = copy.copy(self)
         model = drift_model(prior, own)
         other.__dict__["discrepancy"] = dataclasses.replace(found, drift_model=model.to_dict())

@@ -33,7 +33,7 @@ def main() -> None:
     parser.add_argument("--between", choices=BETWEEN, default="normal",
                         help="how the suites' slopes spread around the mean slope")
     parser.add_argument("--shared-errors", action="store_true",
-                        help="a refit's systematic uncertainty (law and GP) is one shift of its held-out runs "
+                        help="a refit's systematic uncertainty (the law's) is one shift of its held-out runs "
                              "(needs errors.csv with the shared column, session 19)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)

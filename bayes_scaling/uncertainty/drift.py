@@ -79,19 +79,21 @@ def error_terms(law, likelihood, params: dict[str, np.ndarray], noise: dict[str,
     """Errors of held-out runs (observed log loss minus the median law over posterior draws ``params``), their
     variances (the law's posterior variance there, the noise's spread squared, ``eta`` squared and, where the model
     has a random offset per budget, a new budget's: the median of ``budget_sd`` squared), and the part of each
-    variance the held-out runs share (the law's posterior variance and ``eta`` squared: one shift for all of them,
-    :mod:`bayes_scaling.uncertainty.extrapolation`)."""
+    variance the held-out runs share (the law's posterior variance: one shift for all of them, the parameters being
+    common; :mod:`bayes_scaling.uncertainty.extrapolation`)."""
     predicted = law.log_loss(params, inputs)
-    shared = np.var(predicted, axis=0) + eta**2
-    return (np.log(loss) - np.median(predicted, axis=0), shared + independent_variance(likelihood, noise, budget_sd),
-            shared)
+    shared = np.var(predicted, axis=0)
+    return (np.log(loss) - np.median(predicted, axis=0),
+            shared + independent_variance(likelihood, noise, eta, budget_sd), shared)
 
 
-def independent_variance(likelihood, noise: dict[str, np.ndarray], budget_sd: np.ndarray | None = None) -> float:
-    """The part of a held-out run's predictive variance of its own: the noise's spread squared and a new budget's
-    offset (the median of ``budget_sd`` squared) where the model has them."""
+def independent_variance(likelihood, noise: dict[str, np.ndarray], eta: float,
+                         budget_sd: np.ndarray | None = None) -> float:
+    """The part of a held-out run's predictive variance that is not the law's: the noise's spread squared, the GP
+    amplitude ``eta`` squared (the misfit differs from size to size within a budget) and a new budget's offset (the
+    median of ``budget_sd`` squared) where the model has them."""
     spread = float(np.median(likelihood.spread(**noise)))
-    return spread**2 + (0.0 if budget_sd is None else float(np.median(np.square(budget_sd))))
+    return spread**2 + eta**2 + (0.0 if budget_sd is None else float(np.median(np.square(budget_sd))))
 
 
 def refit_settings(sampler, warm: bool):

@@ -105,7 +105,7 @@ class OwnErrors:
     refit's predictive variance there), ``distances`` (decades beyond the refit's data), ``refits`` and ``budgets``
     (labels: which refit and which budget of it each error comes from), ``rows`` (the held-out run's row in the
     data; empty for fits made before it was stored), ``shared`` (the part of each variance the refit's held-out runs
-    share: the law's posterior variance and the GP amplitude squared; empty for fits made before session 19,
+    share: the law's posterior variance; empty for fits made before session 19,
     :meth:`with_shared`)."""
 
     errors: np.ndarray
@@ -118,8 +118,8 @@ class OwnErrors:
 
     def with_shared(self, independent: float) -> OwnErrors:
         """The errors of a fit made before the shared part was stored, with it derived: each variance less
-        ``independent`` (the noise spread squared and a new budget's offset of the fit itself, not of its refits:
-        close, since the refits fit most of the same runs)."""
+        ``independent`` (the noise spread, GP amplitude and a new budget's offset squared, of the fit itself, not of
+        its refits: close, since the refits fit most of the same runs)."""
         if self.shared.size == self.errors.size:
             return self
         return replace(self, shared=np.maximum(self.variances - independent, 0.0))

@@ -4,7 +4,7 @@
 The held-out runs are every run of the larger budgets that the suite's own filters keep (not the law's default
 filters: a user scores all the runs they trained since, ``bayes-scaling score``), with their error (observed log
 loss minus the fit's median law), the fit's predictive variance there (law, noise spread, GP amplitude) and the
-part of it the held-out runs share (law and GP amplitude), their
+part of it the held-out runs share (the law's), their
 decades of compute beyond the fit's data and their budget. These are the data of the cross-suite extrapolation model
 (:mod:`bayes_scaling.validation.extrapolation_learning`).
 """

@@ -19,9 +19,9 @@ left out (the method never quotes them). The budget offsets are integrated out i
 budget), so NUTS moves only the hyperparameters and the suite and refit slopes. With ``shared`` (session 19)
 the mean gains :math:`\lambda_{r(i)} a_i`, :math:`\lambda_r \sim \mathcal{N}(0, 1)` per refit, and :math:`v_i`
 keeps only its independent part :math:`v_i - a_i^2`: :math:`a_i^2` is the refit's posterior variance of the law at
-the run plus the GP amplitude squared, which the held-out runs share (the prediction's own draws carry it, so the
-slopes' spread must not take it up again). The posterior draws of :math:`(\mu, \tau, \psi, \rho)` (and
-:math:`\nu`) are what ``extrapolation_prior.json`` stores.
+the run, which the held-out runs share (the prediction's own draws carry it, so the slopes' spread must not take it
+up again; the GP's part stays independent, as the misfit differs from size to size). The posterior draws of
+:math:`(\mu, \tau, \psi, \rho)` (and :math:`\nu`) are what ``extrapolation_prior.json`` stores.
 """
 
 from __future__ import annotations
@@ -54,9 +54,9 @@ def fit_cross_suite(errors: pd.DataFrame, *, seed: int = 0, draws: int = 2000, t
     hyperparameter, evenly thinned; with ``nu`` for a Student-t spread between suites) and ``diagnostics`` (max R-hat,
     min bulk and tail ESS, divergences, whether they pass with the problems if not, and the draws per chain: a fit
     that fails is sampled again twice as long, :data:`LONGER_ATTEMPTS` times, before it is reported as failed).
-    ``shared``: each refit's systematic uncertainty (the ``shared`` column: law and GP amplitude) is one shift its
-    held-out runs share, lambda_r a_i with lambda_r ~ N(0, 1), and only the rest of each variance is independent
-    (``shared_errors`` in the result; errors without the column have no shared part)."""
+    ``shared``: each refit's systematic uncertainty (the ``shared`` column: the law's posterior variance) is one
+    shift its held-out runs share, lambda_r a_i with lambda_r ~ N(0, 1), and only the rest of each variance is
+    independent (``shared_errors`` in the result; errors without the column have no shared part)."""
     if between not in BETWEEN:
         raise ValueError(f"between must be one of {BETWEEN}, not {between!r}")
     import pymc as pm
