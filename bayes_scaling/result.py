@@ -38,8 +38,7 @@ from bayes_scaling.uncertainty.discrepancy import (
     kriging_basis,
 )
 from bayes_scaling.uncertainty.distance import beyond
-from bayes_scaling.uncertainty.drift import independent_variance
-from bayes_scaling.uncertainty.extrapolation import ExtrapolationPrior, OwnErrors, drift_model
+from bayes_scaling.uncertainty.extrapolation import ExtrapolationPrior, OwnErrors, drift_model, independent_variance
 from bayes_scaling.util.defaults import DEFAULT_LEVEL
 
 log = logging.getLogger(__name__)

@@ -41,6 +41,7 @@ from bayes_scaling.uncertainty.extrapolation import (
     OwnErrors,
     allocation_model,
     drift_model,
+    independent_variance,
     packaged_allocation_prior,
     packaged_prior,
 )
@@ -86,14 +87,6 @@ def error_terms(law, likelihood, params: dict[str, np.ndarray], noise: dict[str,
     return (np.log(loss) - np.median(predicted, axis=0),
             shared + independent_variance(likelihood, noise, eta, budget_sd), shared)
 
-
-def independent_variance(likelihood, noise: dict[str, np.ndarray], eta: float,
-                         budget_sd: np.ndarray | None = None) -> float:
-    """The part of a held-out run's predictive variance that is not the law's: the noise's spread squared, the GP
-    amplitude ``eta`` squared (the misfit differs from size to size within a budget) and a new budget's offset (the
-    median of ``budget_sd`` squared) where the model has them."""
-    spread = float(np.median(likelihood.spread(**noise)))
-    return spread**2 + eta**2 + (0.0 if budget_sd is None else float(np.median(np.square(budget_sd))))
 
 
 def refit_settings(sampler, warm: bool):

@@ -192,6 +192,15 @@ def allocation_model(prior: ExtrapolationPrior) -> DriftModel:
                       prior.law, 0)
 
 
+def independent_variance(likelihood, noise: dict[str, np.ndarray], eta: float,
+                         budget_sd: np.ndarray | None = None) -> float:
+    """The part of a held-out run's predictive variance that is not the law's: the noise's spread squared, the GP
+    amplitude ``eta`` squared (the misfit differs from size to size within a budget) and a new budget's offset (the
+    median of ``budget_sd`` squared) where the model has them."""
+    spread = float(np.median(likelihood.spread(**noise)))
+    return spread**2 + eta**2 + (0.0 if budget_sd is None else float(np.median(np.square(budget_sd))))
+
+
 def own_slope(own: OwnErrors, psi: float, rho: float, shared: bool = False) -> tuple[float, float]:
     """Generalised-least-squares slope of the own errors on their distances and its information, divided by the
     number of refits (nested refits reuse the same runs). (0, 0) without errors beyond the refits' data.
