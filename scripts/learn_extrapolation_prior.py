@@ -2,7 +2,7 @@
 
     python scripts/learn_extrapolation_prior.py build/extrapolation --version 2026.12.1 \
         [--write bayes_scaling/uncertainty/extrapolation_prior.json] [--table docs/leave_one_suite_out.json] \
-        [--between student_t] [--shared-errors]
+        [--between student_t] [--shared-errors] [--drift-scale learn]
 
 Reads ``errors.csv`` and the suite fits that ``scripts/extrapolation_errors.py`` wrote into the folder.
 """
@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from bayes_scaling.util.files import atomic_write_text
+from bayes_scaling.validation.drift_scale import learn_scales
 from bayes_scaling.validation.extrapolation_learning import BETWEEN, fit_cross_suite, summary
 from bayes_scaling.validation.leave_one_suite_out import markdown_table, score_suite
 from bayes_scaling.validation.suites import SUITES
@@ -35,15 +36,31 @@ def main() -> None:
     parser.add_argument("--shared-errors", action="store_true",
                         help="a refit's systematic uncertainty (the law's) is one shift of its held-out runs "
                              "(needs errors.csv with the shared column, session 19)")
+    parser.add_argument("--drift-scale", choices=("none", "learn"), default="none",
+                        help="learn kappa, the factor on the drift's spread, by leave-one-suite-out CRPS (nested for "
+                             "the table; bayes_scaling.validation.drift_scale)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     errors = pd.read_csv(args.folder / "errors.csv")
+    if args.drift_scale == "learn" and args.shared_errors:
+        parser.error("--drift-scale learn is defined for the cross-suite model without --shared-errors")
+    scales = {}
+    if args.drift_scale == "learn":
+        for law in sorted(errors["law"].unique()):
+            scales[law] = learn_scales(args.folder, errors, law, seed=SEED, between=args.between)
+            print(law, "kappa packaged", scales[law]["packaged"], "left out", scales[law]["left_out"],
+                  "every cross-suite fit converged" if scales[law]["priors_converged"] else
+                  "A CROSS-SUITE FIT DID NOT CONVERGE", flush=True)
+        stored = {law: {key: value for key, value in found.items() if key != "priors"} for law, found in scales.items()}
+        atomic_write_text(args.folder / "drift-scales.json", json.dumps(stored, indent=1) + "\n")
     if args.write:
         laws = {}
         allocation = pd.read_csv(args.folder / "allocation_errors.csv")
         for law in (*sorted(errors["law"].unique()), "any"):
             rows = errors if law == "any" else errors[errors["law"] == law]
             laws[law] = fit_cross_suite(rows, seed=SEED, between=args.between, shared=args.shared_errors)
+            if law in scales:  # "any" (laws without a prior of their own) keeps the unscaled spread
+                laws[law]["drift_scale"] = scales[law]["packaged"]
             print(law, laws[law]["diagnostics"], summary(laws[law]), flush=True)
             rows = allocation if law == "any" else allocation[allocation["law"] == law]
             laws[law]["allocation"] = fit_cross_suite(rows, seed=SEED, between=args.between)
@@ -61,11 +78,15 @@ def main() -> None:
         rows = []
         for suite in SUITES:
             for law in suite.laws:
+                learned = scales.get(law, {})
                 found = score_suite(args.folder, suite.name, law, errors, seed=SEED, between=args.between,
-                                    shared=args.shared_errors)
+                                    shared=args.shared_errors,
+                                    drift_scale=learned.get("left_out", {}).get(suite.name, 1.0),
+                                    learned=learned.get("priors", {}).get(suite.name))
                 for row in found:
                     mark = "" if row["prior_converged"] else "  (cross-suite prior NOT CONVERGED)"
-                    print(f"{row['suite']:22} {row['law']:10} {row['method']:12} 90%: {row['coverage'][0.9]:.0%} "
+                    print(f"{row['suite']:22} {row['law']:10} {row['method']:12} kappa {row['drift_scale']:.2f} "
+                          f"90%: {row['coverage'][0.9]:.0%} "
                           f"50%: {row['coverage'][0.5]:.0%} CRPS {row['crps']:.4f} n={row['n_runs']}{mark}", flush=True)
                 rows.extend(found)
         atomic_write_text(args.table, json.dumps(rows, indent=1, default=str) + "\n")

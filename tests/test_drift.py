@@ -344,3 +344,38 @@ def test_a_student_t_spread_between_suites_gives_heavier_tails_and_still_yields_
     assert 0.02 < np.median(first.slope_mean) <= 0.03  # an outlying own slope is believed more under heavy tails
     pulled_normal = drift_model(normal, _own(np.random.default_rng(1), +0.03))
     assert np.median(first.slope_mean) >= np.median(pulled_normal.slope_mean)
+
+
+def test_a_scaled_drift_keeps_its_mean_and_multiplies_its_spread():
+    """kappa (session 20) scales each draw's distance from the mean slope: kappa 1 changes nothing, 0 leaves the mean
+    shift alone, and the variances the design calculation reads scale by kappa squared."""
+    model = drift_model(_prior(mu=-0.02, tau=0.04, psi=0.01, rho=0.005), _own(np.random.default_rng(1), +0.01))
+    same = model.scaled(1.0)
+    np.testing.assert_allclose(same.slope_mean, model.slope_mean)
+    np.testing.assert_allclose(same.slope_sd, model.slope_sd)
+    half = model.scaled(0.5)
+    assert half.slope_variance == pytest.approx(0.25 * model.slope_variance)
+    assert half.offset_variance == pytest.approx(0.25 * model.offset_variance)
+    distances = np.array([0.5, 1.0, 2.0])
+    draws = {k: model.scaled(k).draws(np.random.default_rng(5), 40000, distances) for k in (0.0, 0.5, 1.0)}
+    centre = np.mean(model.slope_mean) * distances
+    np.testing.assert_allclose(draws[0.0], np.broadcast_to(centre, draws[0.0].shape), atol=1e-12)
+    np.testing.assert_allclose(draws[0.5].mean(0), centre, atol=2e-3)
+    np.testing.assert_allclose(draws[0.5].std(0), 0.5 * draws[1.0].std(0), rtol=1e-9)  # same stream, same picks
+    with pytest.raises(ValueError, match="at least 0"):
+        model.scaled(-0.1)
+    assert "spread scaled by 0.50" in half.describe()
+    back = DriftModel.from_dict(json.loads(json.dumps(half.to_dict())))
+    assert back.spread_scale == 0.5
+
+
+def test_the_prior_s_drift_scale_reaches_the_fit_s_drift_and_is_read_from_the_stored_prior():
+    from bayes_scaling.uncertainty.extrapolation import prior_from_dict
+
+    prior = _prior(mu=-0.02, tau=0.04)
+    own = _own(np.random.default_rng(1), +0.01)
+    scaled = drift_model(dataclasses.replace(prior, drift_scale=0.3), own)
+    np.testing.assert_allclose(scaled.slope_sd, drift_model(prior, own).scaled(0.3).slope_sd)
+    raw = {"suites": ["a"], "draws": {k: v.tolist() for k, v in prior.draws.items()}}
+    assert prior_from_dict("chinchilla", raw, "v").drift_scale == 1.0  # files before session 20
+    assert prior_from_dict("chinchilla", {**raw, "drift_scale": 0.3}, "v").drift_scale == 0.3

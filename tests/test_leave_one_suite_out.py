@@ -67,3 +67,13 @@ def test_at_least_is_the_poisson_binomial_tail():
     assert at_least(np.full(12, 0.5), 8) == pytest.approx(794 / 4096)
     assert at_least(np.array([1.0, 0.0, 0.3]), 1) == pytest.approx(1.0)
     assert at_least(np.array([1.0, 0.0, 0.3]), 2) == pytest.approx(0.3)
+
+
+def test_the_drift_scale_is_the_grid_point_of_least_mean_crps_over_pairs_weighed_equally():
+    from bayes_scaling.validation.drift_scale import SCALES, best_scale
+
+    assert SCALES[0] == 0.0 and SCALES[-1] == 1.5 and np.allclose(np.diff(SCALES), 0.05)
+    first = (SCALES - 0.4) ** 2          # pair 1 wants 0.4
+    second = 3.0 * (SCALES - 1.0) ** 2   # pair 2 wants 1.0, and weighs more by its curvature only
+    assert best_scale([first, second]) == pytest.approx(0.85)
+    assert best_scale([first]) == pytest.approx(0.4)

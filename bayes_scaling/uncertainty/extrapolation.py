@@ -81,6 +81,9 @@ class ExtrapolationPrior:
     #: Whether it was learned with each refit's systematic uncertainty as one term its held-out runs share (session
     #: 19; own errors are then weighed the same way), or with every error's variance independent (before).
     shared_errors: bool = False
+    #: kappa, the factor on the drift's spread around its mean slope (session 20, :meth:`DriftModel.scaled`): learned
+    #: across suites by leave-one-suite-out CRPS (:mod:`bayes_scaling.validation.drift_scale`); 1 where not learned.
+    drift_scale: float = 1.0
 
     def mixing_scales(self, rng: np.random.Generator, size: int) -> np.ndarray:
         """Draws (hyperparameter draws x ``size``) of the Student-t's mixing scale lambda ~ Gamma(nu/2, rate nu/2)
@@ -161,7 +164,7 @@ def prior_from_dict(law: str, raw: dict[str, Any], version: str) -> Extrapolatio
     names = (*HYPER, *(("nu",) if "nu" in raw["draws"] else ()))
     return ExtrapolationPrior(law, version, tuple(raw["suites"]),
                               {name: np.asarray(raw["draws"][name], dtype=float) for name in names},
-                              bool(raw.get("shared_errors", False)))
+                              bool(raw.get("shared_errors", False)), float(raw.get("drift_scale", 1.0)))
 
 
 def packaged_prior(law: str, budget_effect: str = "none", discrepancy: str = "after") -> ExtrapolationPrior:
@@ -250,6 +253,19 @@ class DriftModel:
     version: str
     law: str
     own_errors: int
+    #: The factor kappa its spread was scaled by (:meth:`scaled`); 1 for the cross-suite model's own spread.
+    spread_scale: float = 1.0
+
+    def scaled(self, kappa: float) -> DriftModel:
+        r"""The same drift with its spread around the mean slope scaled by ``kappa``: each draw
+        :math:`\delta = b d + \gamma \min(1, d)` becomes :math:`\bar b d + \kappa (\delta - \bar b d)`, with
+        :math:`\bar b` the mean slope over the mixture (the mean is kept; the slope's and a new budget's offset's
+        spreads are multiplied by kappa, their variances by kappa squared)."""
+        if kappa < 0:
+            raise ValueError(f"a spread scale must be at least 0, not {kappa}")
+        centre = float(np.mean(self.slope_mean))
+        return replace(self, slope_mean=centre + kappa * (self.slope_mean - centre), slope_sd=kappa * self.slope_sd,
+                       budget_sd=kappa * self.budget_sd, spread_scale=self.spread_scale * kappa)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -266,7 +282,8 @@ class DriftModel:
         low, high = np.quantile(self.slope_mean + self.slope_sd * _QUANTILE_NORMALS[:, None], [0.05, 0.95])
         return (f"extrapolation slope {np.median(self.slope_mean):+.4f} log loss per decade beyond the data (90% "
                 f"{low:+.4f} to {high:+.4f}; cross-suite prior {self.version}, updated by {self.own_errors} own "
-                "held-out runs)")
+                "held-out runs" + (f"; spread scaled by {self.spread_scale:.2f}" if self.spread_scale != 1.0 else "")
+                + ")")
 
     @property
     def slope_variance(self) -> float:
@@ -293,7 +310,8 @@ _QUANTILE_NORMALS = np.linspace(-3, 3, 61)
 
 
 def drift_model(prior: ExtrapolationPrior, own: OwnErrors) -> DriftModel:
-    """Combine the cross-suite prior with a fit's own leave-future-out errors (see the module docstring)."""
+    """Combine the cross-suite prior with a fit's own leave-future-out errors (see the module docstring), the spread
+    scaled by the prior's ``drift_scale``."""
     rng = np.random.default_rng(MIXTURE_SEED)
     scales = prior.mixing_scales(rng, MIXTURE_PROPOSALS)
     mean, sd = [], []
@@ -305,6 +323,8 @@ def drift_model(prior: ExtrapolationPrior, own: OwnErrors) -> DriftModel:
         sd.append(np.sqrt(1.0 / precision + psi**2))
     found = DriftModel(np.array(mean), np.array(sd), prior.draws["rho"].copy(), prior.version, prior.law,
                        int(np.sum(own.distances > 0)))
+    if prior.drift_scale != 1.0:
+        found = found.scaled(prior.drift_scale)
     log.info("drift: %s", found.describe())
     return found
 

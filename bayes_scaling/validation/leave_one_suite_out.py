@@ -12,6 +12,7 @@ width, CRPS and log score, on log loss.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -52,27 +53,36 @@ def held_dataset(task: Task) -> xr.Dataset:
 
 
 def score_suite(folder: str | Path, suite: str, law: str, errors: pd.DataFrame, *, seed: int = 0,
-                between: str = "normal", shared: bool = False) -> list[dict]:
+                between: str = "normal", shared: bool = False, drift_scale: float = 1.0,
+                learned: dict[str, Any] | None = None) -> list[dict]:
     """Rows (law alone, whole model, bootstrap) for one suite and law; ``errors`` is the table of every suite's
     held-out errors (the suite's own are left out of its prior here); ``between``: how the cross-suite model
     spreads the suites' slopes, ``shared``: whether a refit's systematic uncertainty is one shift of its held-out
-    runs (:func:`~bayes_scaling.validation.extrapolation_learning.fit_cross_suite`)."""
+    runs (:func:`~bayes_scaling.validation.extrapolation_learning.fit_cross_suite`); ``learned``: that model's
+    posterior without the suite, if already fitted. With a ``drift_scale`` other than 1 (kappa,
+    :mod:`bayes_scaling.validation.drift_scale`), the whole model's drift spread is scaled by it and a row "whole
+    model, unscaled drift" shows the same prior without it."""
     task = Task(suite, law, SCORED_CUT)
     path = Path(folder) / f"{task.key}.nc"
     if not path.exists():
         return []
-    others = errors[(errors["law"] == law) & (errors["suite"] != suite)]
-    learned = fit_cross_suite(others, seed=seed, between=between, shared=shared)
+    if learned is None:
+        others = errors[(errors["law"] == law) & (errors["suite"] != suite)]
+        learned = fit_cross_suite(others, seed=seed, between=between, shared=shared)
     prior = prior_from_dict(law, learned, f"without {suite}")
-    fit = load(path).with_extrapolation(prior)
+    unscaled = load(path).with_extrapolation(prior)
+    fit = unscaled.with_extrapolation(replace(prior, drift_scale=drift_scale))
     held = held_dataset(task)
     base = {"suite": suite, "law": law, "converged": bool(fit.converged), "n_train": int(fit.runs.sizes["run"]),
             "prior_rhat": learned["diagnostics"]["max_rhat"],
             "prior_converged": bool(learned["diagnostics"]["converged"]),
-            "slope": float(np.median(fit.discrepancy.extrapolation.slope_mean))}
+            "slope": float(np.median(fit.discrepancy.extrapolation.slope_mean)), "drift_scale": float(drift_scale)}
     rows = []
-    for method, discrepancy in (("law alone", False), ("whole model", True)):
-        _, scores = predictive_samples_and_score(fit, held, seed=seed, discrepancy=discrepancy)
+    methods = [("law alone", fit, False), ("whole model", fit, True)]
+    if drift_scale != 1.0:
+        methods.append(("whole model, unscaled drift", unscaled, True))
+    for method, which, discrepancy in methods:
+        _, scores = predictive_samples_and_score(which, held, seed=seed, discrepancy=discrepancy)
         rows.append({**base, "method": method, **scores})
     inputs = {name: fit.runs[name].values for name in fit.law.inputs}
     boot = bootstrap_fit(fit.law, inputs, fit.runs["loss"].values, replicates=REPLICATES, seed=seed)
