@@ -36,15 +36,21 @@ def main() -> None:
     parser.add_argument("--shared-errors", action="store_true",
                         help="a refit's systematic uncertainty (the law's) is one shift of its held-out runs "
                              "(needs errors.csv with the shared column, session 19)")
-    parser.add_argument("--drift-scale", choices=("none", "learn"), default="none",
+    parser.add_argument("--drift-scale", choices=("none", "learn", "reuse"), default="none",
                         help="learn kappa, the factor on the drift's spread, by leave-one-suite-out CRPS (nested for "
-                             "the table; bayes_scaling.validation.drift_scale)")
+                             "the table; bayes_scaling.validation.drift_scale), or reuse the folder's "
+                             "drift-scales.json from an earlier run")
+    parser.add_argument("--draws-from", type=Path,
+                        help="with --write and --drift-scale learn: keep this prior file's draws (a packaged prior), "
+                             "adding only the learned kappa, so its users' slopes move by kappa alone")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     errors = pd.read_csv(args.folder / "errors.csv")
-    if args.drift_scale == "learn" and args.shared_errors:
-        parser.error("--drift-scale learn is defined for the cross-suite model without --shared-errors")
+    if args.drift_scale != "none" and args.shared_errors:
+        parser.error("--drift-scale is defined for the cross-suite model without --shared-errors")
     scales = {}
+    if args.drift_scale == "reuse":
+        scales = json.loads((args.folder / "drift-scales.json").read_text(encoding="utf-8"))
     if args.drift_scale == "learn":
         for law in sorted(errors["law"].unique()):
             scales[law] = learn_scales(args.folder, errors, law, seed=SEED, between=args.between)
@@ -53,7 +59,17 @@ def main() -> None:
                   "A CROSS-SUITE FIT DID NOT CONVERGE", flush=True)
         stored = {law: {key: value for key, value in found.items() if key != "priors"} for law, found in scales.items()}
         atomic_write_text(args.folder / "drift-scales.json", json.dumps(stored, indent=1) + "\n")
-    if args.write:
+    if args.write and args.draws_from:
+        if not scales:
+            parser.error("--draws-from adds a learned kappa: give --drift-scale learn or reuse")
+        kept = json.loads(args.draws_from.read_text(encoding="utf-8"))
+        for law, found in scales.items():
+            kept["laws"][law]["drift_scale"] = found["packaged"]
+        kept["draws_from"] = kept["version"]
+        kept["version"] = args.version
+        kept["drift_scale"] = "bayes_scaling.validation.drift_scale (leave-one-suite-out CRPS; 'any' unscaled)"
+        atomic_write_text(args.write, json.dumps(kept, indent=None, separators=(",", ":")) + "\n")
+    elif args.write:
         laws = {}
         allocation = pd.read_csv(args.folder / "allocation_errors.csv")
         for law in (*sorted(errors["law"].unique()), "any"):
