@@ -204,6 +204,9 @@ def fit_prepared(prepared: PreparedFit, *, progress: bool = False) -> ScalingFit
     spec = prepared.spec
     log.info("fitting %s: %s to %d runs (%s, %d chains x %d draws)", spec.name, prepared.law.equation,
              len(prepared.runs), prepared.likelihood.description, spec.sampler.chains, spec.sampler.draws)
+    if prepared.runs.filters:
+        log.info("data filters (change with --filter NAME=VALUE or the spec's [data]): %s",
+                 "; ".join(prepared.runs.filters))
     return ScalingFit(fit_with_uncertainty(prepared, progress=progress))
 
 

@@ -156,6 +156,10 @@ def _add_spec_arguments(p) -> None:
                    help="none (default, the scored method: every run independent) or auto (a random offset per "
                         "budget where the data have budgets: runs of one budget err together)")
     p.add_argument("--drop-highest-loss", type=int, help="drop the k highest-loss runs before fitting")
+    p.add_argument("--filter", action="append", metavar="NAME=VALUE",
+                   help="a data filter before fitting (repeatable), over the spec's or the law's default ones: "
+                        "NAME=VALUE sets it, NAME=none removes it (e.g. --filter isoflop_loss_window=none keeps "
+                        "the IsoFLOP profiles' far tails); names in docs/cli.md")
     p.add_argument("--seed", type=int, help="override the spec's sampler seed")
     p.add_argument("--draws", type=int, help="override draws per chain")
     p.add_argument("--tune", type=int, help="override tuning steps per chain")

@@ -53,6 +53,9 @@ def format_fit_summary(result: FitResult, level: float = DEFAULT_LEVEL) -> str:
         lines.append(f"{name:>10} {s['median']:>11.4g} {s['lower']:>11.4g} {s['upper']:>11.4g} "
                      f"{diag.rhat[name]:>6.3f} {diag.ess_bulk[name]:>9.0f} {diag.ess_tail[name]:>9.0f}")
     lines.append(f"divergences: {diag.divergences}")
+    filters = result.attr_json("filters") if "filters" in result.attrs else []
+    lines.append(f"runs: {result.attrs.get('n_runs', '?')} fitted"
+                 + (f", after filters: {'; '.join(filters)}" if filters else ", no filter"))
     if result.tree.attrs.get("sampler_retry"):
         lines.append(f"re-sampled: {result.tree.attrs['sampler_retry']}")
     if result.weakly_identified:
