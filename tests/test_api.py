@@ -72,6 +72,7 @@ def test_score_reads_new_runs_like_a_fit_and_returns_one_row_per_run(fitted, sim
     assert len(frame) == len(new)
     assert {"median", "lower_90", "upper_90", "covered_90", "decades_beyond"} <= set(frame.columns)
     assert "verdict" in frame.attrs and frame.attrs["summary"]["n_runs"] == len(new)
+    assert frame.attrs["summary"]["window"] is None and not frame["outside_window"].any()  # no window: none beyond
     with pytest.raises(DataError, match="loss"):
         fitted.score(new.drop(columns=["loss"]))
 

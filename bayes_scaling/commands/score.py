@@ -19,7 +19,8 @@ def format_score(result: dict) -> str:
              f"{'run':>5} {'compute':>10} {'loss':>8} {'median':>8} {'90% interval':>20} {'decades beyond':>15}"]
     for run in result["runs"]:
         interval = run["intervals"]["0.9"]
-        mark = "" if interval["covered"] else "  outside"
+        mark = ("" if interval["covered"] else "  outside") + ("  (beyond the fit's window)"
+                                                               if run.get("outside_window") else "")
         lines.append(f"{run['run']:>5} {run.get('compute', float('nan')):>10.3g} {run['loss']:>8.4f} "
                      f"{run['median']:>8.4f} {f'[{interval['lower']:.4f}, {interval['upper']:.4f}]':>20} "
                      f"{run['decades_beyond']:>15.2f}{mark}")
@@ -28,6 +29,13 @@ def format_score(result: dict) -> str:
         for level in summary["coverage"]))
     lines.append(f"CRPS {summary['crps']:.4f} and log score {summary['log_score']:.2f} on log loss; the runs lie up to "
                  f"{summary['decades_beyond']:.2f} decades of compute beyond the fit's data")
+    window = summary.get("window")
+    if window and window["outside"]:
+        said = ", ".join(f"{name}={value:g}" for name, value in window["filters"].items())
+        inside = window["coverage_inside"].get("0.9")
+        lines.append(f"{window['outside']} of {summary['n_runs']} runs lie beyond the fit's {said} (the fit saw no run "
+                     f"that far from its budget's best): their intervals extrapolate along the IsoFLOP profile"
+                     + (f"; 90% coverage of the other runs {inside:.0%}" if inside is not None else ""))
     lines.append(f"verdict: {result['verdict']}")
     return "\n".join(lines)
 

@@ -79,6 +79,26 @@ def apply_filters(runs: RunTable, filters: Mapping[str, Any]) -> RunTable:
     return runs
 
 
+#: The filters that keep part of each budget (a window along its IsoFLOP profile).
+WINDOW_FILTERS = ("isoflop_window", "isoflop_loss_window")
+
+
+def outside_windows(frame, filters: dict[str, float]) -> np.ndarray:
+    """Whether each run of a canonical frame lies outside the per-budget windows among ``filters``
+    (:data:`WINDOW_FILTERS`, judged within the frame's own budgets, as the fit's runs were); a run in no budget
+    group cannot be judged and counts as inside."""
+    outside = np.zeros(len(frame), dtype=bool)
+    grouped = np.zeros(len(frame), dtype=bool)
+    for group in budget_index(frame):
+        grouped[group.index] = True
+    for name in WINDOW_FILTERS:
+        if name in filters:
+            kept = np.zeros(len(frame), dtype=bool)
+            kept[_per_budget(frame, name, float(filters[name]))] = True
+            outside |= grouped & ~kept
+    return outside
+
+
 def _per_budget(frame, name: str, value: float) -> np.ndarray:
     """Positions of the runs a per-budget filter keeps: each budget's lowest-loss run (``compute_frontier``), the
     runs within ``value`` decades of N of it (``isoflop_window``) or with loss below ``(1 + value)`` times its loss

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from bayes_scaling.data.filters import WINDOW_FILTERS, outside_windows
 from bayes_scaling.result import FitResult
 from bayes_scaling.uncertainty.distance import beyond, log10_scale
 from bayes_scaling.validation.holdout import (
@@ -32,9 +33,10 @@ def score_runs(fit: FitResult, runs: xr.Dataset, *, seed: int = 0, levels=LEVELS
     Returns
     -------
     dict with ``runs`` (one entry per run: its inputs, observed loss, predictive median and central interval per
-    level in nats, whether each covers it, and its decades of compute beyond the fit's data), ``summary``
-    (``coverage`` and ``budget_coverage`` per level, ``n_runs``, ``n_budgets``, ``crps`` and ``log_score`` on log
-    loss, ``decades_beyond`` max), ``verdict`` and ``schema_version``.
+    level in nats, whether each covers it, its decades of compute beyond the fit's data and ``outside_window``,
+    whether it lies beyond the per-budget window the fit's runs were filtered to), ``summary`` (``coverage`` and
+    ``budget_coverage`` per level, ``n_runs``, ``n_budgets``, ``crps`` and ``log_score`` on log loss,
+    ``decades_beyond`` max, ``window``: :func:`_window_summary`), ``verdict`` and ``schema_version``.
     """
     draws, scores = predictive_samples_and_score(fit, runs, seed=seed, levels=levels, discrepancy=True)
     observed = np.log(runs["loss"].values)
@@ -42,6 +44,8 @@ def score_runs(fit: FitResult, runs: xr.Dataset, *, seed: int = 0, levels=LEVELS
     reference = float(np.max(log10_scale({name: fit.runs[name].values for name in fit.law.inputs})))
     distance = beyond(law_inputs, reference)
     budgets = run_budgets(runs)
+    windows = fit_windows(fit)
+    outside = outside_windows(_frame(runs), windows) if windows else np.zeros(observed.size, dtype=bool)
     per_run = []
     for i in range(observed.size):
         intervals = {}
@@ -54,17 +58,43 @@ def score_runs(fit: FitResult, runs: xr.Dataset, *, seed: int = 0, levels=LEVELS
                         **{name: float(runs[name].values[i]) for name in (*fit.law.inputs, "compute")
                            if name in runs},
                         "loss": float(np.exp(observed[i])), "median": float(np.exp(np.median(draws[:, i]))),
-                        "intervals": intervals, "decades_beyond": float(distance[i])})
+                        "intervals": intervals, "decades_beyond": float(distance[i]),
+                        "outside_window": bool(outside[i])})
     summary = {"n_runs": scores["n_runs"], "n_budgets": scores["n_budgets"],
                "coverage": {str(k): v for k, v in scores["coverage"].items()},
                "budget_coverage": {str(k): v for k, v in scores["budget_coverage"].items()},
                "width": {str(k): v for k, v in scores["width"].items()},
                "crps": scores["crps"], "log_score": scores["log_score"],
-               "decades_beyond": float(distance.max()) if distance.size else 0.0}
+               "decades_beyond": float(distance.max()) if distance.size else 0.0,
+               "window": _window_summary(windows, per_run, levels)}
     return {"schema_version": SCHEMA_VERSION, "fit": fit.name, "law": fit.law.name, "converged": fit.converged,
             "includes": "law, discrepancy (GP and the extrapolation slope learned across suites) and noise",
             "summary": summary, "runs": per_run,
             "verdict": verdict(summary["coverage"].get("0.9"), summary["n_runs"], fit.converged)}
+
+
+def fit_windows(fit: FitResult) -> dict[str, float]:
+    """The per-budget windows (``isoflop_loss_window``, ``isoflop_window``) the fit's runs were filtered to."""
+    if "spec" not in fit.attrs:
+        return {}
+    filters = (fit.attr_json("spec").get("data") or {}).get("filters") or {}
+    return {name: float(filters[name]) for name in WINDOW_FILTERS if name in filters}
+
+
+def _frame(runs: xr.Dataset) -> pd.DataFrame:
+    names = [name for name in ("n_params", "compute", "loss", "budget") if name in runs]
+    return runs[names].to_dataframe().reset_index(drop=True)
+
+
+def _window_summary(windows: dict[str, float], per_run: list[dict[str, Any]], levels) -> dict[str, Any] | None:
+    """How many new runs lie outside the fit's windows (the fit saw no run there: their intervals extrapolate along
+    the IsoFLOP profile), and the coverage of the runs inside; None when the fit had no window."""
+    if not windows:
+        return None
+    inside = [run for run in per_run if not run["outside_window"]]
+    coverage = {str(level): (float(np.mean([run["intervals"][str(level)]["covered"] for run in inside]))
+                             if inside else None) for level in levels}
+    return {"filters": windows, "outside": len(per_run) - len(inside), "coverage_inside": coverage}
 
 
 def verdict(coverage_90: float | None, n_runs: int, converged: bool = True) -> str:
