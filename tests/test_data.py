@@ -8,7 +8,7 @@ import pytest
 
 from bayes_scaling.data import ChecksumMismatch, DataError, DataNotFound, get_dataset, load_registry
 from bayes_scaling.data.fetch import resolve, sha256_of
-from bayes_scaling.data.filters import apply_filters
+from bayes_scaling.data.filters import apply_filters, repeated_cells
 from bayes_scaling.data.load import check_identifiable, load_runs
 from bayes_scaling.data.runs import PF_DAY, RunTable, read_csv_table, validate_table
 from bayes_scaling.laws import get_law
@@ -364,3 +364,18 @@ def test_losses_that_look_like_bits_are_warned_about(tmp_path, caplog):
     with caplog.at_level("WARNING"):
         load_runs(DataSpec(csv=str(path)))
     assert "if they are bits, give --loss-unit bits" in caplog.text
+
+
+def test_runs_sharing_a_cell_are_warned_of_with_the_filter_that_keeps_the_best():
+
+
+    cells = pd.DataFrame({"n_params": [1e8, 1e8, 1e8, 2e8, 4e8], "n_tokens": [2e9, 2e9, 2e9, 4e9, 8e9],
+                          "compute": [1.2e18, 1.2e18, 1.2e18, 4.8e18, 1.92e19], "loss": [3.2, 3.1, 3.4, 3.0, 2.9]})
+    said = repeated_cells(cells)
+    assert said.startswith("1 of 3 (N, D) cells hold more than one run (3 runs, up to 3 a cell")
+    assert "--filter best_of_repeats=1" in said
+    assert repeated_cells(cells.drop(columns=["n_tokens"])).startswith("1 of 3 (N, C) cells")
+    assert repeated_cells(cells.drop_duplicates(["n_params"])) is None
+    runs = validate_table(cells, "cells", {k: k for k in cells.columns})
+    best = apply_filters(RunTable(frame=runs, source={"file": "cells"}), {"best_of_repeats": 1})
+    assert repeated_cells(best.frame) is None and best.frame["loss"].min() == 2.9 and len(best.frame) == 3

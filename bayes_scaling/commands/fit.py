@@ -9,6 +9,7 @@ from pathlib import Path
 
 from bayes_scaling.api import fit_prepared
 from bayes_scaling.commands.arguments import spec_from_args
+from bayes_scaling.data.filters import repeated_cells
 from bayes_scaling.report.output import write_fit
 from bayes_scaling.result import FitResult
 from bayes_scaling.sampling.run import prepare
@@ -56,6 +57,9 @@ def format_fit_summary(result: FitResult, level: float = DEFAULT_LEVEL) -> str:
     filters = result.attr_json("filters") if "filters" in result.attrs else []
     lines.append(f"runs: {result.attrs.get('n_runs', '?')} fitted"
                  + (f", after filters: {'; '.join(filters)}" if filters else ", no filter"))
+    repeats = repeated_cells(result.runs.to_dataframe())
+    if repeats:
+        lines.append(f"  WARNING: {repeats}")
     if result.tree.attrs.get("sampler_retry"):
         lines.append(f"re-sampled: {result.tree.attrs['sampler_retry']}")
     if result.weakly_identified:

@@ -79,6 +79,24 @@ def apply_filters(runs: RunTable, filters: Mapping[str, Any]) -> RunTable:
     return runs
 
 
+def repeated_cells(frame) -> str | None:
+    """A warning when several runs share one (N, D) cell (N and C without D), as in a learning-rate or seed sweep,
+    that the law would take as independent measurements of one loss; None when every cell holds one run. Cells are
+    matched as :data:`FILTERS`' ``best_of_repeats`` matches them (rounded to whole parameters and tokens)."""
+    other = next((name for name in ("n_tokens", "compute") if name in frame), None)
+    if other is None or "n_params" not in frame or len(frame) < 2:
+        return None
+    counts = frame.groupby([frame["n_params"].round(), frame[other].round()], sort=False).size()
+    repeated = counts[counts > 1]
+    if repeated.empty:
+        return None
+    symbol = "D" if other == "n_tokens" else "C"
+    return (f"{len(repeated)} of {len(counts)} (N, {symbol}) cells hold more than one run ({int(repeated.sum())} "
+            f"runs, up to {int(repeated.max())} a cell; a learning-rate or seed sweep?): the law takes each as an "
+            "independent measurement of the same loss, so the fit describes their average, not the best setting; "
+            "keep each cell's lowest loss with --filter best_of_repeats=1 (spec [data]: best_of_repeats = 1)")
+
+
 #: The filters that keep part of each budget (a window along its IsoFLOP profile).
 WINDOW_FILTERS = ("isoflop_window", "isoflop_loss_window")
 

@@ -14,6 +14,7 @@ import pandas as pd
 import xarray as xr
 
 from bayes_scaling.data.errors import DataError
+from bayes_scaling.data.filters import repeated_cells
 from bayes_scaling.data.load import FRAME_LABEL, check_identifiable, load_runs
 from bayes_scaling.data.runs import RunTable
 from bayes_scaling.laws import Law, get_law
@@ -111,6 +112,9 @@ def prepare(spec: AnalysisSpec, frame: pd.DataFrame | None = None) -> PreparedFi
         spec = dataclasses.replace(spec, sampler=dataclasses.replace(spec.sampler,
                                                                      target_accept=BUDGET_TARGET_ACCEPT))
     label = FRAME_LABEL if frame is not None else spec.name
+    repeats = repeated_cells(runs.frame)
+    if repeats:
+        log.warning("%s: %s", spec.name, repeats)
     check_identifiable(runs, law, spec.data.dataset or spec.data.csv or label)
     draws = spec.sampler.chains * spec.sampler.draws
     if draws > MOST_DRAWS:
