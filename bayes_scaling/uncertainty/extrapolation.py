@@ -205,38 +205,53 @@ def independent_variance(likelihood, noise: dict[str, np.ndarray], eta: float,
 
 
 def own_slope(own: OwnErrors, psi: float, rho: float, shared: bool = False) -> tuple[float, float]:
-    """Generalised-least-squares slope of the own errors on their distances and its information, divided by the
-    number of refits (nested refits reuse the same runs). (0, 0) without errors beyond the refits' data.
+    """:func:`own_slopes` at one ``psi`` and ``rho``: the slope and its information as floats."""
+    slopes, information = own_slopes(own, np.array([psi], dtype=float), np.array([rho], dtype=float), shared)
+    return float(slopes[0]), float(information[0])
 
-    Within a refit the covariance is diagonal plus one rank-one term for the slope and one per budget, so it is
-    inverted by the Woodbury identity in O(n B^2) time and O(n B) memory (B budgets), never as an n x n matrix: a
-    refit of 100,000 runs holds out tens of thousands. With ``shared``, the refit's systematic uncertainty is one
-    more rank-one term, sqrt(shared) sqrt(shared)^T, and only the rest of each variance is diagonal."""
+
+def own_slopes(own: OwnErrors, psi: np.ndarray, rho: np.ndarray,
+               shared: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Generalised-least-squares slope of the own errors on their distances and its information, divided by the
+    number of refits (nested refits reuse the same runs), for each pair of hyperparameters ``psi[k]``, ``rho[k]``
+    (zeros without errors beyond the refits' data).
+
+    Within a refit the covariance is C = V + F S F^T: V diagonal (the errors' variances), F the n x m columns of the
+    slope (d) and of each budget's offset (min(1, d) on its runs), S = diag(psi^2, rho^2, ...). By the Woodbury
+    identity C^-1 d = V^-1 d - V^-1 F (S^-1 + F^T V^-1 F)^-1 F^T V^-1 d, so the information d^T C^-1 d and
+    e^T C^-1 d need one m x m solve per hyperparameter pair (only S^-1 differs between pairs): O(n m^2) time and
+    O(n m) memory, never an n x n matrix (a refit of 100,000 runs holds out tens of thousands). With ``shared``,
+    the refit's systematic uncertainty is one more column, sqrt(shared), with scale one, and only the rest of each
+    variance is diagonal."""
     if shared and own.shared.size != own.errors.size:
         raise ValueError("the own errors store no shared part of their variances; derive it (OwnErrors.with_shared)")
+    psi, rho = np.asarray(psi, dtype=float), np.asarray(rho, dtype=float)
+    slope_sum, information = np.zeros(psi.size), np.zeros(psi.size)
     beyond = own.distances > 0
     if not beyond.any():
-        return 0.0, 0.0
-    slope_sum, information = 0.0, 0.0
+        return slope_sum, information
     for refit in np.unique(own.refits[beyond]):
         pick = beyond & (own.refits == refit)
         d, e, v = own.distances[pick], own.errors[pick], own.variances[pick]
         budgets = own.budgets[pick]
         ramp = np.minimum(1.0, d)
         labels = np.unique(budgets)
-        columns, scales = [d, *(ramp * (budgets == label) for label in labels)], [psi**2, *([rho**2] * labels.size)]
+        columns = [d, *(ramp * (budgets == label) for label in labels)]
+        inverse_scales = [1.0 / np.maximum(psi**2, 1e-300), *([1.0 / np.maximum(rho**2, 1e-300)] * labels.size)]
         if shared:
             common = np.minimum(own.shared[pick], v)
             v = np.maximum(v - common, 1e-12)
             columns.append(np.sqrt(common))
-            scales.append(1.0)
-        factors = np.column_stack(columns)  # n x (1 + B [+ 1])
-        scales = np.array(scales)
+            inverse_scales.append(np.ones(psi.size))
+        factors = np.column_stack(columns)  # n x m, m = 1 + B [+ 1]
         weighted = factors / v[:, None]
-        inner = np.diag(1.0 / np.maximum(scales, 1e-300)) + factors.T @ weighted
-        solved_d = d / v - weighted @ np.linalg.solve(inner, weighted.T @ d)  # C^-1 d
-        information += float(d @ solved_d)
-        slope_sum += float(e @ solved_d)
+        inner = np.repeat((factors.T @ weighted)[None], psi.size, axis=0)  # S^-1 + F^T V^-1 F, per pair
+        diagonal = np.arange(factors.shape[1])
+        inner[:, diagonal, diagonal] += np.column_stack(inverse_scales)
+        projected_d, projected_e = weighted.T @ d, weighted.T @ e
+        solved = np.linalg.solve(inner, np.broadcast_to(projected_d[:, None], (*inner.shape[:2], 1)))[..., 0]
+        information += float(d @ (d / v)) - solved @ projected_d
+        slope_sum += float(e @ (d / v)) - solved @ projected_e
     refits = np.unique(own.refits[beyond]).size
     return slope_sum / information, information / refits
 
@@ -314,9 +329,11 @@ def drift_model(prior: ExtrapolationPrior, own: OwnErrors) -> DriftModel:
     scaled by the prior's ``drift_scale``."""
     rng = np.random.default_rng(MIXTURE_SEED)
     scales = prior.mixing_scales(rng, MIXTURE_PROPOSALS)
+    slopes, informations = own_slopes(own, prior.draws["psi"], prior.draws["rho"], prior.shared_errors)
     mean, sd = [], []
-    for mu, tau, psi, rho, mixing in zip(*(prior.draws[name] for name in HYPER), scales, strict=True):
-        slope, information = own_slope(own, psi, rho, prior.shared_errors)
+    for mu, tau, psi, _, mixing, slope, information in zip(*(prior.draws[name] for name in HYPER), scales, slopes,
+                                                           informations, strict=True):
+        slope, information = float(slope), float(information)
         tau = _mixed_spread(tau, mixing, mu, slope, information, rng)
         precision = 1.0 / tau**2 + information
         mean.append((mu / tau**2 + information * slope) / precision)
