@@ -128,7 +128,7 @@ class CalibrationSpec:
     backtests holding out each fraction of the highest-compute runs (Bayesian fit, with and without its discrepancy
     term, beside a bootstrap of ``replicates`` resamples), and simulation-based calibration with ``simulations``
     simulated datasets (0: none), each fitted with ``sbc_draws`` draws per chain after ``sbc_tune`` tuning steps
-    (125 after 250: the ranks count 99 thinned draws; a simulation short of that many effective draws while it mixes
+    (125 after 250: the ranks count 49 thinned draws; a simulation short of that many effective draws while it mixes
     is sampled again with four times as many, :mod:`bayes_scaling.validation.sbc`)."""
 
     hold_out: tuple[float, ...] = (0.1, 0.2, 0.3)
