@@ -37,6 +37,7 @@ test-all: test test-slow
 
 benchmark: $(STAMP)
 	$(PY) benchmarks/bench_fit_stages.py
+	$(PY) benchmarks/bench_backends.py
 	$(PY) benchmarks/bench_refits.py
 	$(PY) benchmarks/bench_gp_marginal.py
 	$(PY) benchmarks/bench_chinchilla_geometry.py
