@@ -145,7 +145,8 @@ def fit(data: pd.DataFrame | str | Path | AnalysisSpec, law: str | None = None, 
         ``{"loss": "bits"}`` or ``{"compute": "PF-days"}`` where the table is not in nats and FLOP.
     priors, sampler, likelihood, filters :
         As the spec's ``[priors]``, ``[sampler]`` (``draws``, ``tune``, ``chains``, ``seed``...), ``[likelihood]
-        family`` and ``[data]`` filters; by default the law's own (``law.default_filters``).
+        family`` and ``[data]`` filters; by default the law's own (``law.default_filters``), which a filter of value
+        None removes (``filters={"isoflop_loss_window": None}``, as ``--filter isoflop_loss_window=none``).
     discrepancy : str
         ``"after"`` (the GP fitted to the sampled law's residuals) or ``"in_model"`` (sampled with the law, so that
         every parameter interval carries the misfit; slower), as ``[discrepancy] gp``; by default the law's own
@@ -176,8 +177,9 @@ def fit(data: pd.DataFrame | str | Path | AnalysisSpec, law: str | None = None, 
         chosen = get_law(law)
     except ValueError as err:
         raise SpecError(f"{WHERE}: {err}") from None
-    table: dict[str, Any] = {"columns": dict(columns or {}), "units": dict(units or {}),
-                             **chosen.default_filters, **dict(filters or {})}
+    chosen_filters = {name: value for name, value in {**chosen.default_filters, **dict(filters or {})}.items()
+                      if value is not None}
+    table: dict[str, Any] = {"columns": dict(columns or {}), "units": dict(units or {}), **chosen_filters}
     frame = None
     if isinstance(data, pd.DataFrame):
         frame = data

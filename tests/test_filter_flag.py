@@ -57,3 +57,27 @@ def test_the_fit_summary_says_which_filters_removed_runs():
     assert "runs: 24 fitted, no filter" in format_fit_summary(FitResult(tree))
     tree.attrs["filters"] = '["isoflop_loss_window=0.1: 33 of 86 runs removed"]'
     assert "after filters: isoflop_loss_window=0.1: 33 of 86 runs removed" in format_fit_summary(FitResult(tree))
+
+
+def test_filters_that_remove_every_run_say_which_and_how_to_loosen_them():
+    import pandas as pd
+
+    from bayes_scaling.data.errors import DataError
+    from bayes_scaling.data.filters import apply_filters
+    from bayes_scaling.data.runs import RunTable, validate_table
+
+    frame = pd.DataFrame({"n_params": [1e8, 2e8], "n_tokens": [2e9, 4e9], "compute": [1.2e18, 4.8e18],
+                          "loss": [3.2, 3.0]})
+    runs = RunTable(frame=validate_table(frame, "two", {k: k for k in frame.columns}), source={})
+    with pytest.raises(DataError, match="the runs given") as err:
+        apply_filters(runs, {"max_compute": 1e17})
+    assert "max_compute=1e+17: 2 of 2 runs removed" in str(err.value) and "NAME=none" in str(err.value)
+
+
+def test_the_api_removes_a_laws_default_filter_given_as_none(monkeypatch):
+    from bayes_scaling import api
+
+    seen = {}
+    monkeypatch.setattr(api, "fit_spec", lambda spec, frame=None, progress=False: seen.setdefault("spec", spec))
+    api.fit("runs.csv", law="isoflop", filters={"isoflop_loss_window": None, "max_compute": 1e20})
+    assert seen["spec"].data.filters == {"max_compute": 1e20}

@@ -44,3 +44,17 @@ def test_the_summary_counts_runs_beyond_the_window_apart():
     summary = _window_summary({"isoflop_loss_window": 0.1}, runs, [0.9])
     assert summary["outside"] == 1 and summary["coverage_inside"]["0.9"] == 2 / 3
     assert _window_summary({}, runs, [0.9]) is None
+
+
+def test_a_sweep_of_four_sizes_per_budget_keeps_its_budgets_under_the_window():
+    """Budgets found from compute need five runs; runs sharing one compute exactly still form a budget, so a small
+    sweep is windowed instead of losing every run. A run alone at its compute is dropped, as before."""
+    from bayes_scaling.data.filters import _per_budget, window_budgets
+
+    small = pd.concat([_profile(1e19, [3.5, 3.3, 3.25, 3.9]), _profile(1e20, [3.1, 2.95, 3.0, 3.5]),
+                       _profile(3e21, [2.6])], ignore_index=True)
+    assert [len(members) for members in window_budgets(small)] == [4, 4]
+    kept = _per_budget(small, "isoflop_loss_window", 0.1)
+    assert kept.tolist() == [0, 1, 2, 4, 5, 6]  # 3.9 and 3.5 above 1.1x their budget's best; the lone run dropped
+    assert outside_windows(small, {"isoflop_loss_window": 0.1}).tolist() == [False] * 3 + [True] + [False] * 3 + \
+        [True, False]

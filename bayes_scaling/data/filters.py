@@ -74,8 +74,9 @@ def apply_filters(runs: RunTable, filters: Mapping[str, Any]) -> RunTable:
         note = f"{name}={value:g}: {len(frame) - len(kept)} of {len(frame)} runs removed"
         runs = runs.with_frame(kept, note)
     if len(runs) == 0:
-        raise DataError(str(runs.source.get("dataset") or runs.source.get("file")), "the filters removed every run",
-                        "loosen the [data] filters")
+        label = str(runs.source.get("dataset") or runs.source.get("file") or "the runs given")
+        raise DataError(label, f"the filters removed every run ({'; '.join(runs.filters)})",
+                        "loosen them (the spec's [data], or --filter NAME=VALUE; NAME=none removes one)")
     return runs
 
 
@@ -103,35 +104,56 @@ WINDOW_FILTERS = ("isoflop_window", "isoflop_loss_window")
 
 def outside_windows(frame, filters: dict[str, float]) -> np.ndarray:
     """Whether each run of a canonical frame lies outside the per-budget windows among ``filters``
-    (:data:`WINDOW_FILTERS`, judged within the frame's own budgets, as the fit's runs were); a run in no budget
-    group cannot be judged and counts as inside."""
+    (:data:`WINDOW_FILTERS`), judged within the frame's own budgets as the fit's runs were (:func:`window_budgets`);
+    a run alone at its compute cannot be judged and counts as inside."""
+    judged = np.zeros(len(frame), dtype=bool)
+    for members in window_budgets(frame):
+        judged[members] = True
     outside = np.zeros(len(frame), dtype=bool)
-    grouped = np.zeros(len(frame), dtype=bool)
-    for group in budget_index(frame):
-        grouped[group.index] = True
     for name in WINDOW_FILTERS:
         if name in filters:
             kept = np.zeros(len(frame), dtype=bool)
             kept[_per_budget(frame, name, float(filters[name]))] = True
-            outside |= grouped & ~kept
+            outside |= judged & ~kept
     return outside
+
+
+def window_budgets(frame) -> list[np.ndarray]:
+    """The budgets a per-budget filter judges runs within (positions of their runs): the budget column's, or the
+    groups found from compute (:func:`~bayes_scaling.data.budgets.budget_index`, at least five runs), plus, among the
+    other runs, those sharing one compute exactly (six significant figures; a sweep of two to four sizes per
+    budget). A run alone at its compute is in none."""
+    groups = [np.asarray(group.index) for group in budget_index(frame)]
+    grouped = np.zeros(len(frame), dtype=bool)
+    for members in groups:
+        grouped[members] = True
+    rest = np.flatnonzero(~grouped)
+    if rest.size:
+        compute = np.round(np.log10(frame["compute"].to_numpy(dtype=float)[rest]), 6)
+        for value in np.unique(compute):
+            members = rest[compute == value]
+            if members.size > 1:
+                groups.append(members)
+    return groups
 
 
 def _per_budget(frame, name: str, value: float) -> np.ndarray:
     """Positions of the runs a per-budget filter keeps: each budget's lowest-loss run (``compute_frontier``), the
     runs within ``value`` decades of N of it (``isoflop_window``) or with loss below ``(1 + value)`` times its loss
-    (``isoflop_loss_window``). Runs in no budget group are dropped."""
+    (``isoflop_loss_window``), in the budgets of :func:`window_budgets`. A run alone at its compute is dropped (no
+    budget to judge it in), as it always was; runs sharing one compute in groups of two to four were dropped too
+    before session 20, so a sweep of few sizes per budget lost every run."""
     keep = []
     log_n = np.log10(frame["n_params"].to_numpy(dtype=float))
     loss = frame["loss"].to_numpy(dtype=float)
-    for group in budget_index(frame):
-        best = group.index[np.argmin(loss[group.index])]
+    for members in window_budgets(frame):
+        best = members[np.argmin(loss[members])]
         if name == "compute_frontier":
             keep.append(np.array([best]))
         elif name == "isoflop_window":
-            keep.append(group.index[np.abs(log_n[group.index] - log_n[best]) <= value])
+            keep.append(members[np.abs(log_n[members] - log_n[best]) <= value])
         else:
-            keep.append(group.index[loss[group.index] <= (1.0 + value) * loss[best]])
+            keep.append(members[loss[members] <= (1.0 + value) * loss[best]])
     return np.sort(np.concatenate(keep)) if keep else np.array([], dtype=int)
 
 
