@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from bayes_scaling.data.budgets import budget_index, budgets_above, top_budgets
+from bayes_scaling.data.budgets import budget_labels, budgets_above, top_budgets
 from bayes_scaling.data.errors import DataError
 from bayes_scaling.data.runs import RunTable
 
@@ -119,22 +119,14 @@ def outside_windows(frame, filters: dict[str, float]) -> np.ndarray:
 
 
 def window_budgets(frame) -> list[np.ndarray]:
-    """The budgets a per-budget filter judges runs within (positions of their runs): the budget column's, or the
-    groups found from compute (:func:`~bayes_scaling.data.budgets.budget_index`, at least five runs), plus, among the
-    other runs, those sharing one compute exactly (six significant figures; a sweep of two to four sizes per
-    budget). A run alone at its compute is in none."""
-    groups = [np.asarray(group.index) for group in budget_index(frame)]
-    grouped = np.zeros(len(frame), dtype=bool)
-    for members in groups:
-        grouped[members] = True
-    rest = np.flatnonzero(~grouped)
-    if rest.size:
-        compute = np.round(np.log10(frame["compute"].to_numpy(dtype=float)[rest]), 6)
-        for value in np.unique(compute):
-            members = rest[compute == value]
-            if members.size > 1:
-                groups.append(members)
-    return groups
+    """The budgets a per-budget filter judges runs within (positions of their runs): those the splits use
+    (:func:`~bayes_scaling.data.budgets.budget_labels`: the budget column's, the groups found from compute, else the
+    runs of exactly one compute, as in a sweep of two to four sizes per budget), except a run alone at its compute
+    without a budget column, which is in none."""
+    labels = budget_labels(frame)
+    given = "budget" in frame
+    groups = (np.flatnonzero(labels == label) for label in np.unique(labels))
+    return [members for members in groups if given or members.size > 1]
 
 
 def _per_budget(frame, name: str, value: float) -> np.ndarray:
