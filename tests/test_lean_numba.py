@@ -9,6 +9,7 @@ import pytest
 
 from bayes_scaling.laws import get_law
 from bayes_scaling.likelihoods import get_likelihood
+from bayes_scaling.sampling.data_logs import input_data
 from bayes_scaling.sampling.model import OBSERVED, all_priors, build_model
 from bayes_scaling.sampling.sampler import compile_model
 
@@ -76,8 +77,11 @@ def test_same_after_swapping_data(both):
     before = _logp(lean, x)[1]
     swapped_ref, swapped_lean = reference.with_data(**new), lean.with_data(**new)
     assert _logp(swapped_lean, x)[1] == _logp(swapped_ref, x)[1] != before
-    fewer = {name: runs.column(name)[:10] for name in ("n_params", "n_tokens")} | {f"{OBSERVED}_observed": new[
+    read = {variable.name for variable in lean.shared_var_keys}  # the law reads log N and log D, not N and D
+    inputs = input_data(("n_params", "n_tokens"), {name: runs.column(name)[:10] for name in ("n_params", "n_tokens")})
+    fewer = {name: values for name, values in inputs.items() if name in read} | {f"{OBSERVED}_observed": new[
         f"{OBSERVED}_observed"][:10]}
+    assert {"log_n_params", "log_n_tokens"} <= set(fewer)
     if "gp_basis" in lean.shared_data:  # a refit's rows of the GP's basis, and their Gram matrix
         basis = np.ascontiguousarray(lean.shared_data["gp_basis"][:10])
         fewer |= {"gp_basis": basis, "gp_gram": basis.T @ basis}

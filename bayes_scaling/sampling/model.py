@@ -24,6 +24,7 @@ from bayes_scaling.likelihoods import Likelihood
 from bayes_scaling.priors import Prior, PriorError, merge_priors
 from bayes_scaling.sampling import budget_term
 from bayes_scaling.sampling.budget_term import BudgetTerm
+from bayes_scaling.sampling.data_logs import input_data, log_name, read_input_logs
 from bayes_scaling.sampling.generated_source import keep_generated_source
 from bayes_scaling.sampling.gp_term import GPTerm, hyperparameter_names
 from bayes_scaling.sampling.gp_term import observe as observe_with_gp
@@ -118,7 +119,10 @@ def build_model(
     if budgets is not None:
         coords[budget_term.DIM] = budgets.compute
     with pm.Model(coords=coords) as model:
-        inputs = {name: pm.Data(name, runs.column(name), dims=RUN_DIM) for name in law.inputs}
+        data = input_data(law.inputs, columns)
+        inputs = {name: pm.Data(name, data[name], dims=RUN_DIM) for name in law.inputs}
+        input_logs = {inputs[name]: pm.Data(log_name(name), data[log_name(name)], dims=RUN_DIM)
+                      for name in law.inputs}
         observed = pm.Data(f"{OBSERVED}_observed", np.log(runs.column("loss")), dims=RUN_DIM)
         floors = {t.floor for t in centred_terms.values() if t.floor}
         at_centre = {t.amplitude: t for t in law.power_terms if priors[t.amplitude].at_centre}
@@ -163,7 +167,7 @@ def build_model(
                 jacobian = log_value + term.log_jacobian(exponent, pt.log)
                 pm.Potential(f"{name}_prior", pm.logp(priors[name].dist_object(), values[name]) + jacobian)
         noise = {name: priors[name].create(name) for name in likelihood.parameters}
-        mu = pt.log(law.loss(**inputs, **values))
+        mu = read_input_logs(pt.log(law.loss(**inputs, **values)), input_logs)
         if budgets is not None:
             mu = budget_term.add_offsets(budgets, mu, RUN_DIM)
         if gp is None:

@@ -73,6 +73,18 @@ def compile_model(built: BuiltModel):
     return compiled
 
 
+def swap_data(built: BuiltModel, compiled, data):
+    """``compiled`` with the model's data ``data`` (name -> values) swapped in. A name the compiled log density
+    does not read is skipped: an input whose every use in the law reads its log
+    (:mod:`~bayes_scaling.sampling.data_logs`); a name that is not the model's data is an error."""
+    known = {variable.name for variable in built.model.data_vars}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise KeyError(f"not data of the {built.law.name} model: {', '.join(unknown)}")
+    read = {variable.name for variable in compiled.shared_var_keys}
+    return compiled.with_data(**{name: values for name, values in data.items() if name in read})
+
+
 def run_nuts(built: BuiltModel, settings: SamplerSpec, *, compiled=None, progress: bool = False,
              start_from: WarmStart | None = None) -> SamplingResult:
     """Sample with NUTS; ``settings.seed`` fixes the draws (nutpie reproduces them across processes).

@@ -32,9 +32,10 @@ from bayes_scaling.data.errors import DataError
 from bayes_scaling.data.filters import split_top_compute
 from bayes_scaling.data.load import check_identifiable
 from bayes_scaling.sampling import budget_term
+from bayes_scaling.sampling.data_logs import input_data
 from bayes_scaling.sampling.gp_term import term_data as gp_term_data
 from bayes_scaling.sampling.model import OBSERVED, natural_parameters
-from bayes_scaling.sampling.sampler import WarmStart, run_nuts
+from bayes_scaling.sampling.sampler import WarmStart, run_nuts, swap_data
 from bayes_scaling.uncertainty.distance import beyond, largest_scale
 from bayes_scaling.uncertainty.extrapolation import (
     ExtrapolationPrior,
@@ -118,16 +119,17 @@ def refit_errors(prepared, built, compiled, eta: float, start_from: WarmStart | 
         if len(held) == 0 or rows in seen:  # coarse designs: two fractions can hold out the same whole budgets
             continue
         seen.add(rows)
-        data = {name: train.column(name) for name in law.inputs}
-        gp_data = {} if built.gp is None else gp_term_data(built.gp, data)  # same box: the full data's
+        columns = {name: train.column(name) for name in law.inputs}
+        gp_data = {} if built.gp is None else gp_term_data(built.gp, columns)  # same box: the full data's
         if built.budgets is not None:  # the same budgets: the held-out ones keep their offsets' prior
             position = pd.Series(np.arange(len(runs)), index=runs.frame["row"].to_numpy())
             kept_labels = built.budgets.label_data()[position.loc[train.frame["row"].to_numpy()].to_numpy()]
             gp_data = {**gp_data, budget_term.LABELS: kept_labels}
         log.info("drift: refitting without the top %.0f%% of compute (%d runs held out)", 100 * fraction, len(held))
         result = run_nuts(built, dataclasses.replace(settings, seed=settings.seed + 1 + k), start_from=start_from,
-                          compiled=compiled.with_data(**data, **gp_data,
-                                                    **{f"{OBSERVED}_observed": np.log(train.column("loss"))}))
+                          compiled=swap_data(built, compiled, {
+                              **input_data(law.inputs, columns), **gp_data,
+                              f"{OBSERVED}_observed": np.log(train.column("loss"))}))
         natural = natural_parameters(built, result.posterior)
         params = {name: np.asarray(natural[name]).reshape(-1) for name in law.parameters}
         noise = {name: np.asarray(result.posterior[name]).reshape(-1) for name in likelihood.parameters}
@@ -140,7 +142,7 @@ def refit_errors(prepared, built, compiled, eta: float, start_from: WarmStart | 
         parts["errors"].append(errors)
         parts["variances"].append(variances)
         parts["shared"].append(shared)
-        parts["distances"].append(beyond(held_inputs, largest_scale(data)))
+        parts["distances"].append(beyond(held_inputs, largest_scale(columns)))
         parts["refits"].append(np.full(keep.size, float(k)))
         parts["budgets"].append(held_labels[keep].astype(float))
         parts["rows"].append(held.frame["row"].to_numpy(dtype=float)[keep])
