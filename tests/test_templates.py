@@ -67,3 +67,44 @@ def test_a_figure_with_panels_side_by_side_also_carries_each_panel_for_narrow_sc
     for a in ax:
         a.plot([1, 2])
     assert str(figure_html(fig, "c", "a")).count("<img") == 1  # one column: nothing to stack
+
+
+def _whole_image(html: str):
+    import base64
+    import io
+    import re
+
+    import matplotlib.pyplot as plt
+
+    return plt.imread(io.BytesIO(base64.b64decode(re.findall(r'class="fig-whole"[^>]*src="data:image/png;base64,'
+                                                             r'([^"]+)"', html)[0])))
+
+
+def test_the_whole_figure_cut_from_one_drawing_is_what_savefig_crops(monkeypatch):
+    """The whole figure beside its panels is cut from the same drawing as the panels, to savefig's tight box: the
+    same size within a pixel or two; a legend drawn beyond the canvas falls back to savefig, which keeps it."""
+    import io
+
+    import matplotlib.pyplot as plt
+
+    from bayes_scaling.report import html
+    from bayes_scaling.report.html import figure_html
+
+    saved = []
+    monkeypatch.setattr(html, "_png", lambda fig, png=html._png: saved.append(fig) or png(fig))
+
+    def figure(outside: bool):
+        fig, axes = plt.subplots(1, 2, figsize=(8, 3), dpi=110)
+        for ax in axes:
+            ax.plot([1, 10], [1, 2], label="line")
+        fig.legend(*axes[0].get_legend_handles_labels(), loc="lower left",  # outside: across the top edge
+                   bbox_to_anchor=(0.4, 0.97) if outside else (0.4, 0.7))
+        return fig
+
+    for outside in (False, True):
+        buffer = io.BytesIO()
+        figure(outside).savefig(buffer, format="png", bbox_inches="tight")
+        expected = plt.imread(io.BytesIO(buffer.getvalue())).shape
+        got = _whole_image(str(figure_html(figure(outside), "c", "a"))).shape
+        assert abs(got[0] - expected[0]) <= 2 and abs(got[1] - expected[1]) <= 2, (outside, got, expected)
+        assert len(saved) == outside  # drawn by savefig only where the cut would lose the legend

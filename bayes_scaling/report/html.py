@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from markupsafe import Markup
+from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 
 from bayes_scaling.report.templating import render
@@ -52,6 +53,28 @@ def _png(fig: Figure) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+def _encoded(pixels: np.ndarray) -> str:
+    """RGBA pixels as a base64 PNG."""
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    plt.imsave(buffer, pixels, format="png")
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _cut(pixels: np.ndarray, box, pad: float, fill=None) -> np.ndarray:
+    """The pixels inside ``box`` (display units: pixels from the lower left) plus ``pad`` pixels each side; where the
+    pad reaches beyond the canvas, it is filled with the RGBA ``fill`` (as savefig pads a tight box) or left out."""
+    height, width = pixels.shape[:2]
+    left, right = int(box.x0 - pad), int(np.ceil(box.x1 + pad))
+    top, bottom = height - int(np.ceil(box.y1 + pad)), height - int(box.y0 - pad)
+    cut = pixels[max(0, top):min(height, bottom), max(0, left):min(width, right)]
+    if fill is None:
+        return cut
+    margins = ((max(0, -top), max(0, bottom - height)), (max(0, -left), max(0, right - width)))
+    return np.stack([np.pad(cut[..., k], margins, constant_values=fill[k]) for k in range(4)], axis=-1)
+
+
 def side_by_side_panels(fig: Figure) -> list:
     """The figure's panels (axes holding data) when at least two stand side by side, with its figure-level legends
     after them; empty for a figure of one column."""
@@ -62,25 +85,26 @@ def side_by_side_panels(fig: Figure) -> list:
 
 def figure_html(fig: Figure, caption: str, alt: str) -> Markup:
     """A figure inlined as a base64 PNG (self-contained page, no network). A figure with panels side by side also
-    carries each panel (and its legend) as its own image, cut from one drawing of the figure, shown one under the
-    other on narrow screens instead of the whole, which would shrink below reading size there."""
+    carries each panel (and its legend) as its own image, shown one under the other on narrow screens instead of the
+    whole, which would shrink below reading size there: the whole (cut to its tight box, as ``savefig`` would) and
+    the panels are cut from one drawing of the figure, which is most of a figure's cost."""
     import matplotlib.pyplot as plt
 
-    data = _png(fig)
-    stacked = []
     parts = side_by_side_panels(fig)
-    if parts:
+    if not parts:
+        data, stacked = _png(fig), []
+    else:
         fig.canvas.draw()
-        pixels = np.asarray(fig.canvas.buffer_rgba())
-        height, width = pixels.shape[:2]
+        pixels = np.array(fig.canvas.buffer_rgba())
         renderer = fig.canvas.get_renderer()
-        for part in parts:
-            box = part.get_tightbbox(renderer) if hasattr(part, "get_tightbbox") else part.get_window_extent()
-            x0, x1 = max(0, int(box.x0) - PAD), min(width, int(np.ceil(box.x1)) + PAD)
-            y0, y1 = max(0, height - int(np.ceil(box.y1)) - PAD), min(height, height - int(box.y0) + PAD)
-            buffer = io.BytesIO()
-            plt.imsave(buffer, pixels[y0:y1, x0:x1], format="png")
-            stacked.append(base64.b64encode(buffer.getvalue()).decode("ascii"))
+        whole = fig.get_tightbbox(renderer).transformed(fig.dpi_scale_trans)  # inches -> pixels
+        inside = whole.x0 >= 0 and whole.y0 >= 0 and whole.x1 <= pixels.shape[1] and whole.y1 <= pixels.shape[0]
+        stacked = [_encoded(_cut(pixels, part.get_tightbbox(renderer) if hasattr(part, "get_tightbbox")
+                                 else part.get_window_extent(), PAD)) for part in parts]
+        # something drawn beyond the canvas (a legend outside the axes) is not in its pixels: savefig draws it
+        fill = np.round(np.array(to_rgba(fig.get_facecolor())) * 255).astype(np.uint8)
+        data = _encoded(_cut(pixels, whole, plt.rcParams["savefig.pad_inches"] * fig.dpi, fill)) if inside \
+            else _png(fig)
     plt.close(fig)
     return render("parts/figure.html.j2", data=data, caption=caption, alt=alt, stacked=stacked)
 
