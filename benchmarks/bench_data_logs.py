@@ -5,8 +5,11 @@ For each spec (default: the three laws of the report's SBC on Epoch AI's runs an
 the model twice, once as the sampler builds it now (``x**y`` of an input as ``exp(y log x)``, ``log x`` read from
 data) and once with the law's expression as written (``pow`` and ``log`` of the inputs per run and per gradient).
 Both are compiled as the sampler compiles them (nutpie's numba backend, no fastmath, the lean wrappers) and called
-through nutpie's C entry point at the same 100 points (the model's starting points, jittered), CPU time over ``--calls`` calls; prints microseconds per log
-density and gradient, their ratio and the largest relative difference of the values and gradients.
+through nutpie's C entry point at the same 100 points (the model's starting points, jittered), CPU time over
+``--calls`` calls; prints microseconds per log density and gradient, their ratio and the largest relative difference
+of the values and gradients. (The IsoFLOP laws write their frontier inside the profile's exponentials since session
+21: no power of an input is left to rewrite, and both columns compile the same graph; their spread is this
+measurement's noise.)
 
     python benchmarks/bench_data_logs.py [--calls 20000] [--specs models/chinchilla.toml ...]
 """

@@ -7,7 +7,7 @@ import xarray as xr
 from bayes_scaling.data.errors import DataError
 from bayes_scaling.data.load import load_runs
 from bayes_scaling.laws import get_law
-from bayes_scaling.laws.isoflop import profile
+from bayes_scaling.laws.isoflop import profile, scaled_profile
 from bayes_scaling.spec import DataSpec
 from bayes_scaling.study.crossover import KAPLAN_PUBLISHED, intersection, posterior_crossover, published_crossover
 
@@ -63,6 +63,22 @@ def test_isoflop_profile_has_its_minimum_at_n_opt():
     assert profile(np.array(0.0), 0.3, 0.9) == pytest.approx(1.0)
     # asymmetric: the large-model side (slope v) rises faster than the small-model side (slope u)
     assert losses[-1] > losses[0]
+
+
+def test_the_scaled_profile_is_the_frontier_times_the_profile():
+    """The IsoFLOP laws write (C_c / C)^alpha_C g(delta) as one sum of two exponentials (fewer per run for the
+    sampler's gradient): the same numbers."""
+    rng = np.random.default_rng(1)
+    delta, scale = rng.normal(0, 2, 200), rng.normal(0, 1, 200)
+    u, v = 0.3, 0.9
+    np.testing.assert_allclose(scaled_profile(scale, delta, u, v), np.exp(scale) * profile(delta, u, v), rtol=1e-13)
+    law = get_law("isoflop_power")
+    params = {"a": 0.7, "N_0": 1e-5, "alpha_C": 0.05, "C_c": 3e28, "u": 0.3, "v": 0.9}
+    grid = np.exp(np.linspace(np.log(1e6), np.log(1e10), 50))
+    np.testing.assert_allclose(law.loss(n_params=grid, compute=1e19, **params),
+                               law.frontier(1e19, **params) * profile(
+                                   np.log(grid) - np.log(params["N_0"]) - params["a"] * np.log(1e19), 0.3, 0.9),
+                               rtol=1e-13)
 
 
 def test_loss_at_derives_the_missing_input():

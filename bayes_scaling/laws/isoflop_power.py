@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from bayes_scaling.laws.base import PowerTerm
-from bayes_scaling.laws.isoflop import IsoFlopLaw, profile
+from bayes_scaling.laws.isoflop import IsoFlopLaw, scaled_profile
 from bayes_scaling.priors import Prior
 
 
@@ -51,4 +51,4 @@ class IsoFlopPowerLaw(IsoFlopLaw):
     def loss(self, *, n_params, compute, a, N_0, alpha_C, C_c, u, v):
         """(C_c / C)^alpha_C * g(log N - log N_opt(C); u, v) in nats per token."""
         delta = np.log(n_params) - np.log(N_0) - a * np.log(compute)
-        return (C_c / compute) ** alpha_C * profile(delta, u, v)
+        return scaled_profile(alpha_C * (np.log(C_c) - np.log(compute)), delta, u, v)
