@@ -11,9 +11,9 @@ law's expression with every such term in terms of ``log x``, held as data beside
     (x / c)^y \\to e^{y (\\ell_x - \\log c)}
 
 (exact for x > 0, which every input of a law is: sizes, tokens, compute, steps). Everything else in the expression
-is rebuilt unchanged. On Epoch AI's 240 runs a log density and gradient of Chinchilla's law costs about 1.3x less,
-Kaplan's L(N, D) 1.3x, the IsoFLOP law (whose cost is its profile's exponentials) 1.1x
-(``benchmarks/bench_data_logs.py``, docs/performance.md)."""
+is rebuilt unchanged. On Epoch AI's 240 runs a log density and gradient of Chinchilla's law and of Kaplan's L(N, D)
+costs about 1.3x less (``benchmarks/bench_data_logs.py``, docs/performance.md); the IsoFLOP laws, written without a
+power of an input, only read the logs of N and C."""
 
 from __future__ import annotations
 
@@ -34,10 +34,9 @@ def input_data(names, columns: Mapping[str, np.ndarray]) -> dict[str, np.ndarray
     """The model data of the runs' inputs ``names``: each column and its log (see :func:`read_input_logs`)."""
     out = {}
     for name in names:
-        values = np.asarray(columns[name], dtype=float)
+        values = np.asarray(columns[name], dtype=float)  # positive: the run table refuses any other
         out[name] = values
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out[log_name(name)] = np.log(values)
+        out[log_name(name)] = np.log(values)
     return out
 
 
