@@ -129,21 +129,25 @@ def test_an_sbc_fit_is_sampled_longer_only_when_it_mixes_but_lacks_the_draws_its
 
 def test_an_sbc_fit_that_needs_more_draws_is_sampled_again_with_four_times_as_many(prepared, monkeypatch):
     """Whatever its diagnostics say (the rule is tested above), a fit the rule picks is sampled again with
-    MORE_DRAWS times the draws and twice the tuning, its ranks come from that run, and the result counts it."""
+    MORE_DRAWS times the draws and twice the tuning, its ranks come from that run, and the result counts it. Both
+    runs use SBC's own number of chains (two in a report), not the spec's four."""
     import bayes_scaling.validation.sbc as sbc_module
 
     calls = []
     real = sbc_module.run_nuts
 
     def recording(built, settings, **kwargs):
-        calls.append((settings.draws, settings.tune))
-        return real(built, settings, **kwargs)
+        result = real(built, settings, **kwargs)
+        calls.append((result.posterior.sizes["chain"], result.posterior.sizes["draw"], settings.tune))
+        return result
 
     monkeypatch.setattr(sbc_module, "run_nuts", recording)
     monkeypatch.setattr(sbc_module, "needs_more_draws", lambda diagnostics, names: True)
-    result = sbc(prepared, 2, scheduler="serial", seed=3, draws=60, tune=100)
-    assert calls == [(60, 100), (60 * sbc_module.MORE_DRAWS, 200)] * 2
+    assert prepared.spec.sampler.chains == 4
+    result = sbc(prepared, 2, scheduler="serial", seed=3, draws=60, tune=100, chains=2)
+    assert calls == [(2, 60, 100), (2, 60 * sbc_module.MORE_DRAWS, 200)] * 2
     assert result["extended"] == 2 and result["simulations"] == 2
+    assert (result["chains"], result["draws"], result["tune"]) == (2, 60, 100)
     assert all(0 <= rank <= sbc_module.RANK_DRAWS for ranks in result["ranks"].values() for rank in ranks)
 
 

@@ -184,9 +184,12 @@ def test_calibration_section_shows_coverage_bootstrap_and_rank_histograms():
     assert "No parameter's rank uniformity is rejected" in html and "3 of 100 fits failed" in html
     assert "with R-hat above" not in html  # a result saved before the reasons were counted
     result = _calibration_result()
+    assert "each fitted by NUTS;" in html  # a result saved before the sampler settings were recorded
     result["sbc"]["failed"] = {"rhat": 2, "divergences": 1, "ess": 3}
+    result["sbc"].update(chains=2, draws=250, tune=250)
     _, _, why = calibration_section(result)
     assert "2 with R-hat above 1.01, 1 with divergences, 3 short of effective draws" in why
+    assert "each fitted by NUTS (2 chains of 250 draws after 250 tuning steps)" in why
     _, _, bad = calibration_section(_calibration_result(coverage_gp=0.6))
     assert 'class="bad">With the discrepancy term' in bad and "at 0 of 2 cutoffs" in bad
     summary = calibration_summary_section({"chinchilla": ("chinchilla/index.html", _calibration_result())})

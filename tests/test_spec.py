@@ -38,6 +38,7 @@ def minimal(**extra):
         (minimal(calibration={"replicates": 1}), "needs replicates >= 2"),
         (minimal(calibration={"sbc_tune": "lots"}), "[calibration] sbc_tune must be a whole number, got 'lots'"),
         (minimal(calibration={"sbc_draws": 12.5}), "sbc_draws must be a whole number, got 12.5; write it without"),
+        (minimal(calibration={"sbc_chains": 1}), "sbc_chains from 2 (R-hat compares chains) to 64"),
         (minimal(priors={"A": {"dist": "LogNormal", "mu": 0, "sigma": 1, "at": "middle"}}),
          "a prior's 'at' must be one of value, centre, got 'middle'"),
     ],

@@ -128,6 +128,7 @@ def _sbc_context(sbc: dict[str, Any]) -> dict[str, Any]:
             "band": sbc.get("ecdf_band", ECDF_BAND), "skipped": sbc["skipped"], "unconverged": sbc["unconverged"],
             "fitted": sbc["simulations"] - sbc["skipped"], "extended": sbc.get("extended", 0),
             "failed": sbc.get("failed"), "max_rhat": MAX_RHAT,
+            "sampler": (sbc["chains"], sbc["draws"], sbc["tune"]) if "chains" in sbc else None,
             "worst": min(sbc["p_values"].values()) if sbc["p_values"] else float("nan"),
             "rejected": [name for name in sbc["ranks"] if not _ecdf_of(sbc, name)["inside"]],
             "figure": figure_html(_rank_figure(sbc), "PIT-ECDF of the SBC ranks minus the uniform CDF, one panel per "

@@ -175,5 +175,6 @@ def calibrate_spec(prepared: PreparedFit, *, scheduler: str = "local", workers: 
            "sbc": None}
     if settings.simulations:
         out["sbc"] = sbc(prepared, settings.simulations, seed=seed, draws=settings.sbc_draws,
-                         tune=settings.sbc_tune, scheduler=scheduler, workers=workers, progress=progress)
+                         tune=settings.sbc_tune, chains=settings.sbc_chains, scheduler=scheduler, workers=workers,
+                         progress=progress)
     return out

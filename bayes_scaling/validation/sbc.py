@@ -166,8 +166,9 @@ def _fit_chunk(task) -> list[dict[str, Any]]:
 
 
 def sbc(prepared: PreparedFit, simulations: int = 100, *, seed: int = 0, draws: int = 500, tune: int = 500,
-        scheduler: str = "serial", workers: int = 2, progress=None) -> dict[str, Any]:
-    """Run SBC for the prepared spec's law, priors and likelihood at its data's design.
+        chains: int | None = None, scheduler: str = "serial", workers: int = 2, progress=None) -> dict[str, Any]:
+    """Run SBC for the prepared spec's law, priors and likelihood at its data's design: each simulation fitted with
+    ``chains`` chains (the spec's sampler's when None) of ``draws`` draws after ``tune`` tuning steps.
 
     The true parameters, simulated data and sampler seeds of every simulation are drawn here, in order, from
     ``seed``; the fits then run in :data:`TASKS_PER_WORKER` x ``workers`` chunks (the model compiled once per
@@ -180,13 +181,15 @@ def sbc(prepared: PreparedFit, simulations: int = 100, *, seed: int = 0, draws: 
     BINS bins), ``simulations``, ``skipped`` (simulations whose data were not finite), ``unconverged`` (count of
     fits failing R-hat, divergences or :data:`RANK_DRAWS` effective draws; their ranks are kept, as SBC requires),
     ``failed`` (how many fits failed each of those three checks: ``rhat``, ``divergences``, ``ess``),
-    ``extended`` (fits sampled again, longer, for want of effective draws), ``seconds`` (wall clock) and
+    ``extended`` (fits sampled again, longer, for want of effective draws), ``chains``, ``draws`` and ``tune`` (each
+    fit's sampler settings), ``seconds`` (wall clock) and
     ``task_seconds`` (the chunks' own times: their sum over ``seconds`` is the speed-up).
     """
     from bayes_scaling.util.parallel import run_tasks
 
     names = ranked_names(prepared)
-    settings = dataclasses.replace(prepared.spec.sampler, draws=draws, tune=tune)
+    settings = dataclasses.replace(prepared.spec.sampler, draws=draws, tune=tune,
+                                   chains=prepared.spec.sampler.chains if chains is None else chains)
     rng = np.random.default_rng(seed)
     planned, skipped = [], 0
     truths = prior_draws(prepared.law, prepared.likelihood, prepared.priors, prepared.runs, rng, simulations)
@@ -224,6 +227,7 @@ def sbc(prepared: PreparedFit, simulations: int = 100, *, seed: int = 0, draws: 
             "unconverged": sum(not row["converged"] for row in fitted),
             "failed": {check: sum(row["failed"][check] for row in fitted) for check in ("rhat", "divergences", "ess")},
             "extended": sum(row.get("extended", False) for row in fitted), "rank_draws": RANK_DRAWS, "bins": BINS,
+            "chains": settings.chains, "draws": settings.draws, "tune": settings.tune,
             "seconds": seconds, "task_seconds": [t for _, t in results]}
 
 
