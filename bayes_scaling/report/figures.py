@@ -233,7 +233,7 @@ def parameter_posteriors(fit: FitResult) -> Figure:
     for ax, name in zip(np.atleast_1d(axes), names, strict=True):
         values = fit.posterior[name].values.ravel()
         shown = False
-        ax.hist(values, bins=50, color=COLOURS["posterior"], alpha=0.7, density=True)
+        ax.hist(values, bins=50, color=COLOURS["posterior"], alpha=0.7, density=True, histtype="stepfilled")
         low, high = np.quantile(values, [0.001, 0.999])
         for ref in references_of(fit):
             colour = REFERENCE_COLOURS.get(ref.key, "0.4")
