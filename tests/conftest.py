@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +17,13 @@ from bayes_scaling.likelihoods import get_likelihood
 from bayes_scaling.validation.simulate import isoflop_design, simulate_runs
 
 REPO = Path(__file__).resolve().parents[1]
+#: The tests' own cache folder (datasets come from BAYES_SCALING_DATA): PyTensor's rewritten graphs that fits store
+#: (sampling/rewrite_cache.py) go there, not into the user's cache, and are shared by the session's fits and workers.
+os.environ["BAYES_SCALING_CACHE"] = _CACHE = tempfile.mkdtemp(prefix="bayes_scaling_tests_")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    shutil.rmtree(_CACHE, ignore_errors=True)
 TRUE_PARAMS = {"E": 1.8, "A": 450.0, "B": 1800.0, "alpha": 0.34, "beta": 0.36}
 TRUE_NOISE = {"sigma": 0.01, "nu": 5.0}
 

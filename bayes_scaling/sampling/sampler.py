@@ -10,6 +10,8 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
+from bayes_scaling.data.fetch import cache_dir
+from bayes_scaling.sampling import rewrite_cache
 from bayes_scaling.sampling.arrow_trace import trace_datasets
 from bayes_scaling.sampling.model import BuiltModel
 from bayes_scaling.sampling.nutpie_import import import_nutpie
@@ -55,7 +57,8 @@ class SamplingResult:
 
 def compile_model(built: BuiltModel):
     """The nutpie-compiled log density (numba, without fastmath), storing only the sampler's free variables; lean
-    C wrappers (:mod:`~bayes_scaling.sampling.lean_numba`) cut the compile time, not the draws."""
+    C wrappers (:mod:`~bayes_scaling.sampling.lean_numba`) and PyTensor's rewritten graphs kept on disk
+    (:mod:`~bayes_scaling.sampling.rewrite_cache`) cut the compile time, not the draws."""
     import pytensor
 
     from bayes_scaling.sampling.lean_numba import lean_wrappers
@@ -67,9 +70,13 @@ def compile_model(built: BuiltModel):
     # different draws depending on the cache's state (serial runs against fresh Dask workers, a fresh clone
     # against a warm machine). Strict IEEE arithmetic makes the draws independent of it.
     start = time.perf_counter()
-    with lean_wrappers(), pytensor.config.change_flags(numba__fastmath=False):
+    reused = rewrite_cache.COUNTS["hit"]
+    with (lean_wrappers(), pytensor.config.change_flags(numba__fastmath=False),
+          rewrite_cache.cached_rewrites(cache_dir())):
         compiled = nutpie.compile_pymc_model(built.model, backend="numba", var_names=built.sampled_names)
-    log.info("compiled %s model (%s geometry) in %.1f s", built.law.name, built.geometry, time.perf_counter() - start)
+    log.info("compiled %s model (%s geometry) in %.1f s%s", built.law.name, built.geometry,
+             time.perf_counter() - start, f", {rewrite_cache.COUNTS['hit'] - reused} rewritten graphs reused"
+             if rewrite_cache.COUNTS["hit"] > reused else "")
     return compiled
 
 
