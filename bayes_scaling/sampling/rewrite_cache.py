@@ -158,7 +158,8 @@ def _rewriting():
 
 def _roots(graph) -> list:
     """The variables ``graph`` is computed from (its inputs, shared variables among them), constants aside."""
-    from pytensor.graph.basic import Constant, graph_inputs
+    from pytensor.graph.basic import Constant
+    from pytensor.graph.traversal import graph_inputs
 
     return [variable for variable in graph_inputs([graph]) if not isinstance(variable, Constant)]
 
@@ -245,9 +246,10 @@ def _constant(variable):
 
 
 def _type(type_) -> str:
+    """A type by its class and its repr (by its attributes where its repr is the default one, with an address)."""
     text = repr(type_)
     if " at 0x" in text:
-        raise ValueError(f"no stable description of the type {text}")
+        text = repr(_value(vars(type_)))
     return f"{type(type_).__module__}.{type(type_).__qualname__}:{text}"
 
 
