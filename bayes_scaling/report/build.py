@@ -3,6 +3,7 @@ re-doing only what changed (fits are keyed by what they depend on, pages by what
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -118,8 +119,10 @@ def _fit_or_reuse(item, folder: Path, refit: bool, step: str, counts: list[int],
 PAGE_KEY_FILE = ".page-key"
 
 
+@functools.cache
 def source_digest() -> str:
-    """A digest of the package's source files and templates: a page rendered by other code is rendered again."""
+    """A digest of the package's source files and templates: a page rendered by other code is rendered again.
+    Computed once per process (the code that renders is the code this process loaded)."""
     digest = hashlib.sha256()
     root = Path(__file__).resolve().parents[1]
     for path in sorted([*root.rglob("*.py"), *root.rglob("*.j2")]):
