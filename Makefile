@@ -41,6 +41,7 @@ benchmark: $(STAMP)
 	$(PY) benchmarks/bench_refits.py
 	$(PY) benchmarks/bench_gp_marginal.py
 	$(PY) benchmarks/bench_data_logs.py
+	$(PY) benchmarks/bench_rewrite_cache.py
 	$(PY) benchmarks/bench_chinchilla_geometry.py
 	$(PY) benchmarks/bench_report_rerun.py
 	$(PY) benchmarks/bench_calibrate.py
