@@ -131,7 +131,7 @@ class CalibrationSpec:
     tuning steps (2 chains of 250 after 250: the ranks count 49 thinned draws of the 500; a simulation short of that
     many effective draws while it mixes is sampled again with four times as many, :mod:`bayes_scaling.validation.sbc`).
     Two chains, not four, since session 22: every chain pays its own tuning, and with 49 ranked draws (session 20)
-    a chain twice as long rarely falls short of them (docs/performance.md)."""
+    about 5% of simulations fall short of them (docs/performance.md)."""
 
     hold_out: tuple[float, ...] = (0.1, 0.2, 0.3)
     replicates: int = 100

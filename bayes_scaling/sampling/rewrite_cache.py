@@ -1,7 +1,7 @@
 """PyTensor's graph rewrites, done once per machine: the rewritten graph of each compiled function is kept on disk,
 keyed by the structure of the graph before rewriting.
 
-Compiling a model for nutpie spends about a third of its time (0.5 of 1.5 CPU s for Chinchilla's law) rewriting
+Compiling a model for nutpie spent about half its time (0.8 of 1.8 CPU s for Chinchilla's law) rewriting
 the log density, its gradient and the expansion of the draws, in every process: PyTensor caches compiled code on
 disk, not rewritten graphs. Within :func:`cached_rewrites`, PyTensor's ``FunctionMaker.prepare_fgraph`` (rewrite a
 function's graph, then protect its outputs with copies) and ``pytensor.graph.rewrite_graph`` (nutpie's

@@ -70,13 +70,13 @@ def compile_model(built: BuiltModel):
     # different draws depending on the cache's state (serial runs against fresh Dask workers, a fresh clone
     # against a warm machine). Strict IEEE arithmetic makes the draws independent of it.
     start = time.perf_counter()
-    reused = rewrite_cache.COUNTS["hit"]
+    hits_before = rewrite_cache.COUNTS["hit"]
     with (lean_wrappers(), pytensor.config.change_flags(numba__fastmath=False),
           rewrite_cache.cached_rewrites(cache_dir())):
         compiled = nutpie.compile_pymc_model(built.model, backend="numba", var_names=built.sampled_names)
+    reused = rewrite_cache.COUNTS["hit"] - hits_before
     log.info("compiled %s model (%s geometry) in %.1f s%s", built.law.name, built.geometry,
-             time.perf_counter() - start, f", {rewrite_cache.COUNTS['hit'] - reused} rewritten graphs reused"
-             if rewrite_cache.COUNTS["hit"] > reused else "")
+             time.perf_counter() - start, f", {reused} rewritten graphs reused" if reused else "")
     return compiled
 
 
