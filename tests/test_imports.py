@@ -18,8 +18,9 @@ def test_fit_plan_score_suggest_import_no_plotting_or_cluster_library():
 def test_a_sampled_fit_imports_no_plotting_or_distributed(simulated_frame, tmp_path):
     """The whole ``bayes-scaling fit`` process (sampling, refits, writing posterior.nc), not only the command's
     modules: nutpie's module-level ``import arviz`` pulled ``arviz_plots`` and ``matplotlib.pyplot``, and xarray's
-    netCDF writer ``distributed``. dask's core is allowed: xarray imports it on its own when it is installed
-    (:mod:`bayes_scaling.util.unused_modules`)."""
+    netCDF writer ``distributed``, its variables ``dask.array``; ArviZ's statistics (for R-hat and ESS) and
+    PyTensor's HalfNormal sampler ``scipy.stats`` (about 0.8 CPU s together). dask's core is allowed: xarray
+    imports it on its own when it is installed (:mod:`bayes_scaling.util.unused_modules`)."""
     simulated_frame.to_csv(csv := tmp_path / "runs.csv", index=False)
     code = ("import sys\n"
             "from bayes_scaling.cli import main\n"
@@ -31,7 +32,8 @@ def test_a_sampled_fit_imports_no_plotting_or_distributed(simulated_frame, tmp_p
     exit_code, modules = done.stdout.strip().splitlines()[-1].split(" ")
     imported = set(modules.split(","))
     assert exit_code == "0" and "nutpie" in imported and (tmp_path / "fit" / "posterior.nc").exists()
-    loaded = [name for name in ("matplotlib", "arviz_plots", "distributed") if name in imported]
+    loaded = [name for name in ("matplotlib", "arviz_plots", "distributed", "dask.array", "arviz_stats",
+                                "scipy.stats", "scipy.signal") if name in imported]
     assert loaded == [], f"imported by a sampled fit: {loaded}"
 
 

@@ -37,3 +37,16 @@ def test_typical_values_are_central():
     assert Prior("LogNormal", {"mu": 0.0, "sigma": 1.0}).typical() == pytest.approx(1.0)
     assert Prior("Gamma", {"alpha": 2.0, "beta": 4.0}).typical() == pytest.approx(0.5)
     assert Prior("Uniform", {"lower": 1.0, "upper": 3.0}).typical() == pytest.approx(2.0)
+
+
+@pytest.mark.parametrize("prior", [Prior("HalfNormal", {"sigma": 0.03}), Prior("Gamma", {"alpha": 2.0, "beta": 0.1}),
+                                   Prior("LogNormal", {"mu": 1.0, "sigma": 2.0})])
+def test_forward_draws_are_the_distributions_own_to_the_bit(prior):
+    import numpy as np
+    import pymc as pm
+
+    def draws(graph):
+        return pm.draw(graph, draws=1, random_seed=np.random.default_rng([3, 11]), mode="FAST_COMPILE")
+
+    ours = draws(prior.draw_object(500))
+    assert np.array_equal(ours, draws(prior.dist_object(size=500))) and (ours > 0).all()

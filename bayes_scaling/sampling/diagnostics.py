@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import xarray as xr
 
+from bayes_scaling.sampling.convergence import bulk_ess, rank_rhat, tail_ess
 from bayes_scaling.util.defaults import PARETO_K_BAD
 
 MAX_RHAT = 1.01
@@ -66,14 +67,12 @@ class Diagnostics:
 
 
 def diagnose(posterior: xr.Dataset, sample_stats: xr.Dataset, var_names: list[str]) -> Diagnostics:
-    """Diagnostics of ``var_names`` in a posterior with ``chain, draw`` dims."""
-    import arviz_stats as azs
-
-    subset = posterior[var_names]
-    rhat = azs.rhat(subset, sample_dims=["chain", "draw"])
-    bulk = azs.ess(subset, sample_dims=["chain", "draw"], method="bulk")
-    tail = azs.ess(subset, sample_dims=["chain", "draw"], method="tail")
-    table = {name: (float(rhat[name]), float(bulk[name]), float(tail[name])) for name in var_names}
+    """Diagnostics of the scalars ``var_names`` in a posterior with ``chain, draw`` dims (ArviZ's rank R-hat and
+    bulk and tail ESS, :mod:`~bayes_scaling.sampling.convergence`)."""
+    table = {}
+    for name in var_names:
+        draws = posterior[name].transpose("chain", "draw").to_numpy()
+        table[name] = (rank_rhat(draws), bulk_ess(draws), tail_ess(draws))
     divergences = int(sample_stats["diverging"].sum()) if "diverging" in sample_stats else 0
     problems = []
     for name, (r, b, t) in table.items():

@@ -215,7 +215,7 @@ def prior_draws(law: Law, likelihood: Likelihood, priors: Mapping[str, Prior], r
     # per parameter and called it ``size`` times: 1.5 of a fit's 8 CPU s), compiled for PyTensor's Python linker: a
     # single call gains nothing from numba, whose compile cost 0.5-0.7 CPU s a process against 0.1 (the draws agree
     # to the last bits: numpy's and numba's gamma samplers round differently)
-    values = pm.draw([priors[name].dist_object(size=size) for name in names], draws=1, random_seed=rng,
+    values = pm.draw([priors[name].draw_object(size) for name in names], draws=1, random_seed=rng,
                      mode="FAST_COMPILE")
     draws = {name: np.asarray(value, dtype=float).reshape(size) for name, value in zip(names, values, strict=True)}
     for term in law.power_terms:
