@@ -50,3 +50,16 @@ def test_arviz_still_works_after_nutpie_was_imported_without_it():
             "      type(sys.modules['arviz']).__name__)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["True", "True", "module"]
+
+
+def test_arviz_base_imported_after_nutpie_does_not_load_the_stand_in_halfway():
+    """``arviz_base``'s import looks at every module's ``__file__`` (``inspect.stack`` for its missing optional
+    backends): the stand-in answers from its spec instead of importing ``arviz`` inside ``arviz_base``'s own import,
+    which failed (a partially initialised ``arviz_base``) once the fit path stopped importing ArviZ first."""
+    code = ("import sys\n"
+            "from bayes_scaling.sampling.nutpie_import import import_nutpie\n"
+            "import_nutpie()\n"
+            "import arviz_stats\n"
+            "print(type(sys.modules['arviz']).__name__, 'arviz_plots' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["_StandIn", "False"]

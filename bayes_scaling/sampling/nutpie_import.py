@@ -57,5 +57,11 @@ def _defer(name: str) -> None:
     if spec is None:
         return
     stand_in = _StandIn(name)
-    stand_in.__spec__ = spec
+    # what introspection reads without using the module (``inspect.getmodule`` asks every module in sys.modules
+    # for ``__file__``; ``arviz_base``'s import runs it for its optional backends) answered here, so that it does
+    # not import the real package halfway through another import
+    stand_in.__spec__, stand_in.__loader__, stand_in.__file__ = spec, spec.loader, spec.origin
+    stand_in.__package__ = spec.parent
+    if spec.submodule_search_locations is not None:
+        stand_in.__path__ = list(spec.submodule_search_locations)
     sys.modules[name] = stand_in
