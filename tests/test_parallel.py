@@ -16,10 +16,26 @@ def _square(x):
     return x * x
 
 
+def _gc_threshold(_):
+    import gc
+
+    return gc.get_threshold()[0]
+
+
 def test_tasks_come_back_in_order_on_any_scheduler():
     serial, _ = run_tasks(_square, [3, 1, 2], scheduler="serial")
     local, _ = run_tasks(_square, [3, 1, 2], scheduler="local", workers=2)
     assert serial == local == [9, 1, 4]
+
+
+def test_local_workers_collect_garbage_as_the_command_does_and_this_process_is_left_alone():
+    import gc
+
+    from bayes_scaling.util.garbage import ALLOCATIONS
+
+    before = gc.get_threshold()
+    thresholds, _ = run_tasks(_gc_threshold, range(4), scheduler="local", workers=2)
+    assert thresholds == [ALLOCATIONS] * 4 and gc.get_threshold() == before
 
 
 def _worker_pid(_):

@@ -16,6 +16,8 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from bayes_scaling.util.garbage import collect_less_often
+
 log = logging.getLogger(__name__)
 
 #: Seconds to wait for an existing scheduler before refusing its address.
@@ -42,10 +44,14 @@ def _sigterm_as_exit() -> Iterator[None]:
 
 def _local_cluster(workers: int):
     """A LocalCluster of ``workers`` single-threaded processes, its dashboard on a free loopback port (None still
-    tries 8787 and warns when another cluster holds it)."""
-    from distributed import LocalCluster
+    tries 8787 and warns when another cluster holds it), collecting garbage as the command's own process does
+    (:mod:`~bayes_scaling.util.garbage`)."""
+    from distributed import Client, LocalCluster
 
-    return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0")
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0")
+    with Client(cluster) as client:  # the workers are this package's own processes (not a user's scheduler's)
+        client.run(collect_less_often)
+    return cluster
 
 
 @contextlib.contextmanager
