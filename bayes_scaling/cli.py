@@ -292,7 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-#: Commands that never start a Dask cluster (their own process hides `distributed` from xarray).
+#: Commands that never start a Dask cluster (their own process hides `distributed` and `dask.array` from xarray).
 WITHOUT_CLUSTER = frozenset({"fit", "plan", "score", "stack", "suggest", "crossover"})
 
 

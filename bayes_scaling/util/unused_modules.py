@@ -22,11 +22,12 @@ import sys
 
 log = logging.getLogger(__name__)
 
-#: Imported through xarray when installed; used here only by ``calibrate``, ``sbc`` and ``report`` (Dask workers).
-CLUSTER = ("distributed", "dask.array")
+#: Imported through xarray when installed: ``distributed`` used here only by ``calibrate``, ``sbc`` and ``report``
+#: (Dask workers), ``dask.array`` never.
+UNUSED = ("distributed", "dask.array")
 
 
-def hide(names: tuple[str, ...] = CLUSTER) -> list[str]:
+def hide(names: tuple[str, ...] = UNUSED) -> list[str]:
     """Mark each of ``names`` not yet imported as unavailable in this process; the names it marked."""
     hidden = [name for name in names if name not in sys.modules]
     for name in hidden:
