@@ -316,7 +316,7 @@ def test_refits_started_from_the_fit_agree_with_refits_from_scratch_and_repeat_e
 
     monkeypatch.setattr(WarmStart, "initial_point", recording)
     warm = drift.refit_errors(prepared, sampled.built, sampled.compiled, 0.0, start)
-    assert len(starts) >= prepared.spec.sampler.chains  # nutpie asked for them: one per chain and refit at least
+    assert len(starts) >= min(prepared.spec.sampler.chains, drift.WARM_CHAINS)  # one per chain and refit at least
     assert all(np.all(np.abs(point - start.mean) <= start.sd + 1e-12) for point in starts)
     again = drift.refit_errors(prepared, sampled.built, sampled.compiled, 0.0, start)
     np.testing.assert_array_equal(warm.errors, again.errors)
@@ -327,6 +327,7 @@ def test_refits_started_from_the_fit_agree_with_refits_from_scratch_and_repeat_e
     np.testing.assert_allclose(warm.variances, cold.variances, rtol=0.5)
     settings = drift.refit_settings(prepared.spec.sampler, warm=True)
     assert (settings.tune, settings.draws) == (min(300, drift.WARM_TUNE), min(300, drift.WARM_DRAWS))
+    assert settings.chains == min(prepared.spec.sampler.chains, drift.WARM_CHAINS)
 
 
 def test_a_student_t_spread_between_suites_gives_heavier_tails_and_still_yields_to_strong_own_errors():

@@ -14,8 +14,8 @@ These errors update the cross-suite extrapolation prior (:mod:`bayes_scaling.unc
 refits of one dataset cannot tell a slope's spread from its sign, many suites can. The refits use the full data's
 centring (so each costs its sampling, not a compilation), and a prior ``at = "centre"`` is therefore taken at the
 full data's centre. A refit's chains start around the main fit's posterior mean and tune briefly
-(:data:`WARM_TUNE` steps, then :data:`WARM_DRAWS` draws per chain); without that start, at most :data:`REFIT_DRAWS`
-of each.
+(:data:`WARM_CHAINS` chains of :data:`WARM_TUNE` steps, then :data:`WARM_DRAWS` draws each); without that start, the
+fit's chains with at most :data:`REFIT_DRAWS` of each.
 """
 
 from __future__ import annotations
@@ -60,7 +60,13 @@ REFIT_DRAWS = 500
 #: joint law), 1.4 -> 0.8 (IsoFLOP on Porian's RW "tuned"); errors within 0.05 of their sd of the cold refits' and
 #: variances within 11%, as close as a cold refit with another seed (docs/performance.md, session 14).
 WARM_TUNE = 200
-WARM_DRAWS = 250
+#: Chains and draws per chain of a warm refit: 2 x 500 (4 x 250 until session 24). Every chain tunes from nutpie's
+#: own mass matrix (none can be handed over), and tuning was most of a refit's leapfrog steps; half the chains, the
+#: same 1,000 draws: refits' CPU 0.84 -> 0.54 s (law alone, Epoch's runs) and 9.6 -> 7.3 s (GP inside), 28-35% on
+#: five suites, errors and variances as close to 4 x 250's as 4 x 250 with another seed is (mean |error change| /
+#: sd 0.004-0.041 against 0.003-0.052; docs/performance.md, session 24).
+WARM_CHAINS = 2
+WARM_DRAWS = 500
 #: Most held-out runs a refit keeps as own errors (evenly spread over its budgets): the slope's information comes
 #: from the budgets' distances, and thousands of runs of one budget add little but cost memory in the fit's attrs.
 MOST_OWN_ERRORS = 1000
@@ -91,10 +97,12 @@ def error_terms(law, likelihood, params: dict[str, np.ndarray], noise: dict[str,
 
 
 def refit_settings(sampler, warm: bool):
-    """A refit's sampler settings: from the main fit's warm start, :data:`WARM_TUNE` tuning steps and
-    :data:`WARM_DRAWS` draws per chain; from scratch, at most :data:`REFIT_DRAWS` of each."""
+    """A refit's sampler settings: from the main fit's warm start, at most :data:`WARM_CHAINS` chains of
+    :data:`WARM_TUNE` tuning steps and :data:`WARM_DRAWS` draws; from scratch, the fit's chains with at most
+    :data:`REFIT_DRAWS` of each."""
     if warm:
-        return dataclasses.replace(sampler, draws=min(sampler.draws, WARM_DRAWS), tune=min(sampler.tune, WARM_TUNE))
+        return dataclasses.replace(sampler, chains=min(sampler.chains, WARM_CHAINS),
+                                   draws=min(sampler.draws, WARM_DRAWS), tune=min(sampler.tune, WARM_TUNE))
     return dataclasses.replace(sampler, draws=min(sampler.draws, REFIT_DRAWS), tune=min(sampler.tune, REFIT_DRAWS))
 
 
