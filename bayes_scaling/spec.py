@@ -71,7 +71,7 @@ class SamplerSpec:
     and 300 without a re-sample (300 lowered the least bulk ESS on the two specs that ask for 3000); with the GP
     inside, the 12 development suites under Chinchilla's law and 11 under the IsoFLOP law at 1000 and 500 (one seed
     each) had no divergence, their ESS alike, and failed R-hat or ESS on 2 of the 23 at 1000 (Porian's OWT2
-    "kaplan", Li et al.'s) and 3 at 500 (the same two and RW "cosine", R-hat 1.012); 28% less sampling CPU
+    "kaplan", Li et al.'s) and 3 at 500 (the same two and RW "cosine", R-hat 1.012); 26-28% less sampling CPU
     (docs/performance.md, session 24). A fit that fails its diagnostics is sampled again with twice the tuning (and
     4x the draws).
     """
