@@ -3,7 +3,8 @@
 For each spec: one fit, then its three refits (:func:`bayes_scaling.uncertainty.drift.refit_errors`) four ways in
 this one process: from the model's own initial point with 500 tuning steps and 500 draws per chain (the refits
 before session 14), the same with another seed (the Monte Carlo noise), from the model's initial point with the warm
-settings' 200 and 250, and from the main fit's warm start with 200 and 250 (today's refits). Prints their CPU seconds
+settings (``drift.WARM_CHAINS`` chains of ``WARM_TUNE`` tuning steps and ``WARM_DRAWS`` draws: 2 x 200/500 since
+session 24, 4 x 200/250 before), and from the main fit's warm start with them (today's refits). Prints their CPU seconds
 (``time.process_time``, which counts nutpie's chain threads), leapfrog steps, and how far each moves the held-out
 errors (largest shift in units of the cold refits' sd) and their variances (largest relative change).
 
@@ -24,6 +25,9 @@ from bayes_scaling.sampling.run import prepare, sample_prepared
 from bayes_scaling.spec import load_spec
 from bayes_scaling.uncertainty import drift
 
+#: The warm settings as printed: chains x tuning/draws.
+WARM = f"{drift.WARM_CHAINS} x {drift.WARM_TUNE}/{drift.WARM_DRAWS}"
+
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_SPECS = ("models/chinchilla.toml", "models/epoch-kaplan-joint.toml")
 RESEED = 7
@@ -41,7 +45,7 @@ def counting(*args, **kwargs):
 
 
 def refits(prepared, sampled, warm_settings: bool, start, seed_shift: int = 0):
-    """The three refits with the warm settings (200/250) or the cold ones (500/500), from ``start`` or the model's
+    """The three refits with the warm settings or the cold ones (500/500), from ``start`` or the model's
     initial point: their own errors, CPU seconds and leapfrog steps."""
     drift.refit_settings = lambda sampler, warm: REAL_SETTINGS(sampler, warm_settings)
     sampler = dataclasses.replace(prepared.spec.sampler, seed=prepared.spec.sampler.seed + seed_shift)
@@ -64,8 +68,8 @@ def main() -> None:
         name = Path(path).name
         print(f"{name:<34} {'from scratch 500/500':<26} {seconds:6.2f} {count:8d} {'':>13} {'':>10}")
         for label, warm_settings, start, shift in (("from scratch, other seed", False, None, RESEED),
-                                                   ("from scratch 200/250", True, None, 0),
-                                                   ("warm start 200/250", True, sampled.warm_start, 0)):
+                                                   (f"from scratch {WARM}", True, None, 0),
+                                                   (f"warm start {WARM}", True, sampled.warm_start, 0)):
             own, seconds, count = refits(prepared, sampled, warm_settings, start, shift)
             moved = np.max(np.abs(own.errors - cold.errors) / sd)
             changed = np.max(np.abs(own.variances / cold.variances - 1.0))
