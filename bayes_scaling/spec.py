@@ -66,14 +66,9 @@ class SamplerSpec:
 
     ``geometry`` is ``centred`` (default) or ``naive`` (for benchmarks and checks); ``adaptation`` is nutpie's mass
     matrix adaptation: ``low_rank`` (default; learns the remaining correlations, about 8x fewer leapfrog steps than
-    ``diag`` on the Chinchilla law) or ``diag``. ``tune``: 500 tuning steps per chain (nutpie's documented example;
-    1000 until session 24), set on convergence alone, no score looked at: the 20 shipped specs converged at 1000, 500
-    and 300 without a re-sample (300 lowered the least bulk ESS on the two specs that ask for 3000); with the GP
-    inside, the 12 development suites under Chinchilla's law and 11 under the IsoFLOP law at 1000 and 500 (one seed
-    each) had no divergence, their ESS alike, and failed R-hat or ESS on 2 of the 23 at 1000 (Porian's OWT2
-    "kaplan", Li et al.'s) and 3 at 500 (the same two and RW "cosine", R-hat 1.012); 26-28% less sampling CPU
-    (docs/performance.md, session 24). A fit that fails its diagnostics is sampled again with twice the tuning (and
-    4x the draws).
+    ``diag`` on the Chinchilla law) or ``diag``. ``tune``: 500 tuning steps per chain (1000 until session 24), set on
+    the convergence of the shipped specs and the development suites with the GP inside, no score looked at
+    (docs/performance.md, session 24); a fit that fails its diagnostics is sampled again with twice the tuning.
     """
 
     draws: int = 1000
