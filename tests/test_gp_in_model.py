@@ -1,6 +1,6 @@
-"""The discrepancy GP inside the model: its spectral density is PyMC's Matérn-3/2, its integrated-out likelihood is
-the Gaussian with the GP's covariance, its coefficients drawn back are the exact conditional, and specs pair it with
-the normal likelihood."""
+"""The discrepancy GP inside the model: its spectral density is PyMC's Matérn-3/2 and its basis PyMC's HSGP
+eigenfunctions, its integrated-out likelihood is the Gaussian with the GP's covariance, its coefficients drawn back
+are the exact conditional, and specs pair it with the normal likelihood."""
 
 import numpy as np
 import pytest
@@ -30,6 +30,15 @@ def test_spectral_density_is_pymcs_matern32_with_one_length_scale_per_input():
     ours = sqrt_spectral_density(omega, ETA_VALUE, list(LENGTHS)) ** 2
     theirs = ETA_VALUE**2 * pm.gp.cov.Matern32(2, ls=list(LENGTHS)).power_spectral_density(omega).eval()
     np.testing.assert_allclose(ours, theirs, rtol=1e-6)
+
+
+def test_basis_is_pymcs_hsgp_eigenfunctions_on_the_box():
+    from pymc.gp.hsgp_approx import calc_eigenvalues, calc_eigenvectors
+
+    centred = np.column_stack([np.log10(COLUMNS[name]) - c for name, c in zip(TERM.inputs, TERM.centre, strict=True)])
+    eigenvalues = np.asarray(calc_eigenvalues(TERM.box, TERM.shape), dtype=float)
+    theirs = calc_eigenvectors(centred, TERM.box, eigenvalues, TERM.shape).eval()
+    np.testing.assert_allclose(TERM.basis(COLUMNS), theirs, rtol=0, atol=1e-12)
 
 
 def _covariance() -> np.ndarray:

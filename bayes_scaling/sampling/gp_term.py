@@ -104,13 +104,18 @@ class GPTerm:
         return np.sqrt(np.asarray(calc_eigenvalues(self.box, self.shape), dtype=float))
 
     def basis(self, columns: dict[str, np.ndarray]) -> np.ndarray:
-        """Eigenfunctions at the points (points, basis): constant data of the model."""
-        from pymc.gp.hsgp_approx import calc_eigenvalues, calc_eigenvectors
+        r"""Eigenfunctions at the points (points, basis): constant data of the model. The Dirichlet eigenfunctions
+        of PyMC's ``calc_eigenvectors``, in numpy (its PyTensor graph costs a compilation per call):
 
+        .. math:: \phi_j(x) = \prod_d L_d^{-1/2} \sin\big(\omega_{jd} (x_d + L_d)\big).
+        """
         centred = np.column_stack([np.log10(np.asarray(columns[name], dtype=float)).ravel() - c
                                    for name, c in zip(self.inputs, self.centre, strict=True)])
-        eigenvalues = np.asarray(calc_eigenvalues(self.box, self.shape), dtype=float)
-        return np.asarray(calc_eigenvectors(centred, self.box, eigenvalues, self.shape).eval(), dtype=float)
+        box, omega = self.box, self.frequencies()
+        phi = np.ones((centred.shape[0], omega.shape[0]))
+        for d in range(centred.shape[1]):
+            phi *= np.sin(omega[:, d] * (centred[:, d, None] + box[d])) / np.sqrt(box[d])
+        return phi
 
     def length_prior(self, index: int) -> tuple[float, float]:
         """(mu, sigma) of the LogNormal prior on one input's length scale."""
