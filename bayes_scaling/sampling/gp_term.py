@@ -38,6 +38,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.linalg import solve_triangular
 from scipy.special import gammaln
 
 from bayes_scaling.priors import Prior
@@ -231,8 +232,8 @@ def coefficient_draws(term: GPTerm, draws: dict[str, np.ndarray], columns: dict[
         b = np.eye(gram.shape[0])[None] + scale[:, :, None] * gram[None] * scale[:, None, :] / variance
         factor = np.linalg.cholesky(b)
         w = scale * (residuals[part] @ basis) / variance[:, :, 0]
-        mean = np.linalg.solve(b, w[..., None])[..., 0]
-        noise = rng.standard_normal(mean.shape)
-        # B^{-1} = L^{-T} L^{-1}: L^{-T} z has covariance B^{-1}
-        out[part] = mean + np.linalg.solve(np.swapaxes(factor, 1, 2), noise[..., None])[..., 0]
+        noise = rng.standard_normal(w.shape)
+        # B = L L^T: the mean B^{-1} w = L^{-T} L^{-1} w, and L^{-T} z has covariance B^{-1}; so L^{-T} (L^{-1} w + z)
+        half = solve_triangular(factor, w[..., None], lower=True)[..., 0]
+        out[part] = solve_triangular(factor, (half + noise)[..., None], lower=True, trans="T")[..., 0]
     return out
