@@ -53,8 +53,9 @@ def test_integrated_likelihood_is_the_gaussian_with_the_gp_covariance():
     rng = np.random.default_rng(1)
     n = len(COLUMNS["n_params"])
     mu, y = rng.normal(1.0, 0.01, n), rng.normal(1.0, 0.03, n)
-    with pm.Model(coords={"run": np.arange(n), "gp_basis_function": np.arange(64),
-                          "gp_basis_function_": np.arange(64)}) as model:
+    size = int(np.prod(TERM.shape))
+    with pm.Model(coords={"run": np.arange(n), "gp_basis_function": np.arange(size),
+                          "gp_basis_function_": np.arange(size)}) as model:
         potential = observe(TERM, COLUMNS, mu, y, SIGMA, "run")
     fixed = pm.do(model, {ETA: ETA_VALUE, length_name("n_params"): LENGTHS[0], length_name("n_tokens"): LENGTHS[1]})
     ours = float(fixed[potential.name].eval())
