@@ -22,7 +22,7 @@ and, with :math:`u = B^{-1} w`,
 PyTensor's own graph of the same terms goes through a Cholesky factor, triangular solves and the Cholesky's
 gradient (two more solves against 64 x 64 right-hand sides); this Op computes the factor once, inverts it by one
 forward substitution and forms everything above from :math:`B^{-1}`. The whole log density and gradient of
-Chinchilla's law with the GP inside on Epoch AI's 240 runs (64 basis functions): 84 us against 132
+Chinchilla's law with the GP inside on Epoch AI's 240 runs (64 basis functions, session 16): 84 us against 132
 (``benchmarks/bench_gp_marginal.py``). First derivatives only (NUTS needs no more).
 """
 
