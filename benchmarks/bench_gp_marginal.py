@@ -4,10 +4,10 @@ Builds Chinchilla's law with the discrepancy GP inside on Epoch AI's runs (``mod
 runs, ``gp_term.BASIS`` squared basis functions: 25 since session 25, 64 before) twice: once as the sampler compiles
 it now (``sampling/gp_marginal.py``: one Cholesky factor, its inverse by forward substitution, the gradient in
 closed form) and once with the terms written as PyTensor's Cholesky and triangular solve (the graph before session
-16, whose gradient goes through the Cholesky's own). Both are compiled as the sampler compiles them (nutpie's numba backend, no fastmath, the lean wrappers) and
-called through nutpie's C entry point with BLAS held to one thread, at the same 100 points; prints microseconds per
-log density and gradient, their ratio, the largest relative difference of the values and gradients, and the law
-alone's cost.
+16, whose gradient goes through the Cholesky's own). Both are compiled as the sampler compiles them (nutpie's numba
+backend, no fastmath, the lean wrappers) and called through nutpie's C entry point with BLAS held to one thread, at
+the same 100 points; prints microseconds per log density and gradient, their ratio, the largest relative difference
+of the values and gradients, and the law alone's cost.
 
     python benchmarks/bench_gp_marginal.py [--calls 20000]
 """
