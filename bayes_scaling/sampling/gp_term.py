@@ -44,11 +44,12 @@ from scipy.special import gammaln
 from bayes_scaling.priors import Prior
 
 #: Basis functions per input (BASIS^D in all). 5 since session 25 (8 before): the M x M algebra of each log density
-#: costs ~M^3, and M = 25 instead of 64 cut an in-model fit of Epoch's runs from about 20 to 9 CPU s. The shortest
-#: length scales the prior allows (an eighth of the range) are approximated smoothly; the posterior's, about half the
-#: range and up, less so. Adopted by a rule written before its scores (docs/calibration.md, session 25): leave one
-#: suite out, mean CRPS 0.00971 against 0.00954 at 8 (wider intervals), every fit converged, 16 of 20 external rows
-#: pass against 15. (Session 11 chose 8 over 12 by mixing: bulk ESS of E 186 against 77 per 4,000 draws.)
+#: costs ~M^3, and M = 25 instead of 64 cut an in-model fit of Epoch's runs from about 20 to 9.8 CPU s (7.6 with the
+#: basis in numpy; docs/performance.md, session 25). Length scales near the prior's shortest (an eighth of the range)
+#: come out smoother than asked; the posterior's, about half the range and up, are resolved. Adopted by a rule written
+#: before its scores (docs/calibration.md, session 25): leave one suite out, mean CRPS 0.00971 against 0.00954 at 8
+#: (wider intervals), every fit converged, 16 of 20 external rows pass against 15, though the external CRPS rose 13%.
+#: (Session 11 chose 8 over 12 by mixing: bulk ESS of E 186 against 77 per 4,000 draws.)
 BASIS = 5
 #: Half-width of the approximation box over the data's half-range in each input (>= 1.2 recommended).
 BOUNDARY = 1.5
